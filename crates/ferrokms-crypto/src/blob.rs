@@ -1,0 +1,201 @@
+//! The ciphertext blob returned by Encrypt, GenerateDataKey and ReEncrypt.
+//!
+//! Decrypt takes no key id, so the blob names its key and version. Layout (all integers
+//! big-endian), documented in `docs/ciphertext-format.md`:
+//!
+//! ```text
+//! offset size
+//!  0     2   magic "FK"
+//!  2     1   format version (1)
+//!  3     1   algorithm (SymmetricAlgorithm code)
+//!  4     1   payload kind (0 = bytes, 1 = text; see PayloadKind)
+//!  5    16   key id (UUID)
+//! 21     4   key version
+//! 25    12   nonce
+//! 37     n   ciphertext
+//! 37+n  16   tag
+//! ```
+//! The AEAD's associated data is the 37-byte header, the owning account and the canonical
+//! encryption context (see [`associated_data`]), so no header byte can be changed unnoticed and
+//! a blob is bound to its account and context.
+
+use uuid::Uuid;
+
+use crate::aead::{NONCE_LEN, SymmetricAlgorithm, SymmetricKey, TAG_LEN};
+use crate::{CryptoError, random};
+
+const MAGIC: &[u8; 2] = b"FK";
+const FORMAT_V1: u8 = 1;
+/// Length of the header (everything before the ciphertext).
+pub const HEADER_LEN: usize = 37;
+
+/// What the sealed bytes are, so each API dialect can give back what it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PayloadKind {
+    /// Raw bytes (Tencent Encrypt decodes its base64 Plaintext; data keys).
+    Bytes = 0,
+    /// A text string sealed verbatim (Alibaba Encrypt's Plaintext).
+    Text = 1,
+}
+
+/// The parsed header of a blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobHeader {
+    /// Algorithm of the key version.
+    pub algorithm: SymmetricAlgorithm,
+    /// What the payload is.
+    pub payload: PayloadKind,
+    /// The key (CMK) id.
+    pub key_id: Uuid,
+    /// The key version that sealed the blob.
+    pub key_version: u32,
+}
+
+/// A parsed blob: header plus the raw bytes needed to open it.
+#[derive(Debug, Clone)]
+pub struct Blob<'a> {
+    /// The header fields.
+    pub header: BlobHeader,
+    raw: &'a [u8],
+}
+
+/// The AEAD associated data: header ‖ account ‖ u32 length ‖ canonical context.
+pub fn associated_data(header: &[u8], account: u64, context: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(header.len() + 12 + context.len());
+    aad.extend_from_slice(header);
+    aad.extend_from_slice(&account.to_be_bytes());
+    aad.extend_from_slice(&u32::try_from(context.len()).unwrap_or(u32::MAX).to_be_bytes());
+    aad.extend_from_slice(context);
+    aad
+}
+
+impl BlobHeader {
+    fn encode(&self, nonce: &[u8; NONCE_LEN]) -> [u8; HEADER_LEN] {
+        let mut h = [0u8; HEADER_LEN];
+        h[0..2].copy_from_slice(MAGIC);
+        h[2] = FORMAT_V1;
+        h[3] = self.algorithm as u8;
+        h[4] = self.payload as u8;
+        h[5..21].copy_from_slice(self.key_id.as_bytes());
+        h[21..25].copy_from_slice(&self.key_version.to_be_bytes());
+        h[25..37].copy_from_slice(nonce);
+        h
+    }
+
+    /// Seals `plaintext` under `key` (which must be the material of this header's key version).
+    pub fn seal(
+        &self,
+        key: &SymmetricKey,
+        account: u64,
+        context: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let nonce = random::array::<NONCE_LEN>()?;
+        let header = self.encode(&nonce);
+        let sealed = key.seal(&nonce, &associated_data(&header, account, context), plaintext)?;
+        let mut out = Vec::with_capacity(HEADER_LEN + sealed.len());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+}
+
+impl<'a> Blob<'a> {
+    /// Parses the header; the payload stays unauthenticated until [`Blob::open`].
+    pub fn parse(raw: &'a [u8]) -> Result<Self, CryptoError> {
+        if raw.len() < HEADER_LEN + TAG_LEN {
+            return Err(CryptoError::Malformed("blob too short"));
+        }
+        if &raw[0..2] != MAGIC || raw[2] != FORMAT_V1 {
+            return Err(CryptoError::Malformed("not a ferrokms ciphertext"));
+        }
+        let algorithm = SymmetricAlgorithm::from_code(raw[3]).ok_or(CryptoError::Malformed("unknown algorithm"))?;
+        let payload = match raw[4] {
+            0 => PayloadKind::Bytes,
+            1 => PayloadKind::Text,
+            _ => return Err(CryptoError::Malformed("unknown payload kind")),
+        };
+        let key_id = Uuid::from_slice(&raw[5..21]).map_err(|_| CryptoError::Malformed("key id"))?;
+        let key_version = u32::from_be_bytes([raw[21], raw[22], raw[23], raw[24]]);
+        Ok(Self {
+            header: BlobHeader {
+                algorithm,
+                payload,
+                key_id,
+                key_version,
+            },
+            raw,
+        })
+    }
+
+    /// Authenticates and decrypts with the key version's material.
+    pub fn open(
+        &self,
+        key: &SymmetricKey,
+        account: u64,
+        context: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
+        let header = &self.raw[..HEADER_LEN];
+        let nonce: [u8; NONCE_LEN] = self.raw[25..37]
+            .try_into()
+            .map_err(|_| CryptoError::Malformed("nonce"))?;
+        key.open(
+            &nonce,
+            &associated_data(header, account, context),
+            &self.raw[HEADER_LEN..],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> BlobHeader {
+        BlobHeader {
+            algorithm: SymmetricAlgorithm::Aes256Gcm,
+            payload: PayloadKind::Bytes,
+            key_id: Uuid::new_v4(),
+            key_version: 3,
+        }
+    }
+
+    #[test]
+    fn seal_parse_open_round_trip() {
+        let h = header();
+        let material = h.algorithm.generate().unwrap();
+        let key = SymmetricKey::new(h.algorithm, &material).unwrap();
+        let blob = h.seal(&key, 42, b"{\"a\":\"b\"}", b"data key").unwrap();
+        assert_eq!(blob.len(), HEADER_LEN + 8 + TAG_LEN);
+        let parsed = Blob::parse(&blob).unwrap();
+        assert_eq!(parsed.header, h);
+        assert_eq!(&*parsed.open(&key, 42, b"{\"a\":\"b\"}").unwrap(), b"data key");
+    }
+
+    #[test]
+    fn every_bound_value_is_checked() {
+        let h = header();
+        let material = h.algorithm.generate().unwrap();
+        let key = SymmetricKey::new(h.algorithm, &material).unwrap();
+        let blob = h.seal(&key, 42, b"ctx", b"data key").unwrap();
+        assert!(
+            Blob::parse(&blob).unwrap().open(&key, 43, b"ctx").is_err(),
+            "other account"
+        );
+        assert!(
+            Blob::parse(&blob).unwrap().open(&key, 42, b"").is_err(),
+            "other context"
+        );
+        for i in 0..blob.len() {
+            let mut t = blob.clone();
+            t[i] ^= 0x01;
+            let opened = Blob::parse(&t).and_then(|b| b.open(&key, 42, b"ctx"));
+            assert!(opened.is_err(), "flipping byte {i} went unnoticed");
+        }
+        for len in 0..blob.len() {
+            let opened = Blob::parse(&blob[..len]).and_then(|b| b.open(&key, 42, b"ctx"));
+            assert!(opened.is_err(), "truncation to {len} went unnoticed");
+        }
+    }
+}

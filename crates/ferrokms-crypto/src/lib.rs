@@ -1,0 +1,21 @@
+//! Cryptographic building blocks of ferrokms, free of I/O and of any wire format.
+//!
+//! # Layout
+//! - [`random`]: the CSPRNG (the operating system's, through aws-lc-rs).
+//! - [`aead`]: symmetric AEADs for key versions: AES-256-GCM (aws-lc-rs) and SM4-GCM (RustCrypto).
+//! - [`blob`]: the self-describing ciphertext blob that Encrypt and GenerateDataKey return.
+//! - [`wrap`]: encryption of data keys to a caller's RSA or SM2 public key.
+//! - [`root`]: the root key that seals every key version at rest, behind the [`root::RootKey`] trait.
+//!
+//! Every buffer that holds key material is a [`zeroize::Zeroizing`] value or a type that
+//! wipes itself on drop.
+
+pub mod aead;
+pub mod blob;
+mod error;
+pub mod pem;
+pub mod random;
+pub mod root;
+pub mod wrap;
+
+pub use error::CryptoError;
