@@ -1,1 +1,21 @@
+//! The KMS domain of ferrokms, shared by every API dialect.
+//!
+//! # Layout
+//! - [`model`]: identifiers, regions, keys, key versions, hosted data keys and their states.
+//! - [`context`]: encryption contexts and their canonical form.
+//! - [`validate`]: the field rules the cloud APIs share (aliases, names, lengths).
+//! - [`error`]: the one domain error; each dialect maps it to its own codes in one table.
+//! - [`store`]: the [`store::Store`] trait that storage backends implement.
+//! - [`service`]: [`service::Kms`], the operations (create, encrypt, generate data key, rotate...).
+//!
+//! Nothing here speaks HTTP or SQL: fronts decode requests into these types, backends persist them.
 
+pub mod context;
+pub mod error;
+pub mod model;
+pub mod quota;
+pub mod service;
+pub mod store;
+pub mod validate;
+
+pub use error::{Error, Result};

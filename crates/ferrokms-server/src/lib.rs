@@ -1,1 +1,133 @@
+//! The ferrokms server: wires the store, the root key, the core service and the API fronts
+//! behind one axum listener.
+//!
+//! # Layout
+//! - [`config`]: the configuration file.
+//! - [`datadir`]: the data directory (root key, database, bootstrap).
+//! - [`app`]: the router: `/healthz`, and every other request handed to the dialect it is for.
+//! - [`background`]: due deletions and rotations.
 
+pub mod app;
+pub mod background;
+pub mod config;
+pub mod datadir;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrokms_core::model::AccountId;
+use ferrokms_core::quota::RateLimiter;
+use ferrokms_core::service::{Kms, KmsConfig};
+use ferrokms_crypto::aead::SymmetricAlgorithm;
+
+use config::FileConfig;
+
+/// Everything `ferrokms serve` needs, resolved from flags and the file.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Configuration file contents.
+    pub file: FileConfig,
+    /// `--no-rate-limit`.
+    pub no_rate_limit: bool,
+}
+
+/// Environment variables that name the first access key (tests, CI).
+pub const ACCESS_KEY_ID_ENV: &str = "FERROKMS_ACCESS_KEY_ID";
+/// See [`ACCESS_KEY_ID_ENV`].
+pub const ACCESS_KEY_SECRET_ENV: &str = "FERROKMS_ACCESS_KEY_SECRET";
+
+/// Builds the core service over an opened data directory.
+pub fn kms(dir: &datadir::DataDir, file: &FileConfig) -> Result<Arc<Kms>, String> {
+    let default_algorithm = match file.keys.symmetric_algorithm.as_str() {
+        "AES_256" => SymmetricAlgorithm::Aes256Gcm,
+        "SM4" => SymmetricAlgorithm::Sm4Gcm,
+        other => return Err(format!("keys.symmetric_algorithm must be AES_256 or SM4, not {other}")),
+    };
+    let config = KmsConfig {
+        default_algorithm,
+        cache_ttl: Duration::from_millis(file.keys.cache_ttl_ms),
+        min_manual_rotation_interval: file.rotation.min_manual_interval_secs,
+        max_keys_per_account: file.keys.max_keys_per_account,
+        ..KmsConfig::default()
+    };
+    Ok(Arc::new(Kms::new(dir.store.clone(), dir.root.clone(), config)))
+}
+
+/// Makes sure an account exists and, when the environment names one, that access key too.
+/// Returns what to tell the operator.
+pub async fn bootstrap(kms: &Kms, created: bool) -> Result<Vec<String>, String> {
+    let mut notes = Vec::new();
+    let accounts = kms.list_accounts().await.map_err(|e| e.to_string())?;
+    let account = match accounts.first() {
+        Some(a) => a.id,
+        None => {
+            let a = kms.create_account("default").await.map_err(|e| e.to_string())?;
+            notes.push(format!("created account {}", a.id.0));
+            a.id
+        }
+    };
+    let given = match (std::env::var(ACCESS_KEY_ID_ENV), std::env::var(ACCESS_KEY_SECRET_ENV)) {
+        (Ok(id), Ok(secret)) if !id.is_empty() && !secret.is_empty() => Some((id, secret)),
+        _ => None,
+    };
+    let existing = kms.list_access_keys().await.map_err(|e| e.to_string())?;
+    match given {
+        Some((id, secret)) => {
+            if !existing.iter().any(|k| k.id == id) {
+                kms.create_access_key(account, Some((id.clone(), secret)))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                notes.push(format!(
+                    "access key {id} (from {ACCESS_KEY_ID_ENV}) created for account {}",
+                    account.0
+                ));
+            }
+        }
+        None if created || existing.is_empty() => {
+            let k = kms.create_access_key(account, None).await.map_err(|e| e.to_string())?;
+            print_credentials(account, &k.id, &k.secret);
+        }
+        None => {}
+    }
+    Ok(notes)
+}
+
+fn print_credentials(account: AccountId, id: &str, secret: &str) {
+    // Shown once, on the terminal only: the secret is never logged and is stored sealed.
+    println!("==================== ferrokms dev credentials (shown once) ====================");
+    println!("account:    {}", account.0);
+    println!("SecretId / AccessKeyId:        {id}");
+    println!("SecretKey / AccessKeySecret:   {secret}");
+    println!("Keep them: they are stored sealed and cannot be shown again.");
+    println!("================================================================================");
+}
+
+/// The rate limiter the options ask for.
+pub fn rate_limiter(opts: &ServeOptions) -> Arc<RateLimiter> {
+    let r = &opts.file.rate_limits;
+    if opts.no_rate_limit || !r.enabled {
+        return Arc::new(RateLimiter::disabled());
+    }
+    let mut limits = r.actions.clone();
+    limits.entry("GenerateDataKey".into()).or_insert(150);
+    Arc::new(RateLimiter::new(true, r.default, limits))
+}
+
+/// Runs the server until SIGTERM or Ctrl-C.
+pub async fn serve(opts: ServeOptions) -> Result<(), String> {
+    let dir = datadir::open(&opts.data_dir, &opts.file.root_key.source).await?;
+    let kms = kms(&dir, &opts.file)?;
+    for note in bootstrap(&kms, dir.created).await? {
+        tracing::info!("{note}");
+    }
+    let skew = opts.file.max_clock_skew_secs.unwrap_or(300);
+    let router = app::router(app::AppState::new(kms.clone(), rate_limiter(&opts), skew));
+    background::spawn(kms, Duration::from_secs(opts.file.background.interval_secs.max(1)));
+    app::run(router, opts.listen, opts.file.tls.as_ref()).await
+}

@@ -1,1 +1,8 @@
+//! Storage backends of ferrokms, behind [`ferrokms_core::store::Store`].
+//!
+//! - [`sqlite`]: the embedded default (one file in the data directory, WAL, `synchronous=FULL`,
+//!   group commit for hosted data keys).
 
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;

@@ -1,0 +1,103 @@
+//! Per-account, per-action request quotas in one-second windows, as the cloud KMSs enforce them.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+use crate::model::AccountId;
+
+/// A request over its quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled {
+    /// The action's limit per second.
+    pub limit: u32,
+}
+
+/// Counts requests per (account, action) in the current second.
+pub struct RateLimiter {
+    enabled: bool,
+    limits: HashMap<String, u32>,
+    default_limit: u32,
+    start: Instant,
+    windows: Mutex<HashMap<(AccountId, &'static str), (u64, u32)>>,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RateLimiter {
+    /// A limiter with per-action limits and a default for actions not listed.
+    pub fn new(enabled: bool, default_limit: u32, limits: HashMap<String, u32>) -> Self {
+        Self {
+            enabled,
+            limits,
+            default_limit,
+            start: Instant::now(),
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A limiter that lets everything through.
+    pub fn disabled() -> Self {
+        Self::new(false, 0, HashMap::new())
+    }
+
+    /// The limit for `action`.
+    pub fn limit(&self, action: &str) -> u32 {
+        self.limits.get(action).copied().unwrap_or(self.default_limit)
+    }
+
+    /// Counts one request; refuses it if the account already made `limit` calls this second.
+    pub fn check(&self, account: AccountId, action: &'static str) -> Result<(), Throttled> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let limit = self.limit(action);
+        let second = self.start.elapsed().as_secs();
+        let mut windows = self.windows.lock();
+        if windows.len() > 100_000 {
+            windows.retain(|_, (s, _)| *s == second);
+        }
+        let entry = windows.entry((account, action)).or_insert((second, 0));
+        if entry.0 != second {
+            *entry = (second, 0);
+        }
+        if entry.1 >= limit {
+            return Err(Throttled { limit });
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_per_account_and_action() {
+        let rl = RateLimiter::new(true, 2, HashMap::from([("GenerateDataKey".to_owned(), 3)]));
+        let a = AccountId(1);
+        for _ in 0..3 {
+            assert!(rl.check(a, "GenerateDataKey").is_ok());
+        }
+        assert_eq!(rl.check(a, "GenerateDataKey"), Err(Throttled { limit: 3 }));
+        assert!(
+            rl.check(AccountId(2), "GenerateDataKey").is_ok(),
+            "other account has its own quota"
+        );
+        assert!(rl.check(a, "Encrypt").is_ok());
+        assert!(rl.check(a, "Encrypt").is_ok());
+        assert!(rl.check(a, "Encrypt").is_err());
+        let off = RateLimiter::disabled();
+        for _ in 0..1000 {
+            assert!(off.check(a, "Encrypt").is_ok());
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Accounts and access keys: creating them, and looking up the secret that verifies a request's
+//! signature (cached, since every request needs it).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ferrokms_crypto::random;
+use parking_lot::RwLock;
+use zeroize::Zeroizing;
+
+use super::Kms;
+use crate::model::{AccessKeyRecord, AccountId, AccountRecord, now};
+use crate::store::StoreError;
+use crate::{Error, Result};
+
+/// A verified caller's key: who it belongs to and the secret that signs its requests.
+pub struct Credential {
+    /// The access key id.
+    pub id: String,
+    /// Owning account.
+    pub account: AccountId,
+    /// The secret, wiped on drop.
+    pub secret: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("id", &self.id)
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A newly created access key, the only time its secret is shown.
+pub struct NewAccessKey {
+    /// The id.
+    pub id: String,
+    /// The account.
+    pub account: AccountId,
+    /// The secret.
+    pub secret: Zeroizing<String>,
+}
+
+fn secret_aad(id: &str) -> Vec<u8> {
+    let mut aad = b"ferrokms/access-key/v1".to_vec();
+    aad.extend_from_slice(id.as_bytes());
+    aad
+}
+
+pub(crate) struct CredentialCache {
+    ttl: Duration,
+    entries: RwLock<HashMap<String, (Instant, Option<Arc<Credential>>)>>,
+}
+
+impl CredentialCache {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+}
+
+/// `len` random characters of A-Z a-z 0-9.
+fn random_token(len: usize) -> Result<String> {
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        let bytes = random::secret_bytes(len)?;
+        out.extend(
+            URL_SAFE_NO_PAD
+                .encode(&*bytes)
+                .chars()
+                .filter(char::is_ascii_alphanumeric),
+        );
+    }
+    out.truncate(len);
+    Ok(out)
+}
+
+impl Kms {
+    /// Creates an account.
+    pub async fn create_account(&self, name: &str) -> Result<AccountRecord> {
+        Ok(self.store.create_account(name, now()).await?)
+    }
+
+    /// All accounts.
+    pub async fn list_accounts(&self) -> Result<Vec<AccountRecord>> {
+        Ok(self.store.list_accounts().await?)
+    }
+
+    /// Creates an access key for `account`; `given` supplies id and secret (tests, CI).
+    pub async fn create_access_key(&self, account: AccountId, given: Option<(String, String)>) -> Result<NewAccessKey> {
+        if !self.store.list_accounts().await?.iter().any(|a| a.id == account) {
+            return Err(Error::invalid(
+                "account",
+                format!("account {} does not exist", account.0),
+            ));
+        }
+        let (id, secret) = match given {
+            Some((id, secret)) => (id, Zeroizing::new(secret)),
+            None => (format!("AKID{}", random_token(32)?), Zeroizing::new(random_token(32)?)),
+        };
+        if id.is_empty() || id.len() > 128 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(Error::invalid("access key id", "1-128 characters of A-Z a-z 0-9 _ -"));
+        }
+        if secret.len() < 16 {
+            return Err(Error::invalid("access key secret", "at least 16 characters"));
+        }
+        let sealed_secret = self.root.seal(&secret_aad(&id), secret.as_bytes())?;
+        let record = AccessKeyRecord {
+            id: id.clone(),
+            account,
+            sealed_secret,
+            active: true,
+            created_at: now(),
+        };
+        match self.store.insert_access_key(&record).await {
+            Ok(()) => Ok(NewAccessKey { id, account, secret }),
+            Err(StoreError::Conflict(_)) => Err(Error::invalid("access key id", "already exists")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// All access keys (without secrets).
+    pub async fn list_access_keys(&self) -> Result<Vec<AccessKeyRecord>> {
+        Ok(self.store.list_access_keys().await?)
+    }
+
+    /// Revokes (or reactivates) an access key; false if there is no such key.
+    pub async fn set_access_key_active(&self, id: &str, active: bool) -> Result<bool> {
+        let found = self.store.set_access_key_active(id, active).await?;
+        self.credentials.entries.write().remove(id);
+        Ok(found)
+    }
+
+    /// The active credential with this id, if any. Cached for the cache TTL, so a revocation
+    /// made by another process takes effect within it.
+    pub async fn credential(&self, id: &str) -> Result<Option<Arc<Credential>>> {
+        if let Some((at, c)) = self.credentials.entries.read().get(id)
+            && at.elapsed() < self.credentials.ttl
+        {
+            return Ok(c.clone());
+        }
+        let loaded = match self.store.get_access_key(id).await? {
+            Some(r) if r.active => {
+                let secret = self
+                    .root
+                    .open(&secret_aad(&r.id), &r.sealed_secret)
+                    .map_err(|_| Error::internal(format!("access key {id} does not unseal")))?;
+                let secret = Zeroizing::new(
+                    String::from_utf8(secret.to_vec())
+                        .map_err(|_| Error::internal("access key secret is not UTF-8"))?,
+                );
+                Some(Arc::new(Credential {
+                    id: r.id,
+                    account: r.account,
+                    secret,
+                }))
+            }
+            _ => None,
+        };
+        let mut entries = self.credentials.entries.write();
+        if entries.len() > 100_000 {
+            entries.clear();
+        }
+        entries.insert(id.to_owned(), (Instant::now(), loaded.clone()));
+        Ok(loaded)
+    }
+}

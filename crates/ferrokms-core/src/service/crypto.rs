@@ -1,0 +1,148 @@
+//! Symmetric cryptography with a CMK: Encrypt, Decrypt, ReEncrypt, GenerateRandom.
+
+use ferrokms_crypto::blob::{Blob, BlobHeader, PayloadKind};
+use ferrokms_crypto::random;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::{Kms, require_decryptable, require_usable};
+use crate::context::EncryptionContext;
+use crate::model::{KeyRecord, KeyUsage, Scope};
+use crate::{Error, Result};
+
+/// The result of Encrypt.
+#[derive(Debug, Clone)]
+pub struct Encrypted {
+    /// The ciphertext blob.
+    pub blob: Vec<u8>,
+    /// The key that sealed it.
+    pub key: KeyRecord,
+}
+
+/// The result of Decrypt.
+pub struct Decrypted {
+    /// The key that had sealed it.
+    pub key: KeyRecord,
+    /// The key version that had sealed it.
+    pub version: u32,
+    /// What was sealed.
+    pub plaintext: Zeroizing<Vec<u8>>,
+    /// Whether it was sealed as bytes or text.
+    pub payload: PayloadKind,
+}
+
+/// The result of ReEncrypt.
+#[derive(Debug, Clone)]
+pub struct ReEncrypted {
+    /// The new blob (the input blob if nothing changed).
+    pub blob: Vec<u8>,
+    /// Key of the new blob.
+    pub key: KeyRecord,
+    /// Key of the input blob.
+    pub source_key_id: Uuid,
+    /// Whether the blob was re-sealed.
+    pub re_encrypted: bool,
+}
+
+impl Kms {
+    /// Seals `plaintext` under the current version of key `id`.
+    pub async fn encrypt(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        plaintext: &[u8],
+        payload: PayloadKind,
+        context: &EncryptionContext,
+    ) -> Result<Encrypted> {
+        let key = self.key(scope, id).await?;
+        require_usable(&key.record)?;
+        require_symmetric(&key.record)?;
+        let version = key.record.current_version;
+        let material = self.material(&key, version).await?;
+        let header = BlobHeader {
+            algorithm: key.record.algorithm,
+            payload,
+            key_id: id,
+            key_version: version,
+        };
+        let blob = header.seal(&material, scope.account.0, &context.canonical(), plaintext)?;
+        Ok(Encrypted {
+            blob,
+            key: key.record.clone(),
+        })
+    }
+
+    /// Opens a blob; the key and version come from the blob itself.
+    pub async fn decrypt(&self, scope: &Scope, blob: &[u8], context: &EncryptionContext) -> Result<Decrypted> {
+        let parsed = Blob::parse(blob).map_err(|_| Error::InvalidCiphertext)?;
+        let h = parsed.header;
+        let key = match self.key(scope, h.key_id).await {
+            Ok(k) => k,
+            // A blob naming a key this caller cannot see says nothing about which keys exist.
+            Err(Error::KeyNotFound) => return Err(Error::DecryptFailed),
+            Err(e) => return Err(e),
+        };
+        require_decryptable(&key.record)?;
+        if h.key_version == 0 || h.key_version > key.record.current_version || h.algorithm != key.record.algorithm {
+            return Err(Error::DecryptFailed);
+        }
+        let material = self.material(&key, h.key_version).await?;
+        let plaintext = parsed
+            .open(&material, scope.account.0, &context.canonical())
+            .map_err(|_| Error::DecryptFailed)?;
+        Ok(Decrypted {
+            key: key.record.clone(),
+            version: h.key_version,
+            plaintext,
+            payload: h.payload,
+        })
+    }
+
+    /// Re-seals a blob under `destination` (default: the blob's own key). With the same key and
+    /// no rotation since, the input blob is returned unchanged.
+    pub async fn re_encrypt(
+        &self,
+        scope: &Scope,
+        blob: &[u8],
+        source_context: &EncryptionContext,
+        destination: Option<Uuid>,
+        destination_context: &EncryptionContext,
+    ) -> Result<ReEncrypted> {
+        let opened = self.decrypt(scope, blob, source_context).await?;
+        let source_key_id = opened.key.id;
+        let target = destination.unwrap_or(source_key_id);
+        if target == source_key_id
+            && opened.version == opened.key.current_version
+            && source_context.canonical() == destination_context.canonical()
+        {
+            let key = self.key(scope, target).await?;
+            require_usable(&key.record)?;
+            return Ok(ReEncrypted {
+                blob: blob.to_vec(),
+                key: key.record.clone(),
+                source_key_id,
+                re_encrypted: false,
+            });
+        }
+        let sealed = self
+            .encrypt(scope, target, &opened.plaintext, opened.payload, destination_context)
+            .await?;
+        Ok(ReEncrypted {
+            blob: sealed.blob,
+            key: sealed.key,
+            source_key_id,
+            re_encrypted: true,
+        })
+    }
+
+    /// Random bytes from the CSPRNG.
+    pub fn generate_random(&self, len: usize) -> Result<Zeroizing<Vec<u8>>> {
+        Ok(random::secret_bytes(len)?)
+    }
+}
+
+fn require_symmetric(record: &KeyRecord) -> Result<()> {
+    match record.usage {
+        KeyUsage::EncryptDecrypt => Ok(()),
+    }
+}

@@ -1,0 +1,205 @@
+//! The KMS operations, shared by every API dialect.
+//!
+//! [`Kms`] holds the store, the root key and in-memory caches. Hot keys stay unsealed in memory
+//! (see [`cache`]), so encrypting and generating data keys touch no database; everything that
+//! changes state goes to the store before it is acknowledged.
+
+mod access;
+mod background;
+mod cache;
+mod crypto;
+mod datakeys;
+mod keys;
+mod rotation;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrokms_crypto::aead::{SymmetricAlgorithm, SymmetricKey};
+use ferrokms_crypto::root::RootKey;
+use uuid::Uuid;
+
+pub use access::{Credential, NewAccessKey};
+pub use background::BackgroundReport;
+pub use crypto::{Decrypted, Encrypted, ReEncrypted};
+pub use datakeys::{
+    DataKeyOutput, GenerateDataKey, HostedSpec, ImportDataKey, MAX_DATA_KEY_DESCRIPTION, PublicKeyWrap,
+};
+pub use keys::{CreateKey, ServiceStats};
+
+use crate::error::StateNeed;
+use crate::model::{AccountId, KeyRecord, KeyState, Scope};
+use crate::store::{Conflict, Store, StoreError};
+use crate::{Error, Result};
+use cache::{CachedKey, KeyCache};
+
+/// Tunables of the service.
+#[derive(Debug, Clone)]
+pub struct KmsConfig {
+    /// Algorithm of keys created without an explicit one (Tencent's ENCRYPT_DECRYPT).
+    pub default_algorithm: SymmetricAlgorithm,
+    /// How long cached key metadata and credentials are trusted before a re-read (other
+    /// processes, such as `ferrokms admin` or other nodes, may change them).
+    pub cache_ttl: Duration,
+    /// Most keys kept unsealed in memory.
+    pub cache_capacity: usize,
+    /// Smallest interval between two RotateKey calls on one key, seconds.
+    pub min_manual_rotation_interval: u64,
+    /// Most keys per account (all regions).
+    pub max_keys_per_account: u64,
+    /// Most hosted data keys per account (all regions).
+    pub max_data_keys_per_account: u64,
+}
+
+impl Default for KmsConfig {
+    fn default() -> Self {
+        Self {
+            default_algorithm: SymmetricAlgorithm::Aes256Gcm,
+            cache_ttl: Duration::from_secs(1),
+            cache_capacity: 100_000,
+            min_manual_rotation_interval: 86_400,
+            max_keys_per_account: 100_000,
+            max_data_keys_per_account: 10_000_000,
+        }
+    }
+}
+
+/// The KMS service.
+pub struct Kms {
+    store: Arc<dyn Store>,
+    root: Arc<dyn RootKey>,
+    config: KmsConfig,
+    keys: KeyCache,
+    credentials: access::CredentialCache,
+}
+
+impl std::fmt::Debug for Kms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kms")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Domain of the associated data that binds sealed key material to its key and version.
+fn material_aad(account: AccountId, key_id: Uuid, version: u32) -> Vec<u8> {
+    let mut aad = b"ferrokms/key-material/v1".to_vec();
+    aad.extend_from_slice(&account.0.to_be_bytes());
+    aad.extend_from_slice(key_id.as_bytes());
+    aad.extend_from_slice(&version.to_be_bytes());
+    aad
+}
+
+impl Kms {
+    /// A service over `store`, sealing with `root`.
+    pub fn new(store: Arc<dyn Store>, root: Arc<dyn RootKey>, config: KmsConfig) -> Self {
+        let keys = KeyCache::new(config.cache_ttl, config.cache_capacity);
+        let credentials = access::CredentialCache::new(config.cache_ttl);
+        Self {
+            store,
+            root,
+            config,
+            keys,
+            credentials,
+        }
+    }
+
+    /// The service configuration.
+    pub fn config(&self) -> &KmsConfig {
+        &self.config
+    }
+
+    /// The key `id` if it belongs to the caller's account and region (else KeyNotFound).
+    async fn key(&self, scope: &Scope, id: Uuid) -> Result<Arc<CachedKey>> {
+        let cached = match self.keys.get_fresh(id) {
+            Some(c) => c,
+            None => {
+                let record = self.store.get_key(id).await?.ok_or(Error::KeyNotFound)?;
+                self.keys.insert(record)
+            }
+        };
+        let r = &cached.record;
+        if r.account != scope.account || r.region != scope.region {
+            return Err(Error::KeyNotFound);
+        }
+        Ok(cached)
+    }
+
+    /// The key, read from the store (not the cache), for read-modify-write operations.
+    async fn key_for_update(&self, scope: &Scope, id: Uuid) -> Result<KeyRecord> {
+        let record = self.store.get_key(id).await?.ok_or(Error::KeyNotFound)?;
+        if record.account != scope.account || record.region != scope.region {
+            return Err(Error::KeyNotFound);
+        }
+        Ok(record)
+    }
+
+    /// Applies `change` to key `id` and stores it, retrying if a concurrent update won the race.
+    async fn modify_key(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        change: impl Fn(&mut KeyRecord) -> Result<()>,
+    ) -> Result<KeyRecord> {
+        for _ in 0..8 {
+            let mut record = self.key_for_update(scope, id).await?;
+            let expected = record.revision;
+            change(&mut record)?;
+            record.revision = expected + 1;
+            match self.store.update_key(&record, expected).await {
+                Ok(()) => {
+                    self.keys.insert(record.clone());
+                    return Ok(record);
+                }
+                Err(StoreError::Conflict(Conflict::Stale)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::internal("key kept changing under concurrent updates"))
+    }
+
+    /// The prepared material of a key version, unsealed once and then kept in memory.
+    async fn material(&self, key: &CachedKey, version: u32) -> Result<Arc<SymmetricKey>> {
+        if let Some(m) = key.version(version) {
+            return Ok(m);
+        }
+        let record = &key.record;
+        let stored = self
+            .store
+            .get_version(record.id, version)
+            .await?
+            .ok_or_else(|| Error::internal(format!("key {} has no version {version}", record.id)))?;
+        let clear = self
+            .root
+            .open(
+                &material_aad(record.account, record.id, version),
+                &stored.sealed_material,
+            )
+            .map_err(|_| Error::internal(format!("key {} version {version} does not unseal", record.id)))?;
+        let prepared = Arc::new(SymmetricKey::new(record.algorithm, &clear)?);
+        key.put_version(version, prepared.clone());
+        Ok(prepared)
+    }
+}
+
+/// Checks that a key can be used for encryption.
+fn require_usable(record: &KeyRecord) -> Result<()> {
+    match record.state {
+        KeyState::Enabled => Ok(()),
+        state => Err(Error::KeyState {
+            state,
+            need: StateNeed::Usable,
+        }),
+    }
+}
+
+/// Checks that a key can be used for decryption (archived keys still decrypt).
+fn require_decryptable(record: &KeyRecord) -> Result<()> {
+    match record.state {
+        KeyState::Enabled | KeyState::Archived => Ok(()),
+        state => Err(Error::KeyState {
+            state,
+            need: StateNeed::Decryptable,
+        }),
+    }
+}

@@ -1,0 +1,184 @@
+//! The storage seam: what the service needs from a database, and nothing about SQL.
+//!
+//! Backends (SQLite now, PostgreSQL next) implement [`Store`] and normalise their native errors
+//! into [`StoreError`]. Updates are optimistic: every record carries a `revision`, and an update
+//! only applies if the stored revision is still the one read, so concurrent state changes never
+//! silently overwrite each other.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::model::{
+    AccessKeyRecord, AccountId, AccountRecord, DataKeyRecord, KeyRecord, KeyState, KeyUsage, Origin, Region,
+    VersionRecord,
+};
+
+/// Storage failures, normalised across backends.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken.
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    /// The backend failed; the text is for logs only.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Which uniqueness rule or optimistic check failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// The alias is taken in this account and region.
+    Alias,
+    /// The data key name is taken in this account and region.
+    DataKeyName,
+    /// The record changed since it was read.
+    Stale,
+    /// A record with this id exists.
+    Duplicate,
+}
+
+/// Sort order of listings by creation time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Newest first.
+    #[default]
+    NewestFirst,
+    /// Oldest first.
+    OldestFirst,
+}
+
+/// A tag filter: the tag key and the accepted values (any value if empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagFilter {
+    /// Tag key.
+    pub key: String,
+    /// Accepted values.
+    pub values: Vec<String>,
+}
+
+/// Filters and paging of key listings.
+#[derive(Debug, Clone, Default)]
+pub struct KeyFilter {
+    /// Only these states (all if empty).
+    pub states: Vec<KeyState>,
+    /// Only this origin.
+    pub origin: Option<Origin>,
+    /// Only this usage.
+    pub usage: Option<KeyUsage>,
+    /// Substring of the id or alias.
+    pub search: Option<String>,
+    /// Every filter must match.
+    pub tags: Vec<TagFilter>,
+    /// Sort order.
+    pub order: Order,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return.
+    pub limit: u64,
+}
+
+/// Filters and paging of hosted data key listings.
+#[derive(Debug, Clone, Default)]
+pub struct DataKeyFilter {
+    /// Only these states (all if empty).
+    pub states: Vec<KeyState>,
+    /// Only this origin.
+    pub origin: Option<Origin>,
+    /// Substring of the id or name.
+    pub search: Option<String>,
+    /// Only data keys under this CMK.
+    pub key_id: Option<Uuid>,
+    /// Only data keys of this length.
+    pub number_of_bytes: Option<u32>,
+    /// Every filter must match.
+    pub tags: Vec<TagFilter>,
+    /// Sort order.
+    pub order: Order,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return.
+    pub limit: u64,
+}
+
+/// Persistence of accounts, access keys, keys, versions and hosted data keys.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates an account with the next free id.
+    async fn create_account(&self, name: &str, now: u64) -> Result<AccountRecord, StoreError>;
+    /// All accounts.
+    async fn list_accounts(&self) -> Result<Vec<AccountRecord>, StoreError>;
+    /// Stores a new access key.
+    async fn insert_access_key(&self, key: &AccessKeyRecord) -> Result<(), StoreError>;
+    /// One access key.
+    async fn get_access_key(&self, id: &str) -> Result<Option<AccessKeyRecord>, StoreError>;
+    /// All access keys.
+    async fn list_access_keys(&self) -> Result<Vec<AccessKeyRecord>, StoreError>;
+    /// Activates or deactivates an access key; false if it does not exist.
+    async fn set_access_key_active(&self, id: &str, active: bool) -> Result<bool, StoreError>;
+
+    /// Stores a new key with its first version, atomically.
+    async fn insert_key(&self, key: &KeyRecord, first: Option<&VersionRecord>) -> Result<(), StoreError>;
+    /// One key by id, whatever its account.
+    async fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
+    /// Replaces a key's mutable fields if its stored revision is `expected_revision`.
+    async fn update_key(&self, key: &KeyRecord, expected_revision: u64) -> Result<(), StoreError>;
+    /// Adds a version and updates the key (current version, rotation times) atomically.
+    async fn add_version(
+        &self,
+        key: &KeyRecord,
+        expected_revision: u64,
+        version: &VersionRecord,
+    ) -> Result<(), StoreError>;
+    /// One version of a key.
+    async fn get_version(&self, key_id: Uuid, version: u32) -> Result<Option<VersionRecord>, StoreError>;
+    /// Keys of an account in a region, filtered and paged, with the total count before paging.
+    async fn list_keys(
+        &self,
+        account: AccountId,
+        region: &Region,
+        filter: &KeyFilter,
+    ) -> Result<(Vec<KeyRecord>, u64), StoreError>;
+    /// Number of keys an account holds, all regions.
+    async fn count_keys(&self, account: AccountId) -> Result<u64, StoreError>;
+    /// Deletes a key, its versions, tags and bindings.
+    async fn delete_key(&self, id: Uuid) -> Result<(), StoreError>;
+    /// Keys in PendingDelete whose deletion date has passed.
+    async fn keys_due_for_deletion(&self, now: u64) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Enabled keys with automatic rotation on whose next rotation time has passed.
+    async fn keys_due_for_rotation(&self, now: u64) -> Result<Vec<KeyRecord>, StoreError>;
+
+    /// Records that a cloud resource uses a key (idempotent).
+    async fn bind_resource(&self, key_id: Uuid, product: &str, resource: &str) -> Result<(), StoreError>;
+    /// Removes a binding; false if there was none.
+    async fn unbind_resource(&self, key_id: Uuid, product: &str, resource: &str) -> Result<bool, StoreError>;
+
+    /// Stores a new hosted data key; durable when this returns.
+    async fn insert_data_key(&self, key: &DataKeyRecord) -> Result<(), StoreError>;
+    /// One hosted data key by id, whatever its account.
+    async fn get_data_key(&self, id: Uuid) -> Result<Option<DataKeyRecord>, StoreError>;
+    /// Replaces a data key's mutable fields if its stored revision is `expected_revision`.
+    async fn update_data_key(&self, key: &DataKeyRecord, expected_revision: u64) -> Result<(), StoreError>;
+    /// Hosted data keys of an account in a region, filtered and paged, with the total count.
+    async fn list_data_keys(
+        &self,
+        account: AccountId,
+        region: &Region,
+        filter: &DataKeyFilter,
+    ) -> Result<(Vec<DataKeyRecord>, u64), StoreError>;
+    /// Number of hosted data keys an account holds, all regions.
+    async fn count_data_keys(&self, account: AccountId) -> Result<u64, StoreError>;
+    /// Deletes a hosted data key and its tags.
+    async fn delete_data_key(&self, id: Uuid) -> Result<(), StoreError>;
+    /// Hosted data keys in PendingDelete whose deletion date has passed.
+    async fn data_keys_due_for_deletion(&self, now: u64) -> Result<Vec<DataKeyRecord>, StoreError>;
+}
+
+impl From<StoreError> for crate::Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(Conflict::Alias) => Self::AliasExists,
+            StoreError::Conflict(Conflict::DataKeyName) => Self::DataKeyNameExists,
+            other => Self::internal(other),
+        }
+    }
+}

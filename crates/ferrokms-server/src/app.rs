@@ -1,0 +1,124 @@
+//! The HTTP front door: `/healthz`, and every other request to the dialect it is addressed to.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use ferrokms_core::quota::RateLimiter;
+use ferrokms_core::service::Kms;
+use ferrokms_tencent::{MAX_BODY, Reply, TencentApi};
+
+use crate::config::TlsConfig;
+
+/// Shared state of the router.
+#[derive(Clone)]
+pub struct AppState {
+    tencent: Arc<TencentApi>,
+}
+
+impl AppState {
+    /// State over a service and its rate limiter.
+    pub fn new(kms: Arc<Kms>, limits: Arc<RateLimiter>, max_skew: i64) -> Self {
+        Self {
+            tencent: Arc::new(TencentApi::new(kms, limits, max_skew)),
+        }
+    }
+}
+
+/// The router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(dispatch)
+        .with_state(state)
+}
+
+fn reply(r: Reply) -> Response {
+    let mut resp = Response::new(Body::from(r.body));
+    *resp.status_mut() = r.status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, Reply::content_type());
+    resp
+}
+
+async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = match to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => return reply(state.tencent.too_large()),
+    };
+    let query = parts.uri.query().unwrap_or_default();
+    if parts.uri.path() != "/" {
+        let mut resp = (StatusCode::NOT_FOUND, "not found").into_response();
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        return resp;
+    }
+    reply(state.tencent.handle(&parts.method, query, &parts.headers, &body).await)
+}
+
+/// Serves `router` on `addr` (TLS when configured) until SIGTERM or Ctrl-C.
+pub async fn run(router: Router, addr: SocketAddr, tls: Option<&TlsConfig>) -> Result<(), String> {
+    let service = router.into_make_service();
+    match tls {
+        None => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let local = listener.local_addr().map_err(|e| e.to_string())?;
+            announce("http", local);
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown())
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Some(tls) => {
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                .await
+                .map_err(|e| format!("cannot load the TLS certificate or key: {e}"))?;
+            let listener = std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+            let local = listener.local_addr().map_err(|e| e.to_string())?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                shutdown().await;
+                h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            announce("https", local);
+            axum_server::from_tcp_rustls(listener, config)
+                .map_err(|e| e.to_string())?
+                .handle(handle)
+                .serve(service)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn announce(scheme: &str, addr: SocketAddr) {
+    println!("ferrokms listening on {scheme}://{addr}");
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,183 @@
+//! Server configuration: command-line flags over an optional TOML file over defaults.
+//! Every field is documented in `docs/configuration.md`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The configuration file, as written.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Listen address.
+    pub listen: Option<SocketAddr>,
+    /// Data directory.
+    pub data_dir: Option<PathBuf>,
+    /// Largest accepted clock difference of signed requests, seconds.
+    pub max_clock_skew_secs: Option<i64>,
+    /// TLS.
+    pub tls: Option<TlsConfig>,
+    /// Where the root key comes from on a new data directory.
+    #[serde(default)]
+    pub root_key: RootKeyConfig,
+    /// Request quotas.
+    #[serde(default)]
+    pub rate_limits: RateLimitConfig,
+    /// Rotation.
+    #[serde(default)]
+    pub rotation: RotationConfig,
+    /// Background tasks.
+    #[serde(default)]
+    pub background: BackgroundConfig,
+    /// Keys.
+    #[serde(default)]
+    pub keys: KeysConfig,
+}
+
+/// TLS certificate and key (PEM files).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
+}
+
+/// Root key source for a new data directory.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RootKeySource {
+    /// A random key in `<data-dir>/root.key` (mode 0600).
+    #[default]
+    File,
+    /// Derived from the passphrase in `FERROKMS_ROOT_PASSPHRASE` with Argon2id.
+    Passphrase,
+}
+
+/// `[root_key]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RootKeyConfig {
+    /// Source.
+    #[serde(default)]
+    pub source: RootKeySource,
+}
+
+/// `[rate_limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Whether quotas apply.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Requests per second per account for actions not listed.
+    #[serde(default = "default_rps")]
+    pub default: u32,
+    /// Requests per second per account, by action name.
+    #[serde(default)]
+    pub actions: HashMap<String, u32>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_rps() -> u32 {
+    150
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            default: default_rps(),
+            actions: HashMap::new(),
+        }
+    }
+}
+
+/// `[rotation]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationConfig {
+    /// Smallest interval between two RotateKey calls on one key, seconds.
+    #[serde(default = "day")]
+    pub min_manual_interval_secs: u64,
+}
+
+fn day() -> u64 {
+    86_400
+}
+
+impl Default for RotationConfig {
+    fn default() -> Self {
+        Self {
+            min_manual_interval_secs: day(),
+        }
+    }
+}
+
+/// `[background]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackgroundConfig {
+    /// Seconds between passes over due deletions and rotations.
+    #[serde(default = "ten")]
+    pub interval_secs: u64,
+}
+
+fn ten() -> u64 {
+    10
+}
+
+impl Default for BackgroundConfig {
+    fn default() -> Self {
+        Self { interval_secs: ten() }
+    }
+}
+
+/// `[keys]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// Algorithm of Tencent ENCRYPT_DECRYPT keys: `AES_256` or `SM4`.
+    #[serde(default = "aes")]
+    pub symmetric_algorithm: String,
+    /// How long cached metadata is trusted, milliseconds.
+    #[serde(default = "second")]
+    pub cache_ttl_ms: u64,
+    /// Most keys per account.
+    #[serde(default = "key_limit")]
+    pub max_keys_per_account: u64,
+}
+
+fn aes() -> String {
+    "AES_256".into()
+}
+
+fn second() -> u64 {
+    1000
+}
+
+fn key_limit() -> u64 {
+    100_000
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            symmetric_algorithm: aes(),
+            cache_ttl_ms: second(),
+            max_keys_per_account: key_limit(),
+        }
+    }
+}
+
+/// Reads a configuration file.
+pub fn load(path: &std::path::Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("invalid configuration {}: {e}", path.display()))
+}

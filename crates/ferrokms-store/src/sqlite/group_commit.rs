@@ -1,0 +1,82 @@
+//! Group commit for hosted data keys: concurrent inserts are gathered by one writer task and
+//! committed together, so one fsync acknowledges many. Each insert runs under its own savepoint,
+//! so a duplicate name fails only its own request.
+
+use ferrokms_core::model::DataKeyRecord;
+use ferrokms_core::store::StoreError;
+use sqlx::SqlitePool;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{insert_data_key_rows, map_err};
+
+/// Most inserts committed together.
+const MAX_BATCH: usize = 512;
+
+type Job = (DataKeyRecord, oneshot::Sender<Result<(), StoreError>>);
+
+/// Handle to the writer task.
+#[derive(Clone)]
+pub(super) struct GroupCommit {
+    tx: mpsc::Sender<Job>,
+}
+
+impl GroupCommit {
+    pub(super) fn start(pool: SqlitePool) -> Self {
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(writer(pool, rx));
+        Self { tx }
+    }
+
+    pub(super) async fn insert(&self, record: DataKeyRecord) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send((record, done))
+            .await
+            .map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?;
+        wait.await
+            .map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?
+    }
+}
+
+async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let results = commit(&pool, &batch).await;
+        for ((_, done), result) in batch.drain(..).zip(results) {
+            let _ = done.send(result);
+        }
+    }
+}
+
+async fn commit(pool: &SqlitePool, batch: &[Job]) -> Vec<Result<(), StoreError>> {
+    let attempt = async {
+        let mut tx = pool.begin().await.map_err(map_err)?;
+        let mut results = Vec::with_capacity(batch.len());
+        for (record, _) in batch {
+            sqlx::query("SAVEPOINT dk").execute(&mut *tx).await.map_err(map_err)?;
+            match insert_data_key_rows(&mut tx, record).await {
+                Ok(()) => {
+                    sqlx::query("RELEASE dk").execute(&mut *tx).await.map_err(map_err)?;
+                    results.push(Ok(()));
+                }
+                Err(e) => {
+                    sqlx::query("ROLLBACK TO dk").execute(&mut *tx).await.map_err(map_err)?;
+                    sqlx::query("RELEASE dk").execute(&mut *tx).await.map_err(map_err)?;
+                    results.push(Err(e));
+                }
+            }
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok::<_, StoreError>(results)
+    };
+    match attempt.await {
+        Ok(results) => results,
+        Err(e) => {
+            tracing::error!(error = %e, "group commit of hosted data keys failed");
+            batch
+                .iter()
+                .map(|_| Err(StoreError::Unavailable(e.to_string())))
+                .collect()
+        }
+    }
+}

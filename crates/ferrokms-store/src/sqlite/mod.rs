@@ -1,0 +1,629 @@
+//! The embedded SQLite backend: one database file, WAL journal, `synchronous=FULL`, so every
+//! acknowledged write survives a crash of the process or the machine.
+
+mod group_commit;
+mod rows;
+mod schema;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ferrokms_core::model::{
+    AccessKeyRecord, AccountId, AccountRecord, DataKeyRecord, KeyRecord, KeyState, Region, Tag, VersionRecord,
+};
+use ferrokms_core::store::{Conflict, DataKeyFilter, KeyFilter, Order, Store, StoreError, TagFilter};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use uuid::Uuid;
+
+use group_commit::GroupCommit;
+use rows::i;
+
+/// The SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    data_keys: GroupCommit,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            let msg = db.message();
+            let which = if msg.contains("keys.alias") {
+                Conflict::Alias
+            } else if msg.contains("data_keys.name") {
+                Conflict::DataKeyName
+            } else {
+                Conflict::Duplicate
+            };
+            return StoreError::Conflict(which);
+        }
+    }
+    StoreError::Unavailable(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(map_err)?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(map_err)?;
+        migrate(&pool).await?;
+        let data_keys = GroupCommit::start(pool.clone());
+        Ok(Self { pool, data_keys })
+    }
+
+    async fn tags(&self, resource: Uuid) -> Result<Vec<Tag>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT tag_key, tag_value FROM tags WHERE resource_id = ? ORDER BY tag_key")
+                .bind(resource.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(rows.into_iter().map(|(key, value)| Tag { key, value }).collect())
+    }
+}
+
+async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS ferrokms_schema (version BIGINT NOT NULL)")
+        .execute(pool)
+        .await
+        .map_err(map_err)?;
+    let mut tx = pool.begin().await.map_err(map_err)?;
+    let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM ferrokms_schema")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    let applied = usize::try_from(applied.unwrap_or(0)).unwrap_or(0);
+    if applied > schema::MIGRATIONS.len() {
+        return Err(StoreError::Unavailable(format!(
+            "the database has schema version {applied}, newer than this ferrokms knows"
+        )));
+    }
+    for (n, step) in schema::MIGRATIONS.iter().enumerate().skip(applied) {
+        sqlx::raw_sql(*step).execute(&mut *tx).await.map_err(map_err)?;
+        sqlx::query("INSERT INTO ferrokms_schema (version) VALUES (?)")
+            .bind(i64::try_from(n + 1).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+    }
+    tx.commit().await.map_err(map_err)
+}
+
+async fn insert_tags(tx: &mut Transaction<'_, Sqlite>, resource: Uuid, tags: &[Tag]) -> Result<(), StoreError> {
+    for t in tags {
+        sqlx::query("INSERT INTO tags (resource_id, tag_key, tag_value) VALUES (?, ?, ?)")
+            .bind(resource.to_string())
+            .bind(&t.key)
+            .bind(&t.value)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn insert_data_key_rows(
+    tx: &mut Transaction<'_, Sqlite>,
+    r: &DataKeyRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO data_keys (id, account_id, region, key_id, name, description, number_of_bytes, origin, state, \
+         created_at, deletion_date, ciphertext, context, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(r.id.to_string())
+    .bind(i(r.account.0))
+    .bind(&r.region.0)
+    .bind(r.key_id.to_string())
+    .bind(&r.name)
+    .bind(&r.description)
+    .bind(i64::from(r.number_of_bytes))
+    .bind(r.origin.as_str())
+    .bind(r.state.as_str())
+    .bind(i(r.created_at))
+    .bind(i(r.deletion_date))
+    .bind(&r.ciphertext)
+    .bind(&r.context)
+    .bind(i(r.revision))
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    insert_tags(tx, r.id, &r.tags).await
+}
+
+/// Appends `AND EXISTS (...)` for every tag filter on the resource id column `id_col`.
+fn push_tag_filters(q: &mut QueryBuilder<Sqlite>, id_col: &str, filters: &[TagFilter]) {
+    for f in filters {
+        q.push(format!(
+            " AND EXISTS (SELECT 1 FROM tags t WHERE t.resource_id = {id_col} AND t.tag_key = "
+        ));
+        q.push_bind(f.key.clone());
+        if !f.values.is_empty() {
+            q.push(" AND t.tag_value IN (");
+            let mut sep = q.separated(", ");
+            for v in &f.values {
+                sep.push_bind(v.clone());
+            }
+            q.push(")");
+        }
+        q.push(")");
+    }
+}
+
+fn push_states(q: &mut QueryBuilder<Sqlite>, states: &[KeyState]) {
+    if states.is_empty() {
+        return;
+    }
+    q.push(" AND state IN (");
+    let mut sep = q.separated(", ");
+    for s in states {
+        sep.push_bind(s.as_str());
+    }
+    q.push(")");
+}
+
+fn push_search(q: &mut QueryBuilder<Sqlite>, name_col: &str, search: Option<&String>) {
+    if let Some(s) = search.filter(|s| !s.is_empty()) {
+        let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        q.push(" AND (id LIKE ");
+        q.push_bind(pattern.clone());
+        q.push(format!(" ESCAPE '\\' OR {name_col} LIKE "));
+        q.push_bind(pattern);
+        q.push(" ESCAPE '\\')");
+    }
+}
+
+fn push_page(q: &mut QueryBuilder<Sqlite>, order: Order, offset: u64, limit: u64) {
+    q.push(match order {
+        Order::NewestFirst => " ORDER BY created_at DESC, rowid DESC",
+        Order::OldestFirst => " ORDER BY created_at ASC, rowid ASC",
+    });
+    q.push(" LIMIT ");
+    q.push_bind(i(limit));
+    q.push(" OFFSET ");
+    q.push_bind(i(offset));
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_account(&self, name: &str, now: u64) -> Result<AccountRecord, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM accounts")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let id = max.map_or(100_000_000_001, |m| m + 1);
+        sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(name)
+            .bind(i(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(AccountRecord {
+            id: AccountId(u64::try_from(id).unwrap_or_default()),
+            name: name.to_owned(),
+            created_at: now,
+        })
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM accounts ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(rows::account).collect()
+    }
+
+    async fn insert_access_key(&self, k: &AccessKeyRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO access_keys (id, account_id, sealed_secret, active, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&k.id)
+        .bind(i(k.account.0))
+        .bind(&k.sealed_secret)
+        .bind(i64::from(k.active))
+        .bind(i(k.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_access_key(&self, id: &str) -> Result<Option<AccessKeyRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM access_keys WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(rows::access_key).transpose()
+    }
+
+    async fn list_access_keys(&self) -> Result<Vec<AccessKeyRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM access_keys ORDER BY account_id, created_at, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(rows::access_key).collect()
+    }
+
+    async fn set_access_key_active(&self, id: &str, active: bool) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE access_keys SET active = ? WHERE id = ?")
+            .bind(i64::from(active))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_key(&self, k: &KeyRecord, first: Option<&VersionRecord>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO keys (id, account_id, region, alias, description, usage, algorithm, origin, state, created_at, \
+             deletion_date, rotation_enabled, rotate_days, last_rotated_at, next_rotation_at, current_version, revision) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(k.id.to_string())
+        .bind(i(k.account.0))
+        .bind(&k.region.0)
+        .bind(&k.alias)
+        .bind(&k.description)
+        .bind(k.usage.as_str())
+        .bind(i64::from(k.algorithm as u8))
+        .bind(k.origin.as_str())
+        .bind(k.state.as_str())
+        .bind(i(k.created_at))
+        .bind(i(k.deletion_date))
+        .bind(i64::from(k.rotation_enabled))
+        .bind(i(k.rotate_days))
+        .bind(i(k.last_rotated_at))
+        .bind(i(k.next_rotation_at))
+        .bind(i64::from(k.current_version))
+        .bind(i(k.revision))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if let Some(v) = first {
+            insert_version(&mut tx, v).await?;
+        }
+        insert_tags(&mut tx, k.id, &k.tags).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM keys WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        match row {
+            Some(row) => Ok(Some(rows::key(&row, self.tags(id).await?)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn update_key(&self, k: &KeyRecord, expected_revision: u64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        update_key_row(&mut tx, k, expected_revision).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn add_version(&self, k: &KeyRecord, expected_revision: u64, v: &VersionRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        update_key_row(&mut tx, k, expected_revision).await?;
+        insert_version(&mut tx, v).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn get_version(&self, key_id: Uuid, version: u32) -> Result<Option<VersionRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM key_versions WHERE key_id = ? AND version = ?")
+            .bind(key_id.to_string())
+            .bind(i64::from(version))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(rows::version).transpose()
+    }
+
+    async fn list_keys(
+        &self,
+        account: AccountId,
+        region: &Region,
+        f: &KeyFilter,
+    ) -> Result<(Vec<KeyRecord>, u64), StoreError> {
+        let build = |select: &str| {
+            let mut q = QueryBuilder::<Sqlite>::new(select);
+            q.push(" FROM keys WHERE account_id = ");
+            q.push_bind(i(account.0));
+            q.push(" AND region = ");
+            q.push_bind(region.0.clone());
+            push_states(&mut q, &f.states);
+            if let Some(o) = f.origin {
+                q.push(" AND origin = ");
+                q.push_bind(o.as_str());
+            }
+            if let Some(u) = f.usage {
+                q.push(" AND usage = ");
+                q.push_bind(u.as_str());
+            }
+            push_search(&mut q, "alias", f.search.as_ref());
+            push_tag_filters(&mut q, "keys.id", &f.tags);
+            q
+        };
+        let total: i64 = build("SELECT COUNT(*)")
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let mut q = build("SELECT *");
+        push_page(&mut q, f.order, f.offset, f.limit);
+        let rows = q.build().fetch_all(&self.pool).await.map_err(map_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = sqlx::Row::try_get(row, "id").map_err(map_err)?;
+            let tags = self
+                .tags(Uuid::parse_str(&id).map_err(|e| StoreError::Unavailable(e.to_string()))?)
+                .await?;
+            out.push(rows::key(row, tags)?);
+        }
+        Ok((out, u64::try_from(total).unwrap_or_default()))
+    }
+
+    async fn count_keys(&self, account: AccountId) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM keys WHERE account_id = ?")
+            .bind(i(account.0))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    async fn delete_key(&self, id: Uuid) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        for sql in [
+            "DELETE FROM key_versions WHERE key_id = ?",
+            "DELETE FROM tags WHERE resource_id = ?",
+            "DELETE FROM cloud_bindings WHERE key_id = ?",
+            "DELETE FROM keys WHERE id = ?",
+        ] {
+            sqlx::query(sql)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn keys_due_for_deletion(&self, now: u64) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM keys WHERE state = 'PendingDelete' AND deletion_date <= ? LIMIT 1000")
+            .bind(i(now))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(|r| rows::key(r, Vec::new())).collect()
+    }
+
+    async fn keys_due_for_rotation(&self, now: u64) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM keys WHERE state = 'Enabled' AND rotation_enabled = 1 AND next_rotation_at > 0 \
+             AND next_rotation_at <= ? LIMIT 1000",
+        )
+        .bind(i(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let k = rows::key(row, Vec::new())?;
+            let tags = self.tags(k.id).await?;
+            out.push(KeyRecord { tags, ..k });
+        }
+        Ok(out)
+    }
+
+    async fn bind_resource(&self, key_id: Uuid, product: &str, resource: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT OR IGNORE INTO cloud_bindings (key_id, product_id, resource_id) VALUES (?, ?, ?)")
+            .bind(key_id.to_string())
+            .bind(product)
+            .bind(resource)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn unbind_resource(&self, key_id: Uuid, product: &str, resource: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM cloud_bindings WHERE key_id = ? AND product_id = ? AND resource_id = ?")
+            .bind(key_id.to_string())
+            .bind(product)
+            .bind(resource)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_data_key(&self, k: &DataKeyRecord) -> Result<(), StoreError> {
+        self.data_keys.insert(k.clone()).await
+    }
+
+    async fn get_data_key(&self, id: Uuid) -> Result<Option<DataKeyRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM data_keys WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        match row {
+            Some(row) => Ok(Some(rows::data_key(&row, self.tags(id).await?)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn update_data_key(&self, k: &DataKeyRecord, expected_revision: u64) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE data_keys SET name = ?, description = ?, state = ?, deletion_date = ?, revision = ? \
+             WHERE id = ? AND revision = ?",
+        )
+        .bind(&k.name)
+        .bind(&k.description)
+        .bind(k.state.as_str())
+        .bind(i(k.deletion_date))
+        .bind(i(k.revision))
+        .bind(k.id.to_string())
+        .bind(i(expected_revision))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(Conflict::Stale));
+        }
+        Ok(())
+    }
+
+    async fn list_data_keys(
+        &self,
+        account: AccountId,
+        region: &Region,
+        f: &DataKeyFilter,
+    ) -> Result<(Vec<DataKeyRecord>, u64), StoreError> {
+        let build = |select: &str| {
+            let mut q = QueryBuilder::<Sqlite>::new(select);
+            q.push(" FROM data_keys WHERE account_id = ");
+            q.push_bind(i(account.0));
+            q.push(" AND region = ");
+            q.push_bind(region.0.clone());
+            push_states(&mut q, &f.states);
+            if let Some(o) = f.origin {
+                q.push(" AND origin = ");
+                q.push_bind(o.as_str());
+            }
+            if let Some(k) = f.key_id {
+                q.push(" AND key_id = ");
+                q.push_bind(k.to_string());
+            }
+            if let Some(n) = f.number_of_bytes {
+                q.push(" AND number_of_bytes = ");
+                q.push_bind(i64::from(n));
+            }
+            push_search(&mut q, "name", f.search.as_ref());
+            push_tag_filters(&mut q, "data_keys.id", &f.tags);
+            q
+        };
+        let total: i64 = build("SELECT COUNT(*)")
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let mut q = build("SELECT *");
+        push_page(&mut q, f.order, f.offset, f.limit);
+        let rows = q.build().fetch_all(&self.pool).await.map_err(map_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = sqlx::Row::try_get(row, "id").map_err(map_err)?;
+            let tags = self
+                .tags(Uuid::parse_str(&id).map_err(|e| StoreError::Unavailable(e.to_string()))?)
+                .await?;
+            out.push(rows::data_key(row, tags)?);
+        }
+        Ok((out, u64::try_from(total).unwrap_or_default()))
+    }
+
+    async fn count_data_keys(&self, account: AccountId) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM data_keys WHERE account_id = ?")
+            .bind(i(account.0))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    async fn delete_data_key(&self, id: Uuid) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        for sql in [
+            "DELETE FROM tags WHERE resource_id = ?",
+            "DELETE FROM data_keys WHERE id = ?",
+        ] {
+            sqlx::query(sql)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn data_keys_due_for_deletion(&self, now: u64) -> Result<Vec<DataKeyRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM data_keys WHERE state = 'PendingDelete' AND deletion_date <= ? LIMIT 1000")
+                .bind(i(now))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        rows.iter().map(|r| rows::data_key(r, Vec::new())).collect()
+    }
+}
+
+async fn insert_version(tx: &mut Transaction<'_, Sqlite>, v: &VersionRecord) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO key_versions (key_id, version, version_id, sealed_material, created_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(v.key_id.to_string())
+    .bind(i64::from(v.version))
+    .bind(v.version_id.to_string())
+    .bind(&v.sealed_material)
+    .bind(i(v.created_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+async fn update_key_row(tx: &mut Transaction<'_, Sqlite>, k: &KeyRecord, expected: u64) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE keys SET alias = ?, description = ?, state = ?, deletion_date = ?, rotation_enabled = ?, \
+         rotate_days = ?, last_rotated_at = ?, next_rotation_at = ?, current_version = ?, revision = ? \
+         WHERE id = ? AND revision = ?",
+    )
+    .bind(&k.alias)
+    .bind(&k.description)
+    .bind(k.state.as_str())
+    .bind(i(k.deletion_date))
+    .bind(i64::from(k.rotation_enabled))
+    .bind(i(k.rotate_days))
+    .bind(i(k.last_rotated_at))
+    .bind(i(k.next_rotation_at))
+    .bind(i64::from(k.current_version))
+    .bind(i(k.revision))
+    .bind(k.id.to_string())
+    .bind(i(expected))
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Conflict(Conflict::Stale));
+    }
+    Ok(())
+}

@@ -1,0 +1,355 @@
+//! CMK lifecycle actions.
+
+use ferrokms_core::model::{KeyState, KeyUsage, Origin, parse_key_id};
+use ferrokms_core::service::CreateKey;
+use ferrokms_core::store::{KeyFilter, Order};
+use ferrokms_core::{Error, validate};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Ctx, Outcome};
+use crate::error::ApiError;
+use crate::render::key_metadata;
+use crate::request::{
+    TagFilterIn, TagIn, decode, id_list, key_id, no_hsm_cluster, no_member_account, paging, required, required_str,
+    tag_filters, tags,
+};
+
+const MAX_DESCRIPTION: usize = 1024;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateKeyIn {
+    alias: Option<String>,
+    description: Option<String>,
+    key_usage: Option<String>,
+    #[serde(rename = "Type")]
+    kind: Option<u64>,
+    tags: Option<Vec<TagIn>>,
+    hsm_cluster_id: Option<String>,
+}
+
+pub(super) async fn create_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
+    let r: CreateKeyIn = decode(body)?;
+    let alias = required_str(&r.alias, "Alias")?.to_owned();
+    validate::alias(&alias)?;
+    let description = r.description.unwrap_or_default();
+    validate::description("Description", &description, MAX_DESCRIPTION)?;
+    let usage = match r.key_usage.as_deref().unwrap_or_default() {
+        "" | "ENCRYPT_DECRYPT" => KeyUsage::EncryptDecrypt,
+        other if other.starts_with("ASYMMETRIC_") => {
+            return Err(ApiError::new(
+                "UnsupportedOperation",
+                format!("KeyUsage {other} (asymmetric keys) is not supported by this ferrokms version."),
+            ));
+        }
+        _ => return Err(Error::InvalidKeyUsage(r.key_usage.unwrap_or_default()).into()),
+    };
+    let external = match r.kind.unwrap_or(1) {
+        1 => false,
+        2 => {
+            return Err(ApiError::new(
+                "UnsupportedOperation",
+                "Type=2 (EXTERNAL keys, key material import) is not supported by this ferrokms version.",
+            ));
+        }
+        _ => {
+            return Err(ApiError::new(
+                "InvalidParameterValue.InvalidType",
+                "Type must be 1 or 2.",
+            ));
+        }
+    };
+    let tags = tags(&r.tags)?;
+    no_hsm_cluster(&r.hsm_cluster_id)?;
+    let k = ctx
+        .kms
+        .create_key(
+            &ctx.scope,
+            CreateKey {
+                alias,
+                description,
+                usage,
+                algorithm: None,
+                external,
+                tags: tags.clone(),
+            },
+        )
+        .await?;
+    Ok(json!({
+        "KeyId": k.id.to_string(),
+        "Alias": k.alias,
+        "CreateTime": k.created_at,
+        "Description": k.description,
+        "KeyState": k.state.as_str(),
+        "KeyUsage": k.usage.as_str(),
+        "TagCode": 0,
+        "TagMsg": if tags.is_empty() { "" } else { "ok" },
+        "HsmClusterId": "",
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyIdIn {
+    key_id: Option<String>,
+    member_account: Option<Value>,
+}
+
+pub(super) async fn describe_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
+    let r: KeyIdIn = decode(body)?;
+    no_member_account(&r.member_account)?;
+    let k = ctx.kms.describe_key(&ctx.scope, key_id(&r.key_id)?).await?;
+    Ok(json!({ "KeyMetadata": key_metadata(&k) }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyIdsIn {
+    key_ids: Option<Vec<String>>,
+    member_account: Option<Value>,
+}
+
+fn key_ids(r: &KeyIdsIn) -> Result<Vec<uuid::Uuid>, ApiError> {
+    no_member_account(&r.member_account)?;
+    id_list(&r.key_ids, "KeyIds", parse_key_id, Error::DuplicateKeyId)
+}
+
+pub(super) async fn describe_keys(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
+    let r: KeyIdsIn = decode(body)?;
+    let keys = ctx.kms.describe_keys(&ctx.scope, &key_ids(&r)?).await?;
+    Ok(json!({ "KeyMetadatas": keys.iter().map(key_metadata).collect::<Vec<_>>() }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListKeysIn {
+    offset: Option<u64>,
+    limit: Option<u64>,
+    role: Option<u64>,
+    hsm_cluster_id: Option<String>,
+}
+
+/// Role 1 lists keys that cloud products created on the user's behalf: ferrokms has none.
+fn only_user_role(role: Option<u64>) -> Result<bool, ApiError> {
+    match role.unwrap_or(0) {
+        0 => Ok(true),
+        1 => Ok(false),
+        _ => Err(ApiError::invalid_value("Role", "must be 0 or 1")),
+    }
+}
+
+pub(super) async fn list_keys(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
+    let r: ListKeysIn = decode(body)?;
+    let (offset, limit) = paging(r.offset, r.limit)?;
+    no_hsm_cluster(&r.hsm_cluster_id)?;
+    if !only_user_role(r.role)? {
+        return Ok(json!({ "Keys": [], "TotalCount": 0 }));
+    }
+    let filter = KeyFilter {
+        states: vec![KeyState::Enabled, KeyState::Disabled, KeyState::PendingImport],
+        offset,
+        limit,
+        ..KeyFilter::default()
+    };
+    let (keys, total) = ctx.kms.list_keys(&ctx.scope, &filter).await?;
+    Ok(json!({
+        "Keys": keys.iter().map(|k| json!({"KeyId": k.id.to_string()})).collect::<Vec<_>>(),
+        "TotalCount": total,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListKeyDetailIn {
+    offset: Option<u64>,
+    limit: Option<u64>,
+    role: Option<u64>,
+    order_type: Option<u64>,
+    key_state: Option<u64>,
+    search_key_alias: Option<String>,
+    origin: Option<String>,
+    key_usage: Option<String>,
+    tag_filters: Option<Vec<TagFilterIn>>,
+    hsm_cluster_id: Option<String>,
+    member_accounts: Option<Value>,
+}
+
+pub(super) async fn list_key_detail(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
+    let r: ListKeyDetailIn = decode(body)?;
+    no_member_account(&r.member_accounts)?;
+    let (offset, limit) = paging(r.offset, r.limit)?;
+    let order = match r.order_type.unwrap_or(0) {
+        0 => Order::NewestFirst,
+        1 => Order::OldestFirst,
+        _ => return Err(ApiError::invalid_value("OrderType", "must be 0 or 1")),
+    };
+    let states = match r.key_state.unwrap_or(0) {
+        0 => vec![],
+        1 => vec![KeyState::Enabled],
+        2 => vec![KeyState::Disabled],
+        3 => vec![KeyState::PendingDelete],
+        4 => vec![KeyState::PendingImport],
+        5 => vec![KeyState::Archived],
+        _ => return Err(ApiError::invalid_value("KeyState", "must be 0 to 5")),
+    };
+    let origin = match r.origin.as_deref().unwrap_or_default() {
+        "" | "ALL" => None,
+        "TENCENT_KMS" => Some(Origin::Generated),
+        "EXTERNAL" => Some(Origin::External),
+        _ => {
+            return Err(ApiError::invalid_value(
+                "Origin",
+                "must be TENCENT_KMS, EXTERNAL or ALL",
+            ));
+        }
+    };
+    let usage = match r.key_usage.as_deref().unwrap_or_default() {
+        "" | "ENCRYPT_DECRYPT" => Some(KeyUsage::EncryptDecrypt),
+        "ALL" => None,
+        other if other.starts_with("ASYMMETRIC_") => {
+            return Ok(json!({ "TotalCount": 0, "KeyMetadatas": [] }));
+        }
+        other => return Err(Error::InvalidKeyUsage(other.to_owned()).into()),
+    };
+    match r.hsm_cluster_id.as_deref() {
+        None | Some("") | Some("default") => {}
+        Some(_) => return Ok(json!({ "TotalCount": 0, "KeyMetadatas": [] })),
+    }
+    if !only_user_role(r.role)? {
+        return Ok(json!({ "TotalCount": 0, "KeyMetadatas": [] }));
+    }
+    let filter = KeyFilter {
+        states,
+        origin,
+        usage,
+        search: r.search_key_alias,
+        tags: tag_filters(&r.tag_filters)?,
+        order,
+        offset,
+        limit,
+    };
+    let (keys, total) = ctx.kms.list_keys(&ctx.scope, &filter).await?;
+    Ok(json!({ "TotalCount": total, "KeyMetadatas": keys.iter().map(key_metadata).collect::<Vec<_>>() }))
+}
+
+pub(super) async fn enable_key(ctx: &Ctx<'_>, body: &[u8], enable: bool) -> Outcome {
+    let r: KeyIdIn = decode(body)?;
+    no_member_account(&r.member_account)?;
+    let id = key_id(&r.key_id)?;
+    if enable {
+        ctx.kms.enable_key(&ctx.scope, id).await?;
+    } else {
+        ctx.kms.disable_key(&ctx.scope, id).await?;
+    }
+    Ok(json!({}))
+}
+
+pub(super) async fn enable_keys(ctx: &Ctx<'_>, body: &[u8], enable: bool) -> Outcome {
+    let r: KeyIdsIn = decode(body)?;
+    ctx.kms.set_keys_enabled(&ctx.scope, &key_ids(&r)?, enable).await?;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ScheduleIn {
+    key_id: Option<String>,
+    pending_window_in_days: Option<u64>,
+    member_account: Option<Value>,
+}
+
+pub(super) async fn schedule_key_deletion(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
+    let r: ScheduleIn = decode(body)?;
+    no_member_account(&r.member_account)?;
+    let id = key_id(&r.key_id)?;
+    let days = required(r.pending_window_in_days, "PendingWindowInDays")?;
+    if !(7..=30).contains(&days) {
+        return Err(Error::InvalidPendingWindow { min: 7, max: 30 }.into());
+    }
+    let k = ctx.kms.schedule_key_deletion(&ctx.scope, id, days).await?;
+    Ok(json!({ "DeletionDate": k.deletion_date, "KeyId": k.id.to_string() }))
+}
+
+pub(super) async fn cancel_key_deletion(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
+    let r: KeyIdIn = decode(body)?;
+    no_member_account(&r.member_account)?;
+    let k = ctx.kms.cancel_key_deletion(&ctx.scope, key_id(&r.key_id)?).await?;
+    Ok(json!({ "KeyId": k.id.to_string() }))
+}
+
+pub(super) async fn archive_key(ctx: &Ctx<'_>, body: &[u8], archive: bool) -> Outcome {
+    let r: KeyIdIn = decode(body)?;
+    no_member_account(&r.member_account)?;
+    let id = key_id(&r.key_id)?;
+    if archive {
+        ctx.kms.archive_key(&ctx.scope, id).await?;
+    } else {
+        ctx.kms.cancel_key_archive(&ctx.scope, id).await?;
+    }
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateAliasIn {
+    alias: Option<String>,
+    key_id: Option<String>,
+    member_account: Option<Value>,
+}
+
+pub(super) async fn update_alias(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
+    let r: UpdateAliasIn = decode(body)?;
+    no_member_account(&r.member_account)?;
+    let alias = required_str(&r.alias, "Alias")?;
+    let id = key_id(&r.key_id)?;
+    ctx.kms.update_alias(&ctx.scope, id, alias).await?;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateDescriptionIn {
+    description: Option<String>,
+    key_id: Option<String>,
+    member_account: Option<Value>,
+}
+
+pub(super) async fn update_key_description(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
+    let r: UpdateDescriptionIn = decode(body)?;
+    no_member_account(&r.member_account)?;
+    let description = required(r.description, "Description")?;
+    validate::description("Description", &description, MAX_DESCRIPTION)?;
+    let id = key_id(&r.key_id)?;
+    ctx.kms.update_key_description(&ctx.scope, id, &description).await?;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BindIn {
+    key_id: Option<String>,
+    product_id: Option<String>,
+    resource_id: Option<String>,
+}
+
+pub(super) async fn bind_cloud_resource(ctx: &Ctx<'_>, body: &[u8], bind: bool) -> Outcome {
+    let r: BindIn = decode(body)?;
+    let id = key_id(&r.key_id)?;
+    let product = required_str(&r.product_id, "ProductId")?;
+    let resource = required_str(&r.resource_id, "ResourceId")?;
+    for (name, v) in [("ProductId", product), ("ResourceId", resource)] {
+        if v.len() > 256 {
+            return Err(ApiError::invalid_value(name, "at most 256 bytes"));
+        }
+    }
+    if bind {
+        ctx.kms.bind_cloud_resource(&ctx.scope, id, product, resource).await?;
+    } else if !ctx.kms.unbind_cloud_resource(&ctx.scope, id, product, resource).await? {
+        return Err(ApiError::new(
+            "ResourceUnavailable.CloudResourceBindingNotFound",
+            "The key is not bound to this cloud resource.",
+        ));
+    }
+    Ok(json!({}))
+}

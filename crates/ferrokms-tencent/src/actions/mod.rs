@@ -1,0 +1,153 @@
+//! The action table: every action of the 2019-01-18 API, and the handler of each one ferrokms
+//! implements. An action of the API without a handler answers `UnsupportedOperation`.
+
+mod crypto;
+mod datakey;
+mod hosted;
+mod keys;
+mod rotation;
+mod service;
+
+use ferrokms_core::model::Scope;
+use ferrokms_core::service::Kms;
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// What a handler sees.
+pub(crate) struct Ctx<'a> {
+    pub(crate) kms: &'a Kms,
+    pub(crate) scope: Scope,
+}
+
+pub(crate) type Outcome = Result<Value, ApiError>;
+
+/// Every action of the Tencent KMS 2019-01-18 API (69).
+pub const ALL_ACTIONS: &[&str] = &[
+    "GetServiceStatus",
+    "GetRegions",
+    "ListAlgorithms",
+    "CreateKey",
+    "DescribeKey",
+    "DescribeKeys",
+    "ListKeys",
+    "ListKeyDetail",
+    "EnableKey",
+    "DisableKey",
+    "EnableKeys",
+    "DisableKeys",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+    "ArchiveKey",
+    "CancelKeyArchive",
+    "UpdateAlias",
+    "UpdateKeyDescription",
+    "BindCloudResource",
+    "UnbindCloudResource",
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateRandom",
+    "GenerateDataKey",
+    "ImportDataKey",
+    "DescribeDataKey",
+    "DescribeDataKeys",
+    "ListDataKeys",
+    "ListDataKeyDetail",
+    "GetDataKeyPlaintext",
+    "GetDataKeyCiphertextBlob",
+    "EnableDataKey",
+    "DisableDataKey",
+    "EnableDataKeys",
+    "DisableDataKeys",
+    "ScheduleDataKeyDeletion",
+    "CancelDataKeyDeletion",
+    "UpdateDataKeyName",
+    "UpdateDataKeyDescription",
+    "GetPublicKey",
+    "AsymmetricRsaDecrypt",
+    "AsymmetricSm2Decrypt",
+    "SignByAsymmetricKey",
+    "VerifyByAsymmetricKey",
+    "GetParametersForImport",
+    "ImportKeyMaterial",
+    "DeleteImportedKeyMaterial",
+    "EnableKeyRotation",
+    "DisableKeyRotation",
+    "GetKeyRotationStatus",
+    "RotateKey",
+    "DescribeWhiteBoxServiceStatus",
+    "CreateWhiteBoxKey",
+    "DeleteWhiteBoxKey",
+    "DescribeWhiteBoxKey",
+    "DescribeWhiteBoxKeyDetails",
+    "DescribeWhiteBoxDecryptKey",
+    "EnableWhiteBoxKey",
+    "DisableWhiteBoxKey",
+    "EnableWhiteBoxKeys",
+    "DisableWhiteBoxKeys",
+    "EncryptByWhiteBox",
+    "DescribeWhiteBoxDeviceFingerprints",
+    "OverwriteWhiteBoxDeviceFingerprints",
+    "PostQuantumCryptoEncrypt",
+    "PostQuantumCryptoDecrypt",
+    "PostQuantumCryptoSign",
+    "PostQuantumCryptoVerify",
+];
+
+/// The static name of an action of the API, if it is one.
+pub fn lookup(action: &str) -> Option<&'static str> {
+    ALL_ACTIONS.iter().copied().find(|a| *a == action)
+}
+
+/// Runs `action`; `None` if ferrokms does not implement it.
+pub(crate) async fn dispatch(ctx: &Ctx<'_>, action: &str, body: &[u8]) -> Option<Outcome> {
+    let out = match action {
+        "GetServiceStatus" => service::get_service_status(ctx, body).await,
+        "GetRegions" => service::get_regions(ctx, body),
+        "ListAlgorithms" => service::list_algorithms(ctx, body),
+        "CreateKey" => keys::create_key(ctx, body).await,
+        "DescribeKey" => keys::describe_key(ctx, body).await,
+        "DescribeKeys" => keys::describe_keys(ctx, body).await,
+        "ListKeys" => keys::list_keys(ctx, body).await,
+        "ListKeyDetail" => keys::list_key_detail(ctx, body).await,
+        "EnableKey" => keys::enable_key(ctx, body, true).await,
+        "DisableKey" => keys::enable_key(ctx, body, false).await,
+        "EnableKeys" => keys::enable_keys(ctx, body, true).await,
+        "DisableKeys" => keys::enable_keys(ctx, body, false).await,
+        "ScheduleKeyDeletion" => keys::schedule_key_deletion(ctx, body).await,
+        "CancelKeyDeletion" => keys::cancel_key_deletion(ctx, body).await,
+        "ArchiveKey" => keys::archive_key(ctx, body, true).await,
+        "CancelKeyArchive" => keys::archive_key(ctx, body, false).await,
+        "UpdateAlias" => keys::update_alias(ctx, body).await,
+        "UpdateKeyDescription" => keys::update_key_description(ctx, body).await,
+        "BindCloudResource" => keys::bind_cloud_resource(ctx, body, true).await,
+        "UnbindCloudResource" => keys::bind_cloud_resource(ctx, body, false).await,
+        "Encrypt" => crypto::encrypt(ctx, body).await,
+        "Decrypt" => crypto::decrypt(ctx, body).await,
+        "ReEncrypt" => crypto::re_encrypt(ctx, body).await,
+        "GenerateRandom" => crypto::generate_random(ctx, body),
+        "GenerateDataKey" => datakey::generate_data_key(ctx, body).await,
+        "ImportDataKey" => hosted::import_data_key(ctx, body).await,
+        "DescribeDataKey" => hosted::describe_data_key(ctx, body).await,
+        "DescribeDataKeys" => hosted::describe_data_keys(ctx, body).await,
+        "ListDataKeys" => hosted::list_data_keys(ctx, body).await,
+        "ListDataKeyDetail" => hosted::list_data_key_detail(ctx, body).await,
+        "GetDataKeyPlaintext" => hosted::get_data_key_plaintext(ctx, body).await,
+        "GetDataKeyCiphertextBlob" => hosted::get_data_key_ciphertext_blob(ctx, body).await,
+        "EnableDataKey" => hosted::enable_data_key(ctx, body, true).await,
+        "DisableDataKey" => hosted::enable_data_key(ctx, body, false).await,
+        "EnableDataKeys" => hosted::enable_data_keys(ctx, body, true).await,
+        "DisableDataKeys" => hosted::enable_data_keys(ctx, body, false).await,
+        "ScheduleDataKeyDeletion" => hosted::schedule_data_key_deletion(ctx, body).await,
+        "CancelDataKeyDeletion" => hosted::cancel_data_key_deletion(ctx, body).await,
+        "UpdateDataKeyName" => hosted::update_data_key_name(ctx, body).await,
+        "UpdateDataKeyDescription" => hosted::update_data_key_description(ctx, body).await,
+        "EnableKeyRotation" => rotation::enable_key_rotation(ctx, body).await,
+        "DisableKeyRotation" => rotation::disable_key_rotation(ctx, body).await,
+        "GetKeyRotationStatus" => rotation::get_key_rotation_status(ctx, body).await,
+        "RotateKey" => rotation::rotate_key(ctx, body).await,
+        _ => return None,
+    };
+    Some(out)
+}

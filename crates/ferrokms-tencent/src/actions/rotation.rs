@@ -1,0 +1,56 @@
+//! EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus, RotateKey.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Ctx, Outcome};
+use crate::error::ApiError;
+use crate::request::{decode, key_id, no_member_account};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EnableIn {
+    key_id: Option<String>,
+    rotate_days: Option<u64>,
+    member_account: Option<Value>,
+}
+
+pub(super) async fn enable_key_rotation(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
+    let r: EnableIn = decode(body)?;
+    no_member_account(&r.member_account)?;
+    let id = key_id(&r.key_id)?;
+    let days = r.rotate_days.unwrap_or(365);
+    if !(7..=365).contains(&days) {
+        return Err(ApiError::invalid_value("RotateDays", "must be between 7 and 365"));
+    }
+    ctx.kms.enable_key_rotation(&ctx.scope, id, days).await?;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyIn {
+    key_id: Option<String>,
+    member_account: Option<Value>,
+}
+
+pub(super) async fn disable_key_rotation(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
+    let r: KeyIn = decode(body)?;
+    no_member_account(&r.member_account)?;
+    ctx.kms.disable_key_rotation(&ctx.scope, key_id(&r.key_id)?).await?;
+    Ok(json!({}))
+}
+
+pub(super) async fn get_key_rotation_status(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
+    let r: KeyIn = decode(body)?;
+    no_member_account(&r.member_account)?;
+    let k = ctx.kms.describe_key(&ctx.scope, key_id(&r.key_id)?).await?;
+    Ok(json!({ "KeyRotationEnabled": k.rotation_enabled }))
+}
+
+pub(super) async fn rotate_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
+    let r: KeyIn = decode(body)?;
+    no_member_account(&r.member_account)?;
+    ctx.kms.rotate_key(&ctx.scope, key_id(&r.key_id)?).await?;
+    Ok(json!({ "TaskId": uuid::Uuid::new_v4().to_string() }))
+}

@@ -1,0 +1,83 @@
+//! How domain records look on the Tencent wire (KeyMetadata, DataKeyMetadata).
+
+use ferrokms_core::model::{DataKeyRecord, KeyRecord, Origin};
+use ferrokms_crypto::aead::SymmetricAlgorithm;
+use serde_json::{Value, json};
+
+/// Tencent's Origin names.
+pub fn origin(o: Origin) -> &'static str {
+    match o {
+        Origin::Generated => "TENCENT_KMS",
+        Origin::External => "EXTERNAL",
+    }
+}
+
+/// KeyMetadata.Type: 4 for SM (GM/T) keys, 2 for FIPS keys.
+fn compliance_type(a: SymmetricAlgorithm) -> u64 {
+    match a {
+        SymmetricAlgorithm::Sm4Gcm => 4,
+        _ => 2,
+    }
+}
+
+/// A CMK as `KeyMetadata`.
+pub fn key_metadata(k: &KeyRecord) -> Value {
+    let uin = k.account.0;
+    json!({
+        "KeyId": k.id.to_string(),
+        "Alias": k.alias,
+        "CreateTime": k.created_at,
+        "Description": k.description,
+        "KeyState": k.state.as_str(),
+        "KeyUsage": k.usage.as_str(),
+        "Type": compliance_type(k.algorithm),
+        "CreatorUin": uin,
+        "KeyRotationEnabled": k.rotation_enabled,
+        "Owner": "user",
+        "NextRotateTime": if k.rotation_enabled { k.next_rotation_at } else { 0 },
+        "DeletionDate": k.deletion_date,
+        "Origin": origin(k.origin),
+        "ValidTo": 0,
+        "ResourceId": format!("creatorUin/{uin}/{}", k.id),
+        "HsmClusterId": "",
+        "RotateDays": if k.rotation_enabled { k.rotate_days } else { 0 },
+        "LastRotateTime": k.last_rotated_at,
+        "IsSyncReplica": 0,
+        "SourceRegion": "",
+        "SyncStatus": 0,
+        "SyncMessages": "",
+        "SyncStartTime": 0,
+        "SyncEndTime": 0,
+        "SourceHsmClusterId": "",
+        "CreatorUinString": uin.to_string(),
+    })
+}
+
+/// A hosted data key as `DataKeyMetadata`; `key_name` is its CMK's alias.
+pub fn data_key_metadata(d: &DataKeyRecord, key_name: &str) -> Value {
+    let uin = d.account.0;
+    json!({
+        "DataKeyId": d.id.to_string(),
+        "KeyId": d.key_id.to_string(),
+        "KeyName": key_name,
+        "DataKeyName": d.name,
+        "NumberOfBytes": d.number_of_bytes,
+        "CreateTime": d.created_at,
+        "Description": d.description,
+        "KeyState": d.state.as_str(),
+        "CreatorUin": uin,
+        "Owner": "user",
+        "DeletionDate": d.deletion_date,
+        "Origin": origin(d.origin),
+        "HsmClusterId": "",
+        "ResourceId": format!("creatorUin/{uin}/{}", d.id),
+        "IsSyncReplica": 0,
+        "SourceRegion": "",
+        "SyncStatus": 0,
+        "SyncMessages": "",
+        "SyncStartTime": 0,
+        "SyncEndTime": 0,
+        "SourceHsmClusterId": "",
+        "CreatorUinString": uin.to_string(),
+    })
+}

@@ -1,0 +1,269 @@
+//! Decoding a request body: a JSON object whose fields are checked against the action's request
+//! type (unknown field → `UnknownParameter`, wrong JSON type → `InvalidParameter`), then the
+//! common field parsers (ids, base64, contexts, public keys, tags).
+
+use ferrokms_core::context::EncryptionContext;
+use ferrokms_core::model::{Tag, parse_data_key_id, parse_key_id};
+use ferrokms_core::service::PublicKeyWrap;
+use ferrokms_crypto::wrap::{WrapAlgorithm, WrappingKey};
+use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// The field names of a request type, as serde sees them (after renaming).
+fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+    impl<'de> Deserializer<'de> for Probe<'_> {
+        type Error = de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("probe"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("probe"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
+}
+
+/// Parses the body as the request type `T`.
+pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Map::new())
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::invalid_parameter(format!("The body is not valid JSON: {e}.")))?
+    };
+    let Value::Object(mut map) = value else {
+        return Err(ApiError::invalid_parameter("The body must be a JSON object."));
+    };
+    let fields = field_names::<T>();
+    if let Some(unknown) = map.keys().find(|k| !fields.contains(&k.as_str())) {
+        return Err(ApiError::new(
+            "UnknownParameter",
+            format!("The parameter `{unknown}` is not recognized."),
+        ));
+    }
+    // `null` means absent, as the SDKs' optional fields do.
+    map.retain(|_, v| !v.is_null());
+    serde_json::from_value(Value::Object(map))
+        .map_err(|e| ApiError::invalid_parameter(format!("A parameter has the wrong type: {e}.")))
+}
+
+/// A required field's value.
+pub fn required<T>(value: Option<T>, name: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::missing(name))
+}
+
+/// A required, non-empty string field.
+pub fn required_str<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiError> {
+    match value.as_deref() {
+        Some(s) if !s.is_empty() => Ok(s),
+        _ => Err(ApiError::missing(name)),
+    }
+}
+
+/// A required KeyId.
+pub fn key_id(value: &Option<String>) -> Result<Uuid, ApiError> {
+    Ok(parse_key_id(required_str(value, "KeyId")?)?)
+}
+
+/// A required DataKeyId.
+pub fn data_key_id(value: &Option<String>) -> Result<Uuid, ApiError> {
+    Ok(parse_data_key_id(required_str(value, "DataKeyId")?)?)
+}
+
+/// A list of ids: 1 to 100, no duplicates.
+pub fn id_list(
+    values: &Option<Vec<String>>,
+    name: &str,
+    parse: fn(&str) -> Result<Uuid, ferrokms_core::Error>,
+    duplicate: fn(String) -> ferrokms_core::Error,
+) -> Result<Vec<Uuid>, ApiError> {
+    let values = values
+        .as_ref()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::missing(name))?;
+    if values.len() > 100 {
+        return Err(ApiError::invalid_value(name, "at most 100 ids"));
+    }
+    let mut out = Vec::with_capacity(values.len());
+    for v in values {
+        let id = parse(v)?;
+        if out.contains(&id) {
+            return Err(duplicate(v.clone()).into());
+        }
+        out.push(id);
+    }
+    Ok(out)
+}
+
+/// An optional encryption context.
+pub fn context(value: &Option<String>, name: &str) -> Result<EncryptionContext, ApiError> {
+    Ok(EncryptionContext::parse(name, value.as_deref().unwrap_or_default())?)
+}
+
+/// `EncryptionPublicKey` + `EncryptionAlgorithm` (default SM2 raw); none without a public key.
+pub fn public_key_wrap(key: &Option<String>, algorithm: &Option<String>) -> Result<Option<PublicKeyWrap>, ApiError> {
+    let Some(pem) = key.as_deref().filter(|k| !k.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let algorithm = match algorithm.as_deref().unwrap_or_default() {
+        "" | "SM2" => WrapAlgorithm::Sm2C1C3C2,
+        "SM2_C1C3C2_ASN1" => WrapAlgorithm::Sm2C1C3C2Der,
+        "RSAES_PKCS1_V1_5" => WrapAlgorithm::RsaPkcs1V15,
+        "RSAES_OAEP_SHA_1" => WrapAlgorithm::RsaOaepSha1,
+        "RSAES_OAEP_SHA_256" => WrapAlgorithm::RsaOaepSha256,
+        _ => {
+            return Err(ApiError::invalid_value(
+                "EncryptionAlgorithm",
+                "expected SM2, SM2_C1C3C2_ASN1, RSAES_PKCS1_V1_5, RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256",
+            ));
+        }
+    };
+    let key = WrappingKey::from_pem(pem).map_err(|_| {
+        ApiError::invalid_value(
+            "EncryptionPublicKey",
+            "not a PEM RSA (2048-4096 bits) or SM2 public key",
+        )
+    })?;
+    let wrap = PublicKeyWrap { key, algorithm };
+    wrap.key.capacity(algorithm).map_err(|_| {
+        ApiError::invalid_value("EncryptionPublicKey", "the key type does not match EncryptionAlgorithm")
+    })?;
+    Ok(Some(wrap))
+}
+
+/// A Tencent `Tag` structure.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct TagIn {
+    tag_key: Option<String>,
+    tag_value: Option<String>,
+}
+
+/// Tags, checked for duplicates by the core.
+pub fn tags(values: &Option<Vec<TagIn>>) -> Result<Vec<Tag>, ApiError> {
+    let mut out = Vec::new();
+    for t in values.iter().flatten() {
+        let key = t
+            .tag_key
+            .clone()
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| ApiError::missing("Tags.TagKey"))?;
+        out.push(Tag {
+            key,
+            value: t.tag_value.clone().unwrap_or_default(),
+        });
+    }
+    ferrokms_core::validate::tags(&out)?;
+    Ok(out)
+}
+
+/// A Tencent `TagFilter` structure.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct TagFilterIn {
+    tag_key: Option<String>,
+    tag_value: Option<Vec<String>>,
+}
+
+/// Tag filters for listings.
+pub fn tag_filters(values: &Option<Vec<TagFilterIn>>) -> Result<Vec<ferrokms_core::store::TagFilter>, ApiError> {
+    values
+        .iter()
+        .flatten()
+        .map(|f| {
+            let key = f
+                .tag_key
+                .clone()
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| ApiError::missing("TagFilters.TagKey"))?;
+            Ok(ferrokms_core::store::TagFilter {
+                key,
+                values: f.tag_value.clone().unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// `HsmClusterId`: ferrokms has no exclusive clusters, so only an empty value is accepted.
+pub fn no_hsm_cluster(value: &Option<String>) -> Result<(), ApiError> {
+    match value.as_deref() {
+        None | Some("") => Ok(()),
+        Some(_) => Err(ferrokms_core::Error::InvalidHsmClusterId.into()),
+    }
+}
+
+/// `MemberAccount(s)`: the multi-account trusted service is not offered.
+pub fn no_member_account<T>(value: &Option<T>) -> Result<(), ApiError> {
+    match value {
+        None => Ok(()),
+        Some(_) => Err(ApiError::new(
+            "UnsupportedOperation",
+            "MemberAccount (multi-account trusted service) is not supported.",
+        )),
+    }
+}
+
+/// Paging: Offset (default 0) and Limit (default 10, at most 200).
+pub fn paging(offset: Option<u64>, limit: Option<u64>) -> Result<(u64, u64), ApiError> {
+    let limit = limit.unwrap_or(10);
+    if limit == 0 || limit > 200 {
+        return Err(ApiError::invalid_value("Limit", "must be between 1 and 200"));
+    }
+    Ok((offset.unwrap_or(0), limit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        key_id: Option<String>,
+        number_of_bytes: Option<u64>,
+    }
+
+    #[test]
+    fn unknown_fields_and_wrong_types_get_their_codes() {
+        let ok: Req = decode(br#"{"KeyId": "a", "NumberOfBytes": 3}"#).unwrap();
+        assert_eq!(ok.key_id.as_deref(), Some("a"));
+        assert_eq!(ok.number_of_bytes, Some(3));
+        assert_eq!(
+            decode::<Req>(br#"{"KeyID": "a"}"#).unwrap_err().code,
+            "UnknownParameter"
+        );
+        assert_eq!(
+            decode::<Req>(br#"{"NumberOfBytes": "3"}"#).unwrap_err().code,
+            "InvalidParameter"
+        );
+        assert_eq!(
+            decode::<Req>(br#"{"NumberOfBytes": -1}"#).unwrap_err().code,
+            "InvalidParameter"
+        );
+        assert_eq!(decode::<Req>(b"[1]").unwrap_err().code, "InvalidParameter");
+        assert_eq!(decode::<Req>(b"{").unwrap_err().code, "InvalidParameter");
+        assert!(decode::<Req>(b"").unwrap().key_id.is_none());
+        assert!(decode::<Req>(br#"{"KeyId": null}"#).unwrap().key_id.is_none());
+        assert_eq!(
+            decode::<Req>(br#"{"NumberOfBytes": 0}"#).unwrap().number_of_bytes,
+            Some(0)
+        );
+    }
+}

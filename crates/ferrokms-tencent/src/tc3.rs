@@ -1,0 +1,370 @@
+//! TC3-HMAC-SHA256 verification (TencentCloud API 3.0 signatures).
+//!
+//! The canonical request is rebuilt from what was received: the raw body bytes, the `Host` and
+//! `Content-Type` exactly as sent, the headers the client says it signed. The official SDKs do not
+//! all sign alike, so some variants are tried (see `docs/compatibility.md`):
+//! the Host with and without its port (tencentcloud-sdk-nodejs signs it without), and the scope's
+//! service may be `kms` or the Host's first label (older Java SDKs).
+
+use std::collections::HashMap;
+
+use aws_lc_rs::{digest, hmac};
+use http::HeaderMap;
+use parking_lot::RwLock;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+/// The parts of an `Authorization: TC3-HMAC-SHA256 ...` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization<'a> {
+    /// SecretId.
+    pub secret_id: &'a str,
+    /// Scope date, `YYYY-MM-DD`.
+    pub date: &'a str,
+    /// Scope service.
+    pub service: &'a str,
+    /// Signed header names, lower case, `;`-separated.
+    pub signed_headers: &'a str,
+    /// The signature, 32 bytes.
+    pub signature: [u8; 32],
+}
+
+/// Why a request's signature was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureError {
+    /// The Authorization header is missing or garbled.
+    Malformed,
+    /// The scope is inconsistent with the timestamp or the service.
+    BadScope,
+    /// The signature does not match.
+    Mismatch,
+}
+
+/// Parses the Authorization header value.
+pub fn parse_authorization(value: &str) -> Result<Authorization<'_>, SignatureError> {
+    let rest = value
+        .strip_prefix("TC3-HMAC-SHA256")
+        .ok_or(SignatureError::Malformed)?
+        .trim_start();
+    let (mut credential, mut signed, mut signature) = (None, None, None);
+    for part in rest.split(',') {
+        let (k, v) = part.trim().split_once('=').ok_or(SignatureError::Malformed)?;
+        match k.trim() {
+            "Credential" => credential = Some(v.trim()),
+            "SignedHeaders" => signed = Some(v.trim()),
+            "Signature" => signature = Some(v.trim()),
+            _ => return Err(SignatureError::Malformed),
+        }
+    }
+    let credential = credential.ok_or(SignatureError::Malformed)?;
+    let mut scope = credential.splitn(4, '/');
+    let secret_id = scope
+        .next()
+        .filter(|s| !s.is_empty())
+        .ok_or(SignatureError::Malformed)?;
+    let date = scope.next().ok_or(SignatureError::Malformed)?;
+    let service = scope.next().ok_or(SignatureError::Malformed)?;
+    if scope.next() != Some("tc3_request") {
+        return Err(SignatureError::Malformed);
+    }
+    let mut sig = [0u8; 32];
+    hex::decode_to_slice(signature.ok_or(SignatureError::Malformed)?, &mut sig)
+        .map_err(|_| SignatureError::Malformed)?;
+    Ok(Authorization {
+        secret_id,
+        date,
+        service,
+        signed_headers: signed.ok_or(SignatureError::Malformed)?,
+        signature: sig,
+    })
+}
+
+/// The UTC calendar date (`YYYY-MM-DD`) of a Unix timestamp.
+pub fn utc_date(timestamp: i64) -> Option<String> {
+    let t = time::OffsetDateTime::from_unix_timestamp(timestamp).ok()?;
+    Some(format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()))
+}
+
+/// Derives `kSigning` for a secret, date and service.
+pub fn signing_key(secret: &str, date: &str, service: &str) -> [u8; 32] {
+    let step = |key: &[u8], data: &str| -> [u8; 32] {
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
+    };
+    let first = Zeroizing::new(format!("TC3{secret}"));
+    let k_date = step(first.as_bytes(), date);
+    let k_service = step(&k_date, service);
+    step(&k_service, "tc3_request")
+}
+
+fn hex_sha256(data: &[u8]) -> String {
+    hex::encode(digest::digest(&digest::SHA256, data))
+}
+
+/// What the verifier needs from the request.
+pub struct SignedRequest<'a> {
+    /// HTTP method.
+    pub method: &'a str,
+    /// Raw query string (empty for POST).
+    pub query: &'a str,
+    /// Received headers.
+    pub headers: &'a HeaderMap,
+    /// Raw body.
+    pub body: &'a [u8],
+    /// `X-TC-Timestamp`.
+    pub timestamp: i64,
+}
+
+/// Caches `kSigning` per (secret id, date, service): three HMACs saved on every request.
+#[derive(Default)]
+pub struct SigningKeyCache {
+    entries: RwLock<HashMap<(String, String, String), (Zeroizing<String>, [u8; 32])>>,
+}
+
+impl SigningKeyCache {
+    fn get(&self, secret_id: &str, secret: &str, date: &str, service: &str) -> [u8; 32] {
+        let k = (secret_id.to_owned(), date.to_owned(), service.to_owned());
+        if let Some((s, key)) = self.entries.read().get(&k)
+            && s.as_str() == secret
+        {
+            return *key;
+        }
+        let key = signing_key(secret, date, service);
+        let mut entries = self.entries.write();
+        if entries.len() > 10_000 {
+            entries.clear();
+        }
+        entries.insert(k, (Zeroizing::new(secret.to_owned()), key));
+        key
+    }
+}
+
+/// The first DNS label of a Host value (scheme and port stripped).
+fn first_label(host: &str) -> &str {
+    let h = host.split_once("://").map_or(host, |(_, h)| h);
+    h.split(['.', ':']).next().unwrap_or(h)
+}
+
+/// `host` without a trailing `:port`, if it has one.
+fn without_port(host: &str) -> Option<&str> {
+    let (h, port) = host.rsplit_once(':')?;
+    (!port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with('/')).then_some(h)
+}
+
+/// Verifies `auth` over `req` with `secret`.
+pub fn verify(
+    cache: &SigningKeyCache,
+    auth: &Authorization<'_>,
+    secret: &str,
+    req: &SignedRequest<'_>,
+) -> Result<(), SignatureError> {
+    if utc_date(req.timestamp).as_deref() != Some(auth.date) {
+        return Err(SignatureError::BadScope);
+    }
+    let host = header(req.headers, "host").unwrap_or_default();
+    if auth.service != "kms" && auth.service != first_label(host) {
+        return Err(SignatureError::BadScope);
+    }
+    let names: Vec<&str> = auth.signed_headers.split(';').collect();
+    if !names.contains(&"content-type") || !names.contains(&"host") {
+        return Err(SignatureError::Malformed);
+    }
+    let payload_hash = if header(req.headers, "x-tc-content-sha256") == Some("UNSIGNED-PAYLOAD") {
+        hex_sha256(b"UNSIGNED-PAYLOAD")
+    } else {
+        hex_sha256(req.body)
+    };
+    let key = hmac::Key::new(
+        hmac::HMAC_SHA256,
+        &cache.get(auth.secret_id, secret, auth.date, auth.service),
+    );
+    let scope = format!("{}/{}/tc3_request", auth.date, auth.service);
+    let mut hosts = vec![host];
+    hosts.extend(without_port(host));
+    for lowercase in [false, true] {
+        for h in &hosts {
+            let canonical = canonical_request(req, &names, h, lowercase, &payload_hash);
+            let to_sign = format!(
+                "TC3-HMAC-SHA256\n{}\n{scope}\n{}",
+                req.timestamp,
+                hex_sha256(canonical.as_bytes())
+            );
+            let sig = hmac::sign(&key, to_sign.as_bytes());
+            if bool::from(sig.as_ref().ct_eq(&auth.signature)) {
+                return Ok(());
+            }
+        }
+    }
+    Err(SignatureError::Mismatch)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn canonical_request(req: &SignedRequest<'_>, names: &[&str], host: &str, lowercase: bool, payload: &str) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str(req.method);
+    out.push_str("\n/\n");
+    out.push_str(req.query);
+    out.push('\n');
+    for name in names {
+        let value = if *name == "host" {
+            host
+        } else {
+            header(req.headers, name).unwrap_or_default()
+        };
+        out.push_str(name);
+        out.push(':');
+        if lowercase {
+            out.push_str(&value.trim().to_ascii_lowercase());
+        } else {
+            out.push_str(value.trim());
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&names.join(";"));
+    out.push('\n');
+    out.push_str(payload);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "ExampleSecretKeyForKmsSigning000001";
+    const BODY: &[u8] = br#"{"KeyId": "11111111-2222-3333-4444-555555555555", "KeySpec": "AES_256"}"#;
+
+    fn headers(host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("host", host.parse().unwrap());
+        h.insert("content-type", "application/json".parse().unwrap());
+        h
+    }
+
+    fn auth(sig: &str) -> String {
+        format!(
+            "TC3-HMAC-SHA256 Credential=AKIDEXAMPLEKMS00000000000000000000001/2023-11-14/kms/tc3_request, \
+             SignedHeaders=content-type;host, Signature={sig}"
+        )
+    }
+
+    /// Spec section 1.4: the key chain of the worked example.
+    #[test]
+    fn worked_example_key_chain() {
+        assert_eq!(
+            hex::encode(digest::digest(&digest::SHA256, BODY)),
+            "3fe8e9d9043fed0b156055fbd7d6007bab723ce8195ea97237a50c456c01a48c"
+        );
+        assert_eq!(
+            hex::encode(signing_key(SECRET, "2023-11-14", "kms")),
+            "75253226f4357f4fcbda47231823009c9dea8194b7d32938b8639aef1d9344ec"
+        );
+        assert_eq!(utc_date(1_700_000_000).unwrap(), "2023-11-14");
+    }
+
+    /// Spec section 1.4 (a) and (b): both hosts verify, a flipped bit does not.
+    #[test]
+    fn worked_examples_verify() {
+        let cache = SigningKeyCache::default();
+        for (host, sig) in [
+            (
+                "kms.tencentcloudapi.com",
+                "be48e0c495503c9c0eafabf6e96767b04ef61ecef4e43b9cfe997f8f21f536e1",
+            ),
+            (
+                "127.0.0.1:8080",
+                "1ed854078fbf5e8faa806441a703924fa28b07e2eb2c09e27541d0a56ed73511",
+            ),
+        ] {
+            let h = headers(host);
+            let header = auth(sig);
+            let a = parse_authorization(&header).unwrap();
+            assert_eq!(a.secret_id, "AKIDEXAMPLEKMS00000000000000000000001");
+            let req = SignedRequest {
+                method: "POST",
+                query: "",
+                headers: &h,
+                body: BODY,
+                timestamp: 1_700_000_000,
+            };
+            assert_eq!(verify(&cache, &a, SECRET, &req), Ok(()));
+            assert_eq!(verify(&cache, &a, "wrong-secret", &req), Err(SignatureError::Mismatch));
+            let tampered = SignedRequest { body: b"{}", ..req };
+            assert_eq!(verify(&cache, &a, SECRET, &tampered), Err(SignatureError::Mismatch));
+            let other_day = SignedRequest {
+                timestamp: 1_700_000_000 + 86_400,
+                ..req
+            };
+            assert_eq!(verify(&cache, &a, SECRET, &other_day), Err(SignatureError::BadScope));
+        }
+    }
+
+    /// The Node.js SDK signs `host:127.0.0.1` but sends `Host: 127.0.0.1:8080`.
+    #[test]
+    fn host_signed_without_port_is_accepted() {
+        let cache = SigningKeyCache::default();
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &signing_key(SECRET, "2023-11-14", "kms"));
+        let h = headers("127.0.0.1:8080");
+        let req = SignedRequest {
+            method: "POST",
+            query: "",
+            headers: &h,
+            body: BODY,
+            timestamp: 1_700_000_000,
+        };
+        let canonical = canonical_request(&req, &["content-type", "host"], "127.0.0.1", false, &hex_sha256(BODY));
+        let sts = format!(
+            "TC3-HMAC-SHA256\n1700000000\n2023-11-14/kms/tc3_request\n{}",
+            hex_sha256(canonical.as_bytes())
+        );
+        let sig = hex::encode(hmac::sign(&key, sts.as_bytes()));
+        let header = auth(&sig);
+        assert_eq!(
+            verify(&cache, &parse_authorization(&header).unwrap(), SECRET, &req),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn service_must_be_kms_or_the_first_host_label() {
+        assert_eq!(first_label("127.0.0.1:8080"), "127");
+        assert_eq!(first_label("http://kms.example.com:1"), "kms");
+        let cache = SigningKeyCache::default();
+        let h = headers("127.0.0.1:8080");
+        let header =
+            "TC3-HMAC-SHA256 Credential=AKID/2023-11-14/cvm/tc3_request, SignedHeaders=content-type;host, Signature=00";
+        assert!(parse_authorization(header).is_err(), "signature too short");
+        let header = format!(
+            "TC3-HMAC-SHA256 Credential=AKID/2023-11-14/cvm/tc3_request, SignedHeaders=content-type;host, Signature={}",
+            "0".repeat(64)
+        );
+        let req = SignedRequest {
+            method: "POST",
+            query: "",
+            headers: &h,
+            body: BODY,
+            timestamp: 1_700_000_000,
+        };
+        assert_eq!(
+            verify(&cache, &parse_authorization(&header).unwrap(), SECRET, &req),
+            Err(SignatureError::BadScope)
+        );
+    }
+
+    #[test]
+    fn malformed_headers_are_refused() {
+        for h in [
+            "",
+            "TC3-HMAC-SHA256",
+            "HMAC Credential=a/b/c/tc3_request",
+            "TC3-HMAC-SHA256 Credential=a/b/c/x, SignedHeaders=host, Signature=00",
+        ] {
+            assert!(parse_authorization(h).is_err(), "{h}");
+        }
+    }
+}
