@@ -135,6 +135,8 @@ pub enum StateNeed {
     Decryptable,
     /// Disabled (to schedule deletion).
     Disabled,
+    /// Enabled or Disabled (to enable or disable).
+    EnabledOrDisabled,
     /// PendingDelete (to cancel deletion).
     PendingDelete,
     /// Enabled (to archive).

@@ -151,18 +151,12 @@ pub const REGIONS: &[RegionName] = &[
 impl Region {
     /// The region a Tencent region name denotes, if ferrokms serves it.
     pub fn from_tencent(name: &str) -> Option<Self> {
-        REGIONS
-            .iter()
-            .find(|r| r.tencent == Some(name))
-            .map(|r| Self::canonical(r))
+        REGIONS.iter().find(|r| r.tencent == Some(name)).map(Self::canonical)
     }
 
     /// The region an Alibaba region id denotes, if ferrokms serves it.
     pub fn from_alibaba(name: &str) -> Option<Self> {
-        REGIONS
-            .iter()
-            .find(|r| r.alibaba == Some(name))
-            .map(|r| Self::canonical(r))
+        REGIONS.iter().find(|r| r.alibaba == Some(name)).map(Self::canonical)
     }
 
     fn canonical(row: &RegionName) -> Self {

@@ -14,13 +14,16 @@ pub struct Throttled {
     pub limit: u32,
 }
 
+/// The second a window counts and how many requests it saw.
+type Window = (u64, u32);
+
 /// Counts requests per (account, action) in the current second.
 pub struct RateLimiter {
     enabled: bool,
     limits: HashMap<String, u32>,
     default_limit: u32,
     start: Instant,
-    windows: Mutex<HashMap<(AccountId, &'static str), (u64, u32)>>,
+    windows: Mutex<HashMap<(AccountId, &'static str), Window>>,
 }
 
 impl std::fmt::Debug for RateLimiter {

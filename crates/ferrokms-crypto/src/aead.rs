@@ -181,7 +181,7 @@ mod tests {
         );
         let tag = unhex("83DE3541E4C2B58177E065A9BF7B62EC");
         let k = SymmetricKey::new(SymmetricAlgorithm::Sm4Gcm, &key).unwrap();
-        let mut expected = ct.clone();
+        let mut expected = ct;
         expected.extend_from_slice(&tag);
         assert_eq!(k.seal(&nonce, &aad, &pt).unwrap(), expected);
         assert_eq!(*k.open(&nonce, &aad, &expected).unwrap(), pt);

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::header;
+use axum::response::Response;
 use axum::routing::get;
 use ferrokms_core::quota::RateLimiter;
 use ferrokms_core::service::Kms;
@@ -47,17 +47,10 @@ fn reply(r: Reply) -> Response {
 
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let body = match to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => return reply(state.tencent.too_large()),
+    let Ok(body) = to_bytes(body, MAX_BODY).await else {
+        return reply(state.tencent.too_large());
     };
     let query = parts.uri.query().unwrap_or_default();
-    if parts.uri.path() != "/" {
-        let mut resp = (StatusCode::NOT_FOUND, "not found").into_response();
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        return resp;
-    }
     reply(state.tencent.handle(&parts.method, query, &parts.headers, &body).await)
 }
 

@@ -78,17 +78,16 @@ pub async fn bootstrap(kms: &Kms, created: bool) -> Result<Vec<String>, String> 
     };
     let existing = kms.list_access_keys().await.map_err(|e| e.to_string())?;
     match given {
-        Some((id, secret)) => {
-            if !existing.iter().any(|k| k.id == id) {
-                kms.create_access_key(account, Some((id.clone(), secret)))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                notes.push(format!(
-                    "access key {id} (from {ACCESS_KEY_ID_ENV}) created for account {}",
-                    account.0
-                ));
-            }
+        Some((id, secret)) if !existing.iter().any(|k| k.id == id) => {
+            kms.create_access_key(account, Some((id.clone(), secret)))
+                .await
+                .map_err(|e| e.to_string())?;
+            notes.push(format!(
+                "access key {id} (from {ACCESS_KEY_ID_ENV}) created for account {}",
+                account.0
+            ));
         }
+        Some(_) => {}
         None if created || existing.is_empty() => {
             let k = kms.create_access_key(account, None).await.map_err(|e| e.to_string())?;
             print_credentials(account, &k.id, &k.secret);

@@ -50,9 +50,14 @@ fn key_state(state: KeyState, need: StateNeed) -> ApiError {
         (StateNeed::Usable | StateNeed::Decryptable, KeyState::Disabled) => {
             ("ResourceUnavailable.CmkDisabled", "disabled")
         }
-        (_, KeyState::PendingDelete) if need != StateNeed::PendingDelete => {
-            ("ResourceUnavailable.KeyPendingDelete", "pending deletion")
-        }
+        (
+            StateNeed::Usable
+            | StateNeed::Decryptable
+            | StateNeed::NotPendingDelete
+            | StateNeed::EnabledOrDisabled
+            | StateNeed::Disabled,
+            KeyState::PendingDelete,
+        ) => ("ResourceUnavailable.KeyPendingDelete", "pending deletion"),
         (StateNeed::Usable, KeyState::Archived) => ("ResourceUnavailable.CmkArchived", "archived"),
         (StateNeed::Disabled, _) => ("ResourceUnavailable.CmkShouldBeDisabled", "not disabled"),
         (StateNeed::PendingDelete, _) => ("ResourceUnavailable.CmkNotPendingDelete", "not pending deletion"),

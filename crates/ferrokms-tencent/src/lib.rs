@@ -12,6 +12,7 @@
 
 mod actions;
 pub mod error;
+mod query;
 mod render;
 pub mod request;
 pub mod tc3;
@@ -92,17 +93,22 @@ impl TencentApi {
     }
 
     async fn answer(&self, method: &Method, query: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
-        if method != Method::POST {
-            return Err(ApiError::new(
-                "UnsupportedProtocol",
-                "ferrokms accepts TC3-signed POST requests with a JSON body.",
-            ));
-        }
         if body.len() > MAX_BODY {
             return Err(self.too_large_error());
         }
+        // POST carries a JSON body; GET carries the same parameters flattened in the query.
+        let (method_name, signed_query, json) = match *method {
+            Method::POST => ("POST", query, std::borrow::Cow::Borrowed(body)),
+            Method::GET => ("GET", query, std::borrow::Cow::Owned(query::to_json(query)?)),
+            _ => {
+                return Err(ApiError::new(
+                    "UnsupportedProtocol",
+                    "ferrokms accepts TC3-signed POST and GET requests.",
+                ));
+            }
+        };
         let action_name = header_str(headers, "x-tc-action").ok_or_else(|| ApiError::missing("Action"))?;
-        let account = self.authenticate(query, headers, body).await?;
+        let account = self.authenticate(method_name, signed_query, headers, body).await?;
         match header_str(headers, "x-tc-version") {
             None | Some("") => return Err(ApiError::missing("Version")),
             Some(VERSION) => {}
@@ -137,7 +143,7 @@ impl TencentApi {
             kms: &self.kms,
             scope: Scope { account, region },
         };
-        actions::dispatch(&ctx, action, body).await.unwrap_or_else(|| {
+        actions::dispatch(&ctx, action, &json).await.unwrap_or_else(|| {
             Err(ApiError::new(
                 "UnsupportedOperation",
                 format!("The action `{action}` is not supported by this ferrokms version (see docs/compatibility.md)."),
@@ -154,6 +160,7 @@ impl TencentApi {
 
     async fn authenticate(
         &self,
+        method: &str,
         query: &str,
         headers: &HeaderMap,
         body: &[u8],
@@ -187,7 +194,7 @@ impl TencentApi {
             ));
         }
         let req = SignedRequest {
-            method: "POST",
+            method,
             query,
             headers,
             body,

@@ -8,7 +8,7 @@ use ferrokms_core::service::PublicKeyWrap;
 use ferrokms_crypto::wrap::{WrapAlgorithm, WrappingKey};
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -42,12 +42,8 @@ fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
 
 /// Parses the body as the request type `T`.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(Map::new())
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::invalid_parameter(format!("The body is not valid JSON: {e}.")))?
-    };
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid_parameter(format!("The body is not a valid JSON object: {e}.")))?;
     let Value::Object(mut map) = value else {
         return Err(ApiError::invalid_parameter("The body must be a JSON object."));
     };
@@ -259,7 +255,8 @@ mod tests {
         );
         assert_eq!(decode::<Req>(b"[1]").unwrap_err().code, "InvalidParameter");
         assert_eq!(decode::<Req>(b"{").unwrap_err().code, "InvalidParameter");
-        assert!(decode::<Req>(b"").unwrap().key_id.is_none());
+        assert_eq!(decode::<Req>(b"").unwrap_err().code, "InvalidParameter");
+        assert!(decode::<Req>(b"{}").unwrap().key_id.is_none());
         assert!(decode::<Req>(br#"{"KeyId": null}"#).unwrap().key_id.is_none());
         assert_eq!(
             decode::<Req>(br#"{"NumberOfBytes": 0}"#).unwrap().number_of_bytes,

@@ -120,8 +120,13 @@ pub struct SignedRequest<'a> {
 /// Caches `kSigning` per (secret id, date, service): three HMACs saved on every request.
 #[derive(Default)]
 pub struct SigningKeyCache {
-    entries: RwLock<HashMap<(String, String, String), (Zeroizing<String>, [u8; 32])>>,
+    entries: RwLock<HashMap<Scope, Derived>>,
 }
+
+/// (secret id, date, service).
+type Scope = (String, String, String);
+/// The secret it was derived from, and kSigning.
+type Derived = (Zeroizing<String>, [u8; 32]);
 
 impl SigningKeyCache {
     fn get(&self, secret_id: &str, secret: &str, date: &str, service: &str) -> [u8; 32] {

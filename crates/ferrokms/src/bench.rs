@@ -137,13 +137,11 @@ fn rsa_public_key_pem() -> Result<String, String> {
     Ok(ferrokms_crypto::pem::encode(der.as_ref(), "PUBLIC KEY"))
 }
 
+/// Makes the body of request `i` of connection `conn`.
+type BodyMaker = Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync>;
+
 /// The action and a body maker for each request of a connection.
-fn workload(
-    args: &BenchArgs,
-    key_id: &str,
-    blob: &str,
-    pem: &str,
-) -> (&'static str, Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync>) {
+fn workload(args: &BenchArgs, key_id: &str, blob: &str, pem: &str) -> (&'static str, BodyMaker) {
     let key_id = key_id.to_owned();
     let run = ferrokms_core::model::now();
     match args.workload {

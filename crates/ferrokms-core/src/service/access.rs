@@ -51,9 +51,12 @@ fn secret_aad(id: &str) -> Vec<u8> {
     aad
 }
 
+/// When it was read, and the active credential (None: unknown or revoked).
+type CachedCredential = (Instant, Option<Arc<Credential>>);
+
 pub(crate) struct CredentialCache {
     ttl: Duration,
-    entries: RwLock<HashMap<String, (Instant, Option<Arc<Credential>>)>>,
+    entries: RwLock<HashMap<String, CachedCredential>>,
 }
 
 impl CredentialCache {

@@ -99,7 +99,7 @@ impl Kms {
 
     /// One key of the caller.
     pub async fn describe_key(&self, scope: &Scope, id: Uuid) -> Result<KeyRecord> {
-        Ok(self.key_for_update(scope, id).await?)
+        self.key_for_update(scope, id).await
     }
 
     /// The caller's keys among `ids` (unknown ones are left out).
@@ -129,7 +129,7 @@ impl Kms {
             }
             state => Err(Error::KeyState {
                 state,
-                need: StateNeed::Disabled,
+                need: StateNeed::EnabledOrDisabled,
             }),
         })
         .await
@@ -144,7 +144,7 @@ impl Kms {
             }
             state => Err(Error::KeyState {
                 state,
-                need: StateNeed::Enabled,
+                need: StateNeed::EnabledOrDisabled,
             }),
         })
         .await
@@ -155,12 +155,10 @@ impl Kms {
         for id in ids {
             let k = self.key_for_update(scope, *id).await?;
             if !matches!(k.state, KeyState::Enabled | KeyState::Disabled) {
-                let need = if enabled {
-                    StateNeed::Disabled
-                } else {
-                    StateNeed::Enabled
-                };
-                return Err(Error::KeyState { state: k.state, need });
+                return Err(Error::KeyState {
+                    state: k.state,
+                    need: StateNeed::EnabledOrDisabled,
+                });
             }
         }
         for id in ids {

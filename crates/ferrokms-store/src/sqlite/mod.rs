@@ -34,21 +34,21 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// Normalises a backend error; a unique violation becomes `Conflict::Duplicate`.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
-            let msg = db.message();
-            let which = if msg.contains("keys.alias") {
-                Conflict::Alias
-            } else if msg.contains("data_keys.name") {
-                Conflict::DataKeyName
-            } else {
-                Conflict::Duplicate
-            };
-            return StoreError::Conflict(which);
-        }
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(Conflict::Duplicate),
+        _ => StoreError::Unavailable(e.to_string()),
     }
-    StoreError::Unavailable(e.to_string())
+}
+
+/// For statements whose only unique rule (ids being random UUIDs) is `rule`: a unique violation
+/// is that rule.
+pub(crate) fn unique(rule: Conflict) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match map_err(e) {
+        StoreError::Conflict(Conflict::Duplicate) => StoreError::Conflict(rule),
+        other => other,
+    }
 }
 
 impl SqliteStore {
@@ -146,7 +146,7 @@ pub(crate) async fn insert_data_key_rows(
     .bind(i(r.revision))
     .execute(&mut **tx)
     .await
-    .map_err(map_err)?;
+    .map_err(unique(Conflict::DataKeyName))?;
     insert_tags(tx, r.id, &r.tags).await
 }
 
@@ -304,7 +304,7 @@ impl Store for SqliteStore {
         .bind(i(k.revision))
         .execute(&mut *tx)
         .await
-        .map_err(map_err)?;
+        .map_err(unique(Conflict::Alias))?;
         if let Some(v) = first {
             insert_version(&mut tx, v).await?;
         }
@@ -496,7 +496,7 @@ impl Store for SqliteStore {
         .bind(i(expected_revision))
         .execute(&self.pool)
         .await
-        .map_err(map_err)?;
+        .map_err(unique(Conflict::DataKeyName))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(Conflict::Stale));
         }
@@ -621,7 +621,7 @@ async fn update_key_row(tx: &mut Transaction<'_, Sqlite>, k: &KeyRecord, expecte
     .bind(i(expected))
     .execute(&mut **tx)
     .await
-    .map_err(map_err)?;
+    .map_err(unique(Conflict::Alias))?;
     if done.rows_affected() == 0 {
         return Err(StoreError::Conflict(Conflict::Stale));
     }

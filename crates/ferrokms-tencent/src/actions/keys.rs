@@ -47,12 +47,8 @@ pub(super) async fn create_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     };
     let external = match r.kind.unwrap_or(1) {
         1 => false,
-        2 => {
-            return Err(ApiError::new(
-                "UnsupportedOperation",
-                "Type=2 (EXTERNAL keys, key material import) is not supported by this ferrokms version.",
-            ));
-        }
+        // The key waits in PendingImport; ImportKeyMaterial comes with the BYOK step.
+        2 => true,
         _ => {
             return Err(ApiError::new(
                 "InvalidParameterValue.InvalidType",
