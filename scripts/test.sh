@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test of ferrokms on a fresh machine: formatting and lints, the Rust unit and
+# known-answer tests, then the integration suites that start the real server and drive it with
+# the official Tencent Cloud SDKs (Python, Node.js), tccli, openssl and gmssl.
+# Everything it needs (the Python venv, the Node.js packages) it installs itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "build"
+cargo build --workspace --quiet
+
+step "Rust unit and known-answer tests"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --no-fail-fast
+else
+    cargo test --workspace --quiet
+fi
+
+step "Python venv with the official SDKs (tests/requirements.txt)"
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+stamp=.venv/.requirements.sha256
+want=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+    echo "$want" > "$stamp"
+fi
+
+step "Node.js SDK (tests/node)"
+npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+
+step "integration tests: the real server driven by the official clients"
+export FERROKMS_BIN="$PWD/target/debug/ferrokms"
+export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
+.venv/bin/python -m pytest tests/sdk -q -n 2 -p no:cacheprovider "$@"
