@@ -42,21 +42,29 @@ pub const ACCESS_KEY_ID_ENV: &str = "FERROKMS_ACCESS_KEY_ID";
 /// See [`ACCESS_KEY_ID_ENV`].
 pub const ACCESS_KEY_SECRET_ENV: &str = "FERROKMS_ACCESS_KEY_SECRET";
 
-/// Builds the core service over an opened data directory.
-pub fn kms(dir: &datadir::DataDir, file: &FileConfig) -> Result<Arc<Kms>, String> {
+/// The core service configuration the file asks for; checked before anything is created.
+pub fn kms_config(file: &FileConfig) -> Result<KmsConfig, String> {
     let default_algorithm = match file.keys.symmetric_algorithm.as_str() {
         "AES_256" => SymmetricAlgorithm::Aes256Gcm,
         "SM4" => SymmetricAlgorithm::Sm4Gcm,
         other => return Err(format!("keys.symmetric_algorithm must be AES_256 or SM4, not {other}")),
     };
-    let config = KmsConfig {
+    Ok(KmsConfig {
         default_algorithm,
         cache_ttl: Duration::from_millis(file.keys.cache_ttl_ms),
         min_manual_rotation_interval: file.rotation.min_manual_interval_secs,
         max_keys_per_account: file.keys.max_keys_per_account,
         ..KmsConfig::default()
-    };
-    Ok(Arc::new(Kms::new(dir.store.clone(), dir.root.clone(), config)))
+    })
+}
+
+/// Builds the core service over an opened data directory.
+pub fn kms(dir: &datadir::DataDir, file: &FileConfig) -> Result<Arc<Kms>, String> {
+    Ok(Arc::new(Kms::new(
+        dir.store.clone(),
+        dir.root.clone(),
+        kms_config(file)?,
+    )))
 }
 
 /// Makes sure an account exists and, when the environment names one, that access key too.
@@ -120,6 +128,7 @@ pub fn rate_limiter(opts: &ServeOptions) -> Arc<RateLimiter> {
 
 /// Runs the server until SIGTERM or Ctrl-C.
 pub async fn serve(opts: ServeOptions) -> Result<(), String> {
+    kms_config(&opts.file)?;
     let dir = datadir::open(&opts.data_dir, &opts.file.root_key.source).await?;
     let kms = kms(&dir, &opts.file)?;
     for note in bootstrap(&kms, dir.created).await? {

@@ -1,0 +1,163 @@
+//! Work that falls due with time, against the real SQLite store in a fresh data directory:
+//! scheduled deletions and rotations happen when their date passes, also after a restart, and
+//! blobs of old versions keep decrypting. Dates are moved into the past through the store,
+//! since the real windows are days long.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ferrokms_core::context::EncryptionContext;
+use ferrokms_core::model::{AccountId, KeyRecord, Region, Scope};
+use ferrokms_core::service::{CreateKey, GenerateDataKey, HostedSpec, Kms};
+use ferrokms_core::store::Store;
+use ferrokms_core::{Error, model};
+use ferrokms_crypto::blob::PayloadKind;
+use ferrokms_server::config::{FileConfig, RootKeySource};
+use ferrokms_server::datadir;
+
+async fn open(dir: &Path) -> (Arc<Kms>, Arc<dyn Store>) {
+    let d = datadir::open(dir, &RootKeySource::File).await.unwrap();
+    let store: Arc<dyn Store> = d.store.clone();
+    (ferrokms_server::kms(&d, &FileConfig::default()).unwrap(), store)
+}
+
+fn scope() -> Scope {
+    Scope {
+        account: AccountId(100_000_000_001),
+        region: Region::from_tencent("ap-guangzhou").unwrap(),
+    }
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ferrokms-{name}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("data")
+}
+
+async fn backdate(store: &Arc<dyn Store>, key: KeyRecord, change: impl Fn(&mut KeyRecord)) {
+    let mut k = store.get_key(key.id).await.unwrap().unwrap();
+    let expected = k.revision;
+    change(&mut k);
+    k.revision += 1;
+    store.update_key(&k, expected).await.unwrap();
+}
+
+fn create(alias: &str) -> CreateKey {
+    CreateKey {
+        alias: alias.into(),
+        description: String::new(),
+        usage: model::KeyUsage::EncryptDecrypt,
+        algorithm: None,
+        external: false,
+        tags: vec![],
+    }
+}
+
+#[tokio::test]
+async fn scheduled_rotation_happens_when_due_and_old_blobs_still_decrypt() {
+    let dir = temp_dir("rotation");
+    let (kms, store) = open(&dir).await;
+    kms.create_account("a").await.unwrap();
+    let s = scope();
+    let key = kms.create_key(&s, create("rot")).await.unwrap();
+    let none = EncryptionContext::default();
+    let old = kms
+        .encrypt(&s, key.id, b"before", PayloadKind::Bytes, &none)
+        .await
+        .unwrap()
+        .blob;
+    let key = kms.enable_key_rotation(&s, key.id, 30).await.unwrap();
+    assert!(key.next_rotation_at >= model::now() + 29 * 86_400);
+    assert_eq!(kms.run_due_work().await.unwrap().keys_rotated, 0, "not due yet");
+
+    backdate(&store, key, |k| k.next_rotation_at = model::now() - 1).await;
+    drop(kms);
+    // A restart in between: the schedule is in the database.
+    let (kms, _store) = open(&dir).await;
+    let report = kms.run_due_work().await.unwrap();
+    assert_eq!(report.keys_rotated, 1);
+    let rotated = kms.describe_key(&s, store_key_id(&kms, &s).await).await.unwrap();
+    assert_eq!(rotated.current_version, 2);
+    assert!(
+        rotated.next_rotation_at >= model::now() + 29 * 86_400,
+        "next rotation rescheduled"
+    );
+    let new = kms
+        .encrypt(&s, rotated.id, b"after", PayloadKind::Bytes, &none)
+        .await
+        .unwrap()
+        .blob;
+    assert_eq!(&*kms.decrypt(&s, &old, &none).await.unwrap().plaintext, b"before");
+    let opened = kms.decrypt(&s, &new, &none).await.unwrap();
+    assert_eq!((opened.version, opened.plaintext.as_slice()), (2, &b"after"[..]));
+    assert_eq!(kms.run_due_work().await.unwrap().keys_rotated, 0, "rotated once");
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+}
+
+async fn store_key_id(kms: &Kms, s: &Scope) -> uuid::Uuid {
+    let (keys, _) = kms
+        .list_keys(
+            s,
+            &ferrokms_core::store::KeyFilter {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    keys[0].id
+}
+
+#[tokio::test]
+async fn deletion_happens_at_the_end_of_the_window_and_survives_restarts() {
+    let dir = temp_dir("deletion");
+    let (kms, store) = open(&dir).await;
+    kms.create_account("a").await.unwrap();
+    let s = scope();
+    let key = kms.create_key(&s, create("del")).await.unwrap();
+    let hosted = kms
+        .generate_data_key(
+            &s,
+            GenerateDataKey {
+                key_id: key.id,
+                len: 32,
+                context: EncryptionContext::default(),
+                wrap: None,
+                hosted: Some(HostedSpec {
+                    name: "dk".into(),
+                    description: String::new(),
+                    tags: vec![],
+                }),
+            },
+        )
+        .await
+        .unwrap()
+        .data_key_id
+        .unwrap();
+    kms.schedule_data_key_deletion(&s, hosted, 7).await.unwrap();
+    kms.disable_key(&s, key.id).await.unwrap();
+    let key = kms.schedule_key_deletion(&s, key.id, 7).await.unwrap();
+    assert_eq!(kms.run_due_work().await.unwrap().keys_deleted, 0, "window still open");
+
+    backdate(&store, key.clone(), |k| k.deletion_date = model::now() - 1).await;
+    let mut dk = store.get_data_key(hosted).await.unwrap().unwrap();
+    let expected = dk.revision;
+    dk.deletion_date = model::now() - 1;
+    dk.revision += 1;
+    store.update_data_key(&dk, expected).await.unwrap();
+    drop(kms);
+
+    let (kms, _) = open(&dir).await;
+    let report = kms.run_due_work().await.unwrap();
+    assert_eq!((report.keys_deleted, report.data_keys_deleted), (1, 1));
+    assert!(matches!(kms.describe_key(&s, key.id).await, Err(Error::KeyNotFound)));
+    assert!(matches!(
+        kms.describe_data_key(&s, hosted).await,
+        Err(Error::DataKeyNotFound)
+    ));
+    assert!(
+        kms.create_key(&s, create("del")).await.is_ok(),
+        "the alias is free again"
+    );
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+}
