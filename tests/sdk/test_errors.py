@@ -189,15 +189,25 @@ def test_get_request_via_sdk(server):
     assert unb64(call(c, "Decrypt", CiphertextBlob=blob).Plaintext) == b"via GET"
 
 
-def test_unsigned_payload_option(server):
+def _unsigned_payload_client(endpoint):
     from tencentcloud.common import credential
     from tencentcloud.common.profile.client_profile import ClientProfile
     from tencentcloud.common.profile.http_profile import HttpProfile
     from tencentcloud.kms.v20190118 import kms_client
-    cp = ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=server.endpoint))
+    cp = ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=endpoint))
     cp.unsignedPayload = True
-    c = kms_client.KmsClient(credential.Credential(ACCESS_KEY_ID, ACCESS_KEY_SECRET), "ap-guangzhou", cp)
-    assert len(unb64(call(c, "GenerateRandom", NumberOfBytes=4).Plaintext)) == 4
+    return kms_client.KmsClient(credential.Credential(ACCESS_KEY_ID, ACCESS_KEY_SECRET), "ap-guangzhou", cp)
+
+
+def test_unsigned_payload_is_refused_by_default(server):
+    # docs/security.md: a signature that does not cover the body could be replayed with any body.
+    call_error(_unsigned_payload_client(server.endpoint), "GenerateRandom", "AuthFailure.InvalidAuthorization",
+               NumberOfBytes=4)
+
+
+def test_unsigned_payload_when_allowed(make_server):
+    s = make_server(extra_args=["--no-rate-limit"], config="allow_unsigned_payload = true\n").start()
+    assert len(unb64(call(_unsigned_payload_client(s.endpoint), "GenerateRandom", NumberOfBytes=4).Plaintext)) == 4
 
 
 # ------------------------------------------------------------------ Region, action, version

@@ -447,3 +447,20 @@ def test_first_start_prints_dev_credentials_once(procs):
     assert describe(c, k).KeyId == k
     call_error(tencent_client(s.endpoint, secret_id=sid, secret_key=skey[:-1] + ("A" if skey[-1] != "A" else "B")),
                "GenerateRandom", "AuthFailure.SignatureFailure", NumberOfBytes=8)
+
+
+def test_refuses_to_initialise_over_existing_keys(tmp_path):
+    """A data directory with root.key or a database but no ferrokms.json is someone's keys:
+    the server must not create a new root key over them."""
+    import subprocess
+    from conftest import BIN
+    for leftover in ["root.key", "ferrokms.db"]:
+        d = tmp_path / leftover.replace(".", "-")
+        d.mkdir()
+        (d / leftover).write_bytes(b"precious")
+        r = subprocess.run([str(BIN), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(d)],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0
+        assert "refusing" in r.stderr and leftover in r.stderr
+        assert (d / leftover).read_bytes() == b"precious"
+        assert not (d / "ferrokms.json").exists()

@@ -140,8 +140,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(Vec<KeyRecord>, u64), StoreError>;
     /// Number of keys an account holds, all regions.
     async fn count_keys(&self, account: AccountId) -> Result<u64, StoreError>;
-    /// Deletes a key, its versions, tags and bindings.
-    async fn delete_key(&self, id: Uuid) -> Result<(), StoreError>;
+    /// Deletes a key, its versions, tags and bindings, if it is still PendingDelete with a
+    /// deletion date at or before `due_by` (a cancellation that won the race keeps it);
+    /// true if it was deleted.
+    async fn delete_key(&self, id: Uuid, due_by: u64) -> Result<bool, StoreError>;
     /// Keys in PendingDelete whose deletion date has passed.
     async fn keys_due_for_deletion(&self, now: u64) -> Result<Vec<KeyRecord>, StoreError>;
     /// Enabled keys with automatic rotation on whose next rotation time has passed.
@@ -167,8 +169,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(Vec<DataKeyRecord>, u64), StoreError>;
     /// Number of hosted data keys an account holds, all regions.
     async fn count_data_keys(&self, account: AccountId) -> Result<u64, StoreError>;
-    /// Deletes a hosted data key and its tags.
-    async fn delete_data_key(&self, id: Uuid) -> Result<(), StoreError>;
+    /// Deletes a hosted data key and its tags under the same condition as [`Store::delete_key`].
+    async fn delete_data_key(&self, id: Uuid, due_by: u64) -> Result<bool, StoreError>;
     /// Hosted data keys in PendingDelete whose deletion date has passed.
     async fn data_keys_due_for_deletion(&self, now: u64) -> Result<Vec<DataKeyRecord>, StoreError>;
 }

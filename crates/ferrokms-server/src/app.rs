@@ -23,9 +23,9 @@ pub struct AppState {
 
 impl AppState {
     /// State over a service and its rate limiter.
-    pub fn new(kms: Arc<Kms>, limits: Arc<RateLimiter>, max_skew: i64) -> Self {
+    pub fn new(kms: Arc<Kms>, limits: Arc<RateLimiter>, max_skew: i64, allow_unsigned_payload: bool) -> Self {
         Self {
-            tencent: Arc::new(TencentApi::new(kms, limits, max_skew)),
+            tencent: Arc::new(TencentApi::new(kms, limits, max_skew, allow_unsigned_payload)),
         }
     }
 }
@@ -46,7 +46,13 @@ fn reply(r: Reply) -> Response {
 }
 
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // HTTP/2 carries the host in `:authority`; the signature covers it as `host`.
+    if !parts.headers.contains_key(header::HOST)
+        && let Some(authority) = parts.uri.authority().and_then(|a| a.as_str().parse().ok())
+    {
+        parts.headers.insert(header::HOST, authority);
+    }
     let Ok(body) = to_bytes(body, MAX_BODY).await else {
         return reply(state.tencent.too_large());
     };

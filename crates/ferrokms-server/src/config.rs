@@ -17,6 +17,10 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     /// Largest accepted clock difference of signed requests, seconds.
     pub max_clock_skew_secs: Option<i64>,
+    /// Accept `X-TC-Content-SHA256: UNSIGNED-PAYLOAD` (the SDKs' `unsignedPayload` option),
+    /// whose signature does not cover the body. Off by default.
+    #[serde(default)]
+    pub allow_unsigned_payload: bool,
     /// TLS.
     pub tls: Option<TlsConfig>,
     /// Where the root key comes from on a new data directory.
@@ -152,6 +156,13 @@ pub struct KeysConfig {
     /// Most keys per account.
     #[serde(default = "key_limit")]
     pub max_keys_per_account: u64,
+    /// Most hosted data keys per account.
+    #[serde(default = "data_key_limit")]
+    pub max_data_keys_per_account: u64,
+}
+
+fn data_key_limit() -> u64 {
+    10_000_000
 }
 
 fn aes() -> String {
@@ -172,6 +183,7 @@ impl Default for KeysConfig {
             symmetric_algorithm: aes(),
             cache_ttl_ms: second(),
             max_keys_per_account: key_limit(),
+            max_data_keys_per_account: data_key_limit(),
         }
     }
 }

@@ -61,7 +61,8 @@ pub struct DataDir {
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
+    let _ = std::fs::remove_file(&tmp); // a leftover of an interrupted first start
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     let mut f = opts.open(&tmp)?;
@@ -146,6 +147,19 @@ pub fn exists(dir: &Path) -> bool {
 pub async fn open(dir: &Path, source: &RootKeySource) -> Result<DataDir, String> {
     let meta_path = dir.join(META);
     let created = !meta_path.exists();
+    if created {
+        // Never initialise over what could be someone's keys: a new root key would make them
+        // unreadable.
+        for leftover in [ROOT_KEY, DATABASE] {
+            if dir.join(leftover).exists() {
+                return Err(format!(
+                    "{} holds {leftover} but no {META}: refusing to create a new root key over existing data \
+                     (restore {META} from the same backup)",
+                    dir.display()
+                ));
+            }
+        }
+    }
     let root = if created {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         #[cfg(unix)]

@@ -54,6 +54,7 @@ pub fn kms_config(file: &FileConfig) -> Result<KmsConfig, String> {
         cache_ttl: Duration::from_millis(file.keys.cache_ttl_ms),
         min_manual_rotation_interval: file.rotation.min_manual_interval_secs,
         max_keys_per_account: file.keys.max_keys_per_account,
+        max_data_keys_per_account: file.keys.max_data_keys_per_account,
         ..KmsConfig::default()
     })
 }
@@ -135,7 +136,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         tracing::info!("{note}");
     }
     let skew = opts.file.max_clock_skew_secs.unwrap_or(300);
-    let router = app::router(app::AppState::new(kms.clone(), rate_limiter(&opts), skew));
+    let state = app::AppState::new(kms.clone(), rate_limiter(&opts), skew, opts.file.allow_unsigned_payload);
+    let router = app::router(state);
     background::spawn(kms, Duration::from_secs(opts.file.background.interval_secs.max(1)));
     app::run(router, opts.listen, opts.file.tls.as_ref()).await
 }

@@ -40,6 +40,7 @@ pub struct TencentApi {
     limits: Arc<RateLimiter>,
     signing_keys: SigningKeyCache,
     max_skew: i64,
+    allow_unsigned_payload: bool,
 }
 
 /// A response ready to send.
@@ -63,13 +64,15 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 impl TencentApi {
-    /// A front over `kms`, refusing timestamps more than `max_skew` seconds from now.
-    pub fn new(kms: Arc<Kms>, limits: Arc<RateLimiter>, max_skew: i64) -> Self {
+    /// A front over `kms`, refusing timestamps more than `max_skew` seconds from now, and
+    /// unsigned payloads unless `allow_unsigned_payload`.
+    pub fn new(kms: Arc<Kms>, limits: Arc<RateLimiter>, max_skew: i64, allow_unsigned_payload: bool) -> Self {
         Self {
             kms,
             limits,
             signing_keys: SigningKeyCache::default(),
             max_skew,
+            allow_unsigned_payload,
         }
     }
 
@@ -97,9 +100,9 @@ impl TencentApi {
             return Err(self.too_large_error());
         }
         // POST carries a JSON body; GET carries the same parameters flattened in the query.
-        let (method_name, signed_query, json) = match *method {
-            Method::POST => ("POST", query, std::borrow::Cow::Borrowed(body)),
-            Method::GET => ("GET", query, std::borrow::Cow::Owned(query::to_json(query)?)),
+        let method_name = match *method {
+            Method::POST => "POST",
+            Method::GET => "GET",
             _ => {
                 return Err(ApiError::new(
                     "UnsupportedProtocol",
@@ -108,7 +111,11 @@ impl TencentApi {
             }
         };
         let action_name = header_str(headers, "x-tc-action").ok_or_else(|| ApiError::missing("Action"))?;
-        let account = self.authenticate(method_name, signed_query, headers, body).await?;
+        let account = self.authenticate(method_name, query, headers, body).await?;
+        let json = match *method {
+            Method::GET => std::borrow::Cow::Owned(query::to_json(query)?),
+            _ => std::borrow::Cow::Borrowed(body),
+        };
         match header_str(headers, "x-tc-version") {
             None | Some("") => return Err(ApiError::missing("Version")),
             Some(VERSION) => {}
@@ -165,6 +172,12 @@ impl TencentApi {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<ferrokms_core::model::AccountId, ApiError> {
+        if !self.allow_unsigned_payload && header_str(headers, "x-tc-content-sha256") == Some("UNSIGNED-PAYLOAD") {
+            return Err(ApiError::new(
+                "AuthFailure.InvalidAuthorization",
+                "UNSIGNED-PAYLOAD is refused: the signature would not cover the body (see docs/security.md).",
+            ));
+        }
         let invalid_auth = || {
             ApiError::new(
                 "AuthFailure.InvalidAuthorization",
@@ -184,7 +197,7 @@ impl TencentApi {
             )
         })?;
         let now = i64::try_from(ferrokms_core::model::now()).unwrap_or(i64::MAX);
-        if (now - timestamp).abs() > self.max_skew {
+        if now.abs_diff(timestamp) > self.max_skew.unsigned_abs() {
             return Err(ApiError::new(
                 "AuthFailure.SignatureExpire",
                 format!(

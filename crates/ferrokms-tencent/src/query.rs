@@ -24,11 +24,25 @@ const INTEGER_FIELDS: &[&str] = &[
     "KeyStatus",
 ];
 
+/// Most parameters in one query.
+const MAX_PARAMETERS: usize = 1000;
+/// Most segments of a parameter name.
+const MAX_DEPTH: usize = 4;
+
 /// Turns a query string into the JSON body of the equivalent POST.
 pub fn to_json(query: &str) -> Result<Vec<u8>, ApiError> {
     let mut root = Value::Object(Map::new());
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+    for (n, (name, value)) in form_urlencoded::parse(query.as_bytes()).enumerate() {
+        if n >= MAX_PARAMETERS {
+            return Err(ApiError::invalid_parameter(format!(
+                "At most {MAX_PARAMETERS} parameters."
+            )));
+        }
         let path: Vec<&str> = name.split('.').collect();
+        // The deepest field of the API is `TagFilters.N.TagValue.M`.
+        if path.len() > MAX_DEPTH {
+            return Err(ApiError::invalid_parameter(format!("Malformed parameter `{name}`.")));
+        }
         let leaf = match path.last() {
             Some(last) if INTEGER_FIELDS.contains(last) => match value.parse::<i64>() {
                 Ok(n) => Value::from(n),
@@ -90,5 +104,13 @@ mod tests {
         assert_eq!(to_json("").unwrap(), b"{}");
         assert!(to_json("NumberOfBytes=x").is_err());
         assert!(to_json("KeyIds.5=a").is_err());
+        assert!(
+            to_json(&format!("{}=1", vec!["a"; 5000].join("."))).is_err(),
+            "nesting is bounded"
+        );
+        assert!(
+            to_json(&vec!["a=1"; 1001].join("&")).is_err(),
+            "parameter count is bounded"
+        );
     }
 }

@@ -45,8 +45,11 @@ pub struct NewAccessKey {
     pub secret: Zeroizing<String>,
 }
 
-fn secret_aad(id: &str) -> Vec<u8> {
+/// Binds a sealed secret to its access key id and its account: moved to another row or
+/// account, it does not open.
+fn secret_aad(account: AccountId, id: &str) -> Vec<u8> {
     let mut aad = b"ferrokms/access-key/v1".to_vec();
+    aad.extend_from_slice(&account.0.to_be_bytes());
     aad.extend_from_slice(id.as_bytes());
     aad
 }
@@ -113,7 +116,7 @@ impl Kms {
         if secret.len() < 16 {
             return Err(Error::invalid("access key secret", "at least 16 characters"));
         }
-        let sealed_secret = self.root.seal(&secret_aad(&id), secret.as_bytes())?;
+        let sealed_secret = self.root.seal(&secret_aad(account, &id), secret.as_bytes())?;
         let record = AccessKeyRecord {
             id: id.clone(),
             account,
@@ -152,7 +155,7 @@ impl Kms {
             Some(r) if r.active => {
                 let secret = self
                     .root
-                    .open(&secret_aad(&r.id), &r.sealed_secret)
+                    .open(&secret_aad(r.account, &r.id), &r.sealed_secret)
                     .map_err(|_| Error::internal(format!("access key {id} does not unseal")))?;
                 let secret = Zeroizing::new(
                     String::from_utf8(secret.to_vec())

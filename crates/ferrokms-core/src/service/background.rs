@@ -1,9 +1,10 @@
 //! Work that falls due with time: deleting keys and hosted data keys whose deletion window has
 //! ended, and rotating keys whose rotation period has passed. All state is in the store, so a
-//! restart loses nothing; the server calls [`Kms::run_due_work`] periodically.
+//! restart loses nothing; the server calls [`Kms::run_due_work`] periodically. One item that
+//! fails is logged and retried on the next pass; it never holds up the others.
 
+use crate::Result;
 use crate::model::now;
-use crate::{Error, Result};
 
 use super::Kms;
 
@@ -16,6 +17,8 @@ pub struct BackgroundReport {
     pub data_keys_deleted: usize,
     /// Keys rotated.
     pub keys_rotated: usize,
+    /// Items that failed and wait for the next pass.
+    pub failures: usize,
 }
 
 impl Kms {
@@ -24,26 +27,45 @@ impl Kms {
         let at = now();
         let mut report = BackgroundReport::default();
         for key in self.store.keys_due_for_deletion(at).await? {
-            self.store.delete_key(key.id).await?;
-            self.keys.remove(key.id);
-            tracing::info!(key_id = %key.id, "deleted key at the end of its deletion window");
-            report.keys_deleted += 1;
+            match self.store.delete_key(key.id, at).await {
+                Ok(true) => {
+                    self.keys.remove(key.id);
+                    tracing::info!(key_id = %key.id, "deleted key at the end of its deletion window");
+                    report.keys_deleted += 1;
+                }
+                Ok(false) => {} // cancelled meanwhile
+                Err(e) => {
+                    tracing::error!(key_id = %key.id, error = %e, "deleting a due key failed");
+                    report.failures += 1;
+                }
+            }
         }
         for dk in self.store.data_keys_due_for_deletion(at).await? {
-            self.store.delete_data_key(dk.id).await?;
-            tracing::info!(data_key_id = %dk.id, "deleted hosted data key at the end of its deletion window");
-            report.data_keys_deleted += 1;
+            match self.store.delete_data_key(dk.id, at).await {
+                Ok(true) => {
+                    self.data_key_counts.deleted(dk.account);
+                    tracing::info!(data_key_id = %dk.id, "deleted hosted data key at the end of its deletion window");
+                    report.data_keys_deleted += 1;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(data_key_id = %dk.id, error = %e, "deleting a due data key failed");
+                    report.failures += 1;
+                }
+            }
         }
         for key in self.store.keys_due_for_rotation(at).await? {
             let id = key.id;
             match self.add_version(key, at).await {
-                Ok(_) => {
+                Ok(Some(_)) => {
                     tracing::info!(key_id = %id, "rotated key on schedule");
                     report.keys_rotated += 1;
                 }
-                // Changed concurrently: the next pass sees the new state.
-                Err(Error::Unsupported(_)) => {}
-                Err(e) => return Err(e),
+                Ok(None) => {} // changed meanwhile: the next pass sees the new state
+                Err(e) => {
+                    tracing::error!(key_id = %id, error = %e, "scheduled rotation failed");
+                    report.failures += 1;
+                }
             }
         }
         Ok(report)

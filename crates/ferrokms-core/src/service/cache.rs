@@ -55,6 +55,12 @@ impl KeyCache {
     /// Caches fresh metadata, keeping the already unsealed versions of the key.
     pub(crate) fn insert(&self, record: KeyRecord) -> Arc<CachedKey> {
         let mut entries = self.entries.write();
+        // A read that raced with a write is older than the cached record: keep the newer one.
+        if let Some(existing) = entries.get(&record.id)
+            && existing.record.revision > record.revision
+        {
+            return existing.clone();
+        }
         let versions = entries.get(&record.id).map(|e| e.versions.clone()).unwrap_or_default();
         if entries.len() >= self.capacity && !entries.contains_key(&record.id) {
             // Evict an arbitrary half: simple, and a re-read costs one query and one unseal.
@@ -75,5 +81,62 @@ impl KeyCache {
     /// Forgets a key (deleted).
     pub(crate) fn remove(&self, id: Uuid) {
         self.entries.write().remove(&id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ferrokms_crypto::aead::SymmetricAlgorithm;
+
+    use super::*;
+    use crate::model::{AccountId, KeyState, KeyUsage, Origin, Region};
+
+    fn record(revision: u64, state: KeyState) -> KeyRecord {
+        KeyRecord {
+            id: Uuid::nil(),
+            account: AccountId(1),
+            region: Region("ap-guangzhou".into()),
+            alias: "a".into(),
+            description: String::new(),
+            usage: KeyUsage::EncryptDecrypt,
+            algorithm: SymmetricAlgorithm::Aes256Gcm,
+            origin: Origin::Generated,
+            state,
+            created_at: 0,
+            deletion_date: 0,
+            rotation_enabled: false,
+            rotate_days: 365,
+            last_rotated_at: 0,
+            next_rotation_at: 0,
+            current_version: 1,
+            revision,
+            tags: vec![],
+        }
+    }
+
+    #[test]
+    fn a_stale_read_does_not_replace_a_newer_write() {
+        let cache = KeyCache::new(Duration::from_secs(60), 10);
+        cache.insert(record(2, KeyState::Disabled)); // DisableKey wrote revision 2
+        let got = cache.insert(record(1, KeyState::Enabled)); // a read of revision 1 that lost the race
+        assert_eq!(got.record.state, KeyState::Disabled);
+        assert_eq!(cache.get_fresh(Uuid::nil()).unwrap().record.revision, 2);
+        cache.insert(record(3, KeyState::Enabled));
+        assert_eq!(cache.get_fresh(Uuid::nil()).unwrap().record.state, KeyState::Enabled);
+    }
+
+    #[test]
+    fn entries_expire_and_capacity_is_bounded() {
+        let cache = KeyCache::new(Duration::ZERO, 2);
+        cache.insert(record(1, KeyState::Enabled));
+        assert!(cache.get_fresh(Uuid::nil()).is_none(), "zero TTL: always re-read");
+        let cache = KeyCache::new(Duration::from_secs(60), 2);
+        for _ in 0..10 {
+            cache.insert(KeyRecord {
+                id: Uuid::new_v4(),
+                ..record(1, KeyState::Enabled)
+            });
+        }
+        assert!(cache.entries.read().len() <= 2);
     }
 }

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use super::Kms;
 use crate::context::EncryptionContext;
 use crate::error::StateNeed;
-use crate::model::{DataKeyRecord, KeyState, Origin, Scope, Tag, now};
+use crate::model::{AccountId, DataKeyRecord, KeyState, Origin, Scope, Tag, now};
 use crate::store::{Conflict, DataKeyFilter, StoreError};
 use crate::{Error, Result, validate};
 
@@ -93,8 +93,23 @@ pub struct DataKeyOutput {
     pub data_key_id: Option<Uuid>,
 }
 
+/// Hosted data keys per account, counted in memory (read from the store once per account) so
+/// the quota costs no query on the hot path. Under concurrent inserts it can be passed by at
+/// most the number of requests in flight.
+#[derive(Default)]
+pub(crate) struct DataKeyCounts {
+    counts: parking_lot::Mutex<std::collections::HashMap<AccountId, u64>>,
+}
+
+impl DataKeyCounts {
+    pub(crate) fn deleted(&self, account: AccountId) {
+        if let Some(c) = self.counts.lock().get_mut(&account) {
+            *c = c.saturating_sub(1);
+        }
+    }
+}
+
 /// An ImportDataKey request.
-#[derive(Debug)]
 pub enum ImportDataKey {
     /// A blob GenerateDataKey made (with no encryption context); `key_id` must match if given.
     Ciphertext {
@@ -110,6 +125,21 @@ pub enum ImportDataKey {
         /// The CMK.
         key_id: Uuid,
     },
+}
+
+impl std::fmt::Debug for ImportDataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ciphertext { key_id, .. } => f
+                .debug_struct("Ciphertext")
+                .field("key_id", key_id)
+                .finish_non_exhaustive(),
+            Self::Plaintext { key_id, .. } => f
+                .debug_struct("Plaintext")
+                .field("key_id", key_id)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 impl Kms {
@@ -165,6 +195,18 @@ impl Kms {
         origin: Origin,
         spec: HostedSpec,
     ) -> Result<Uuid> {
+        let limit = self.config.max_data_keys_per_account;
+        let known = self.data_key_counts.counts.lock().get(&scope.account).copied();
+        let count = match known {
+            Some(c) => c,
+            None => {
+                let n = self.store.count_data_keys(scope.account).await?;
+                *self.data_key_counts.counts.lock().entry(scope.account).or_insert(n)
+            }
+        };
+        if count >= limit {
+            return Err(Error::DataKeyLimitExceeded(limit));
+        }
         let record = DataKeyRecord {
             id: Uuid::new_v4(),
             account: scope.account,
@@ -183,7 +225,10 @@ impl Kms {
             tags: spec.tags,
         };
         match self.store.insert_data_key(&record).await {
-            Ok(()) => Ok(record.id),
+            Ok(()) => {
+                *self.data_key_counts.counts.lock().entry(scope.account).or_default() += 1;
+                Ok(record.id)
+            }
             Err(StoreError::Conflict(Conflict::DataKeyName)) => Err(Error::DataKeyNameExists),
             Err(e) => Err(e.into()),
         }
@@ -293,10 +338,10 @@ impl Kms {
     /// The ciphertext blob of a hosted data key and the encryption context it is bound to.
     pub async fn data_key_ciphertext(&self, scope: &Scope, id: Uuid) -> Result<DataKeyRecord> {
         let r = self.data_key_in_scope(scope, id).await?;
-        if r.state == KeyState::PendingDelete {
+        if r.state != KeyState::Enabled {
             return Err(Error::DataKeyState {
                 state: r.state,
-                need: StateNeed::NotPendingDelete,
+                need: StateNeed::Usable,
             });
         }
         Ok(r)

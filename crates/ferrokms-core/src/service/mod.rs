@@ -71,6 +71,7 @@ pub struct Kms {
     config: KmsConfig,
     keys: KeyCache,
     credentials: access::CredentialCache,
+    data_key_counts: datakeys::DataKeyCounts,
 }
 
 impl std::fmt::Debug for Kms {
@@ -95,12 +96,14 @@ impl Kms {
     pub fn new(store: Arc<dyn Store>, root: Arc<dyn RootKey>, config: KmsConfig) -> Self {
         let keys = KeyCache::new(config.cache_ttl, config.cache_capacity);
         let credentials = access::CredentialCache::new(config.cache_ttl);
+        let data_key_counts = datakeys::DataKeyCounts::default();
         Self {
             store,
             root,
             config,
             keys,
             credentials,
+            data_key_counts,
         }
     }
 

@@ -44,23 +44,31 @@ impl Kms {
     /// Rotates now, unless the key was rotated within the configured minimum interval.
     pub async fn rotate_key(&self, scope: &Scope, id: Uuid) -> Result<KeyRecord> {
         let min = self.config.min_manual_rotation_interval;
-        let at = now();
-        let record = self.key_for_update(scope, id).await?;
-        rotatable(&record)?;
-        if record.state != KeyState::Enabled {
-            return Err(Error::KeyState {
-                state: record.state,
-                need: StateNeed::Usable,
-            });
+        // A concurrent rotation or state change makes the write stale: read again and re-check,
+        // so of two concurrent RotateKey calls the second sees the first (and its rate limit).
+        for _ in 0..4 {
+            let at = now();
+            let record = self.key_for_update(scope, id).await?;
+            rotatable(&record)?;
+            if record.state != KeyState::Enabled {
+                return Err(Error::KeyState {
+                    state: record.state,
+                    need: StateNeed::Usable,
+                });
+            }
+            if record.last_rotated_at != 0 && at < record.last_rotated_at.saturating_add(min) {
+                return Err(Error::RotateRateLimited(min));
+            }
+            if let Some(rotated) = self.add_version(record, at).await? {
+                return Ok(rotated);
+            }
         }
-        if record.last_rotated_at != 0 && at < record.last_rotated_at + min {
-            return Err(Error::RotateRateLimited(min));
-        }
-        self.add_version(record, at).await
+        Err(Error::internal("the key kept changing during rotation"))
     }
 
-    /// Adds a version to `record` (read at revision `record.revision`) and stores both atomically.
-    pub(super) async fn add_version(&self, mut record: KeyRecord, at: u64) -> Result<KeyRecord> {
+    /// Adds a version to `record` (read at revision `record.revision`) and stores both atomically;
+    /// `None` if the key changed since it was read.
+    pub(super) async fn add_version(&self, mut record: KeyRecord, at: u64) -> Result<Option<KeyRecord>> {
         let expected = record.revision;
         let version = record.current_version + 1;
         let material = record.algorithm.generate()?;
@@ -83,11 +91,9 @@ impl Kms {
         match self.store.add_version(&record, expected, &v).await {
             Ok(()) => {
                 self.keys.insert(record.clone());
-                Ok(record)
+                Ok(Some(record))
             }
-            Err(StoreError::Conflict(Conflict::Stale | Conflict::Duplicate)) => {
-                Err(Error::Unsupported("the key changed during rotation; retry".into()))
-            }
+            Err(StoreError::Conflict(Conflict::Stale | Conflict::Duplicate)) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }

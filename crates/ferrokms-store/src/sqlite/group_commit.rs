@@ -59,11 +59,14 @@ async fn commit(pool: &SqlitePool, batch: &[Job]) -> Vec<Result<(), StoreError>>
                     sqlx::query("RELEASE dk").execute(&mut *tx).await.map_err(map_err)?;
                     results.push(Ok(()));
                 }
-                Err(e) => {
+                // Only a broken uniqueness rule is this request's own failure; anything else
+                // (busy, I/O) fails the whole batch, which is then not committed.
+                Err(e @ StoreError::Conflict(_)) => {
                     sqlx::query("ROLLBACK TO dk").execute(&mut *tx).await.map_err(map_err)?;
                     sqlx::query("RELEASE dk").execute(&mut *tx).await.map_err(map_err)?;
                     results.push(Err(e));
                 }
+                Err(e) => return Err(e),
             }
         }
         tx.commit().await.map_err(map_err)?;

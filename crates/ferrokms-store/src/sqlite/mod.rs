@@ -400,13 +400,21 @@ impl Store for SqliteStore {
         Ok(u64::try_from(n).unwrap_or_default())
     }
 
-    async fn delete_key(&self, id: Uuid) -> Result<(), StoreError> {
+    async fn delete_key(&self, id: Uuid, due_by: u64) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let done = sqlx::query("DELETE FROM keys WHERE id = ? AND state = 'PendingDelete' AND deletion_date <= ?")
+            .bind(id.to_string())
+            .bind(i(due_by))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
         for sql in [
             "DELETE FROM key_versions WHERE key_id = ?",
             "DELETE FROM tags WHERE resource_id = ?",
             "DELETE FROM cloud_bindings WHERE key_id = ?",
-            "DELETE FROM keys WHERE id = ?",
         ] {
             sqlx::query(sql)
                 .bind(id.to_string())
@@ -414,7 +422,8 @@ impl Store for SqliteStore {
                 .await
                 .map_err(map_err)?;
         }
-        tx.commit().await.map_err(map_err)
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 
     async fn keys_due_for_deletion(&self, now: u64) -> Result<Vec<KeyRecord>, StoreError> {
@@ -560,19 +569,24 @@ impl Store for SqliteStore {
         Ok(u64::try_from(n).unwrap_or_default())
     }
 
-    async fn delete_data_key(&self, id: Uuid) -> Result<(), StoreError> {
+    async fn delete_data_key(&self, id: Uuid, due_by: u64) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        for sql in [
-            "DELETE FROM tags WHERE resource_id = ?",
-            "DELETE FROM data_keys WHERE id = ?",
-        ] {
-            sqlx::query(sql)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+        let done = sqlx::query("DELETE FROM data_keys WHERE id = ? AND state = 'PendingDelete' AND deletion_date <= ?")
+            .bind(id.to_string())
+            .bind(i(due_by))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
         }
-        tx.commit().await.map_err(map_err)
+        sqlx::query("DELETE FROM tags WHERE resource_id = ?")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 
     async fn data_keys_due_for_deletion(&self, now: u64) -> Result<Vec<DataKeyRecord>, StoreError> {
