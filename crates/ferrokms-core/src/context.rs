@@ -19,10 +19,7 @@ impl EncryptionContext {
     /// Parses the JSON text a caller sent in field `field`.
     pub fn parse(field: &str, text: &str) -> Result<Self, Error> {
         if text.chars().count() > MAX_CONTEXT_CHARS {
-            return Err(Error::invalid(
-                field,
-                format!("longer than {MAX_CONTEXT_CHARS} characters"),
-            ));
+            return Err(Error::invalid(field, format!("longer than {MAX_CONTEXT_CHARS} characters")));
         }
         if text.trim().is_empty() {
             return Ok(Self::default());

@@ -81,6 +81,18 @@ pub enum Error {
     /// No such key for this account and region.
     #[error("the key does not exist")]
     KeyNotFound,
+    /// No such alias for this account and region.
+    #[error("the alias does not exist")]
+    AliasNotFound,
+    /// No such version of the key.
+    #[error("the key version does not exist")]
+    KeyVersionNotFound,
+    /// Deletion protection is on.
+    #[error("the key is protected against deletion")]
+    DeletionProtected,
+    /// A quota other than keys and data keys (tags per resource...).
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
     /// No such hosted data key for this account and region.
     #[error("the data key does not exist")]
     DataKeyNotFound,
@@ -150,18 +162,12 @@ pub enum StateNeed {
 impl Error {
     /// An [`Error::InvalidValue`].
     pub fn invalid(name: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::InvalidValue {
-            name: name.into(),
-            reason: reason.into(),
-        }
+        Self::InvalidValue { name: name.into(), reason: reason.into() }
     }
 
     /// An [`Error::MalformedParameter`].
     pub fn malformed(name: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::MalformedParameter {
-            name: name.into(),
-            reason: reason.into(),
-        }
+        Self::MalformedParameter { name: name.into(), reason: reason.into() }
     }
 
     /// An [`Error::Internal`], for failures that are not the caller's.

@@ -34,118 +34,34 @@ pub struct RegionName {
 
 /// The regions ferrokms serves. One table for both dialects (see `docs/regions.md`).
 pub const REGIONS: &[RegionName] = &[
-    RegionName {
-        tencent: Some("ap-guangzhou"),
-        alibaba: Some("cn-guangzhou"),
-    },
-    RegionName {
-        tencent: Some("ap-shanghai"),
-        alibaba: Some("cn-shanghai"),
-    },
-    RegionName {
-        tencent: Some("ap-beijing"),
-        alibaba: Some("cn-beijing"),
-    },
-    RegionName {
-        tencent: Some("ap-chengdu"),
-        alibaba: Some("cn-chengdu"),
-    },
-    RegionName {
-        tencent: Some("ap-hongkong"),
-        alibaba: Some("cn-hongkong"),
-    },
-    RegionName {
-        tencent: Some("ap-singapore"),
-        alibaba: Some("ap-southeast-1"),
-    },
-    RegionName {
-        tencent: Some("ap-tokyo"),
-        alibaba: Some("ap-northeast-1"),
-    },
-    RegionName {
-        tencent: Some("ap-seoul"),
-        alibaba: Some("ap-northeast-2"),
-    },
-    RegionName {
-        tencent: Some("ap-bangkok"),
-        alibaba: Some("ap-southeast-7"),
-    },
-    RegionName {
-        tencent: Some("ap-jakarta"),
-        alibaba: Some("ap-southeast-5"),
-    },
-    RegionName {
-        tencent: Some("na-siliconvalley"),
-        alibaba: Some("us-west-1"),
-    },
-    RegionName {
-        tencent: Some("na-ashburn"),
-        alibaba: Some("us-east-1"),
-    },
-    RegionName {
-        tencent: Some("eu-frankfurt"),
-        alibaba: Some("eu-central-1"),
-    },
-    RegionName {
-        tencent: Some("ap-nanjing"),
-        alibaba: None,
-    },
-    RegionName {
-        tencent: Some("ap-chongqing"),
-        alibaba: None,
-    },
-    RegionName {
-        tencent: Some("ap-mumbai"),
-        alibaba: Some("ap-south-1"),
-    },
-    RegionName {
-        tencent: Some("sa-saopaulo"),
-        alibaba: None,
-    },
-    RegionName {
-        tencent: Some("ap-shanghai-fsi"),
-        alibaba: None,
-    },
-    RegionName {
-        tencent: Some("ap-shenzhen-fsi"),
-        alibaba: None,
-    },
-    RegionName {
-        tencent: Some("ap-beijing-fsi"),
-        alibaba: None,
-    },
-    RegionName {
-        tencent: None,
-        alibaba: Some("cn-hangzhou"),
-    },
-    RegionName {
-        tencent: None,
-        alibaba: Some("cn-shenzhen"),
-    },
-    RegionName {
-        tencent: None,
-        alibaba: Some("cn-qingdao"),
-    },
-    RegionName {
-        tencent: None,
-        alibaba: Some("cn-zhangjiakou"),
-    },
-    RegionName {
-        tencent: None,
-        alibaba: Some("cn-huhehaote"),
-    },
-    RegionName {
-        tencent: None,
-        alibaba: Some("cn-wulanchabu"),
-    },
-    RegionName {
-        tencent: None,
-        alibaba: Some("eu-west-1"),
-    },
-    RegionName {
-        tencent: None,
-        alibaba: Some("me-east-1"),
-    },
+    RegionName { tencent: Some("ap-guangzhou"), alibaba: Some("cn-guangzhou") },
+    RegionName { tencent: Some("ap-shanghai"), alibaba: Some("cn-shanghai") },
+    RegionName { tencent: Some("ap-beijing"), alibaba: Some("cn-beijing") },
+    RegionName { tencent: Some("ap-chengdu"), alibaba: Some("cn-chengdu") },
+    RegionName { tencent: Some("ap-hongkong"), alibaba: Some("cn-hongkong") },
+    RegionName { tencent: Some("ap-singapore"), alibaba: Some("ap-southeast-1") },
+    RegionName { tencent: Some("ap-tokyo"), alibaba: Some("ap-northeast-1") },
+    RegionName { tencent: Some("ap-seoul"), alibaba: Some("ap-northeast-2") },
+    RegionName { tencent: Some("ap-bangkok"), alibaba: Some("ap-southeast-7") },
+    RegionName { tencent: Some("ap-jakarta"), alibaba: Some("ap-southeast-5") },
+    RegionName { tencent: Some("na-siliconvalley"), alibaba: Some("us-west-1") },
+    RegionName { tencent: Some("na-ashburn"), alibaba: Some("us-east-1") },
+    RegionName { tencent: Some("eu-frankfurt"), alibaba: Some("eu-central-1") },
+    RegionName { tencent: Some("ap-nanjing"), alibaba: None },
+    RegionName { tencent: Some("ap-chongqing"), alibaba: None },
+    RegionName { tencent: Some("ap-mumbai"), alibaba: Some("ap-south-1") },
+    RegionName { tencent: Some("sa-saopaulo"), alibaba: None },
+    RegionName { tencent: Some("ap-shanghai-fsi"), alibaba: None },
+    RegionName { tencent: Some("ap-shenzhen-fsi"), alibaba: None },
+    RegionName { tencent: Some("ap-beijing-fsi"), alibaba: None },
+    RegionName { tencent: None, alibaba: Some("cn-hangzhou") },
+    RegionName { tencent: None, alibaba: Some("cn-shenzhen") },
+    RegionName { tencent: None, alibaba: Some("cn-qingdao") },
+    RegionName { tencent: None, alibaba: Some("cn-zhangjiakou") },
+    RegionName { tencent: None, alibaba: Some("cn-huhehaote") },
+    RegionName { tencent: None, alibaba: Some("cn-wulanchabu") },
+    RegionName { tencent: None, alibaba: Some("eu-west-1") },
+    RegionName { tencent: None, alibaba: Some("me-east-1") },
 ];
 
 impl Region {
@@ -221,15 +137,9 @@ impl KeyState {
 
     /// Parses [`KeyState::as_str`].
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Enabled,
-            Self::Disabled,
-            Self::PendingDelete,
-            Self::PendingImport,
-            Self::Archived,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        [Self::Enabled, Self::Disabled, Self::PendingDelete, Self::PendingImport, Self::Archived]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -318,18 +228,39 @@ pub struct KeyRecord {
     pub deletion_date: u64,
     /// Whether automatic rotation is on.
     pub rotation_enabled: bool,
-    /// Automatic rotation period, days.
-    pub rotate_days: u64,
+    /// Automatic rotation period, seconds.
+    pub rotation_interval: u64,
     /// Unix seconds of the last rotation; 0 if never.
     pub last_rotated_at: u64,
     /// Unix seconds of the next automatic rotation; 0 if none.
     pub next_rotation_at: u64,
     /// Version that encrypts (the newest).
     pub current_version: u32,
+    /// Refuses scheduled deletion while on.
+    pub deletion_protection: bool,
+    /// Why deletion protection is on.
+    pub deletion_protection_description: String,
+    /// The key policy (Alibaba), stored and returned as given.
+    pub policy: String,
     /// Incremented by every update; guards against lost updates.
     pub revision: u64,
     /// Tags.
     pub tags: Vec<Tag>,
+}
+
+/// An alias (Alibaba `alias/...`): a name in an account and region that points at a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasRecord {
+    /// Owning account.
+    pub account: AccountId,
+    /// Region.
+    pub region: Region,
+    /// The full name, `alias/...`.
+    pub name: String,
+    /// The key it points at.
+    pub key_id: Uuid,
+    /// Unix seconds.
+    pub created_at: u64,
 }
 
 /// One version of a key's material, sealed under the root key.
@@ -429,10 +360,7 @@ impl std::fmt::Debug for AccessKeyRecord {
 
 /// Current Unix time in seconds.
 pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -441,14 +369,8 @@ mod tests {
 
     #[test]
     fn regions_map_between_dialects() {
-        assert_eq!(
-            Region::from_tencent("ap-guangzhou"),
-            Region::from_alibaba("cn-guangzhou")
-        );
-        assert_eq!(
-            Region::from_tencent("ap-singapore"),
-            Region::from_alibaba("ap-southeast-1")
-        );
+        assert_eq!(Region::from_tencent("ap-guangzhou"), Region::from_alibaba("cn-guangzhou"));
+        assert_eq!(Region::from_tencent("ap-singapore"), Region::from_alibaba("ap-southeast-1"));
         assert_eq!(Region::from_alibaba("cn-hangzhou").unwrap().0, "cn-hangzhou");
         assert!(Region::from_tencent("cn-guangzhou").is_none());
         assert!(Region::from_tencent("mars-1").is_none());

@@ -28,22 +28,14 @@ pub struct RateLimiter {
 
 impl std::fmt::Debug for RateLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateLimiter")
-            .field("enabled", &self.enabled)
-            .finish_non_exhaustive()
+        f.debug_struct("RateLimiter").field("enabled", &self.enabled).finish_non_exhaustive()
     }
 }
 
 impl RateLimiter {
     /// A limiter with per-action limits and a default for actions not listed.
     pub fn new(enabled: bool, default_limit: u32, limits: HashMap<String, u32>) -> Self {
-        Self {
-            enabled,
-            limits,
-            default_limit,
-            start: Instant::now(),
-            windows: Mutex::new(HashMap::new()),
-        }
+        Self { enabled, limits, default_limit, start: Instant::now(), windows: Mutex::new(HashMap::new()) }
     }
 
     /// A limiter that lets everything through.
@@ -91,10 +83,7 @@ mod tests {
             assert!(rl.check(a, "GenerateDataKey").is_ok());
         }
         assert_eq!(rl.check(a, "GenerateDataKey"), Err(Throttled { limit: 3 }));
-        assert!(
-            rl.check(AccountId(2), "GenerateDataKey").is_ok(),
-            "other account has its own quota"
-        );
+        assert!(rl.check(AccountId(2), "GenerateDataKey").is_ok(), "other account has its own quota");
         assert!(rl.check(a, "Encrypt").is_ok());
         assert!(rl.check(a, "Encrypt").is_ok());
         assert!(rl.check(a, "Encrypt").is_err());

@@ -8,9 +8,11 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use ferrokms_crypto::aead::SymmetricAlgorithm;
+
 use crate::model::{
-    AccessKeyRecord, AccountId, AccountRecord, DataKeyRecord, KeyRecord, KeyState, KeyUsage, Origin, Region,
-    VersionRecord,
+    AccessKeyRecord, AccountId, AccountRecord, AliasRecord, DataKeyRecord, KeyRecord, KeyState, KeyUsage, Origin,
+    Region, Tag, VersionRecord,
 };
 
 /// Storage failures, normalised across backends.
@@ -65,6 +67,8 @@ pub struct KeyFilter {
     pub origin: Option<Origin>,
     /// Only this usage.
     pub usage: Option<KeyUsage>,
+    /// Only these algorithms (all if empty).
+    pub algorithms: Vec<SymmetricAlgorithm>,
     /// Substring of the id or alias.
     pub search: Option<String>,
     /// Every filter must match.
@@ -131,6 +135,39 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// One version of a key.
     async fn get_version(&self, key_id: Uuid, version: u32) -> Result<Option<VersionRecord>, StoreError>;
+    /// Every version of a key, oldest first.
+    async fn list_versions(&self, key_id: Uuid) -> Result<Vec<VersionRecord>, StoreError>;
+    /// Replaces the tags of a key or hosted data key.
+    async fn replace_tags(&self, resource: Uuid, tags: &[Tag]) -> Result<(), StoreError>;
+
+    /// Stores a new alias (`Conflict::Alias` if the name is taken).
+    async fn insert_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
+    /// Points an existing alias at another key; false if there is no such alias.
+    async fn update_alias(
+        &self,
+        account: AccountId,
+        region: &Region,
+        name: &str,
+        key_id: Uuid,
+    ) -> Result<bool, StoreError>;
+    /// Deletes an alias; false if there was none.
+    async fn delete_alias(&self, account: AccountId, region: &Region, name: &str) -> Result<bool, StoreError>;
+    /// One alias.
+    async fn get_alias(
+        &self,
+        account: AccountId,
+        region: &Region,
+        name: &str,
+    ) -> Result<Option<AliasRecord>, StoreError>;
+    /// Aliases of an account in a region (of one key if given), by name, paged, with the total.
+    async fn list_aliases(
+        &self,
+        account: AccountId,
+        region: &Region,
+        key_id: Option<Uuid>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<AliasRecord>, u64), StoreError>;
     /// Keys of an account in a region, filtered and paged, with the total count before paging.
     async fn list_keys(
         &self,
@@ -140,7 +177,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(Vec<KeyRecord>, u64), StoreError>;
     /// Number of keys an account holds, all regions.
     async fn count_keys(&self, account: AccountId) -> Result<u64, StoreError>;
-    /// Deletes a key, its versions, tags and bindings, if it is still PendingDelete with a
+    /// Deletes a key, its versions, aliases, tags and bindings, if it is still PendingDelete with a
     /// deletion date at or before `due_by` (a cancellation that won the race keeps it);
     /// true if it was deleted.
     async fn delete_key(&self, id: Uuid, due_by: u64) -> Result<bool, StoreError>;

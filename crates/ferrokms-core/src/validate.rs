@@ -17,9 +17,7 @@ pub fn is_valid_name(name: &str) -> bool {
 /// Checks a CMK alias.
 pub fn alias(name: &str) -> Result<(), Error> {
     if !is_valid_name(name) {
-        return Err(Error::InvalidAlias(
-            "1-60 characters of A-Z a-z 0-9 _ -, starting with a letter or digit".into(),
-        ));
+        return Err(Error::InvalidAlias("1-60 characters of A-Z a-z 0-9 _ -, starting with a letter or digit".into()));
     }
     if name.starts_with("kms-") {
         return Err(Error::InvalidAlias("the prefix kms- is reserved".into()));
@@ -50,10 +48,7 @@ pub fn tags(tags: &[Tag]) -> Result<(), Error> {
     let mut seen = HashSet::new();
     for t in tags {
         if t.key.is_empty() || t.key.chars().count() > 128 || t.value.chars().count() > 256 {
-            return Err(Error::invalid(
-                "Tags",
-                "tag keys take 1-128 characters and values at most 256",
-            ));
+            return Err(Error::invalid("Tags", "tag keys take 1-128 characters and values at most 256"));
         }
         if !seen.insert(t.key.as_str()) {
             return Err(Error::DuplicateTagKeys);
@@ -81,10 +76,7 @@ mod tests {
 
     #[test]
     fn duplicate_tag_keys_are_refused() {
-        let t = |k: &str| Tag {
-            key: k.into(),
-            value: "v".into(),
-        };
+        let t = |k: &str| Tag { key: k.into(), value: "v".into() };
         assert!(tags(&[t("a"), t("b")]).is_ok());
         assert!(matches!(tags(&[t("a"), t("a")]), Err(Error::DuplicateTagKeys)));
         assert!(tags(&[t("")]).is_err());

@@ -24,18 +24,13 @@ pub struct AppState {
 impl AppState {
     /// State over a service and its rate limiter.
     pub fn new(kms: Arc<Kms>, limits: Arc<RateLimiter>, max_skew: i64, allow_unsigned_payload: bool) -> Self {
-        Self {
-            tencent: Arc::new(TencentApi::new(kms, limits, max_skew, allow_unsigned_payload)),
-        }
+        Self { tencent: Arc::new(TencentApi::new(kms, limits, max_skew, allow_unsigned_payload)) }
     }
 }
 
 /// The router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .fallback(dispatch)
-        .with_state(state)
+    Router::new().route("/healthz", get(|| async { "ok" })).fallback(dispatch).with_state(state)
 }
 
 fn reply(r: Reply) -> Response {
@@ -65,15 +60,11 @@ pub async fn run(router: Router, addr: SocketAddr, tls: Option<&TlsConfig>) -> R
     let service = router.into_make_service();
     match tls {
         None => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             let local = listener.local_addr().map_err(|e| e.to_string())?;
             announce("http", local);
-            axum::serve(listener, service)
-                .with_graceful_shutdown(shutdown())
-                .await
-                .map_err(|e| e.to_string())
+            axum::serve(listener, service).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())
         }
         Some(tls) => {
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

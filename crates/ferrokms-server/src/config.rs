@@ -95,11 +95,7 @@ fn default_rps() -> u32 {
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            default: default_rps(),
-            actions: HashMap::new(),
-        }
+        Self { enabled: true, default: default_rps(), actions: HashMap::new() }
     }
 }
 
@@ -118,9 +114,7 @@ fn day() -> u64 {
 
 impl Default for RotationConfig {
     fn default() -> Self {
-        Self {
-            min_manual_interval_secs: day(),
-        }
+        Self { min_manual_interval_secs: day() }
     }
 }
 

@@ -40,12 +40,7 @@ struct Meta {
 #[serde(tag = "source", rename_all = "lowercase")]
 enum RootMeta {
     File,
-    Passphrase {
-        salt: String,
-        memory_kib: u32,
-        iterations: u32,
-        parallelism: u32,
-    },
+    Passphrase { salt: String, memory_kib: u32, iterations: u32, parallelism: u32 },
 }
 
 /// An opened data directory.
@@ -86,10 +81,7 @@ fn create_root(dir: &Path, source: &RootKeySource) -> Result<(LocalRootKey, Root
         RootKeySource::File => {
             let bytes = LocalRootKey::generate_bytes().map_err(|e| e.to_string())?;
             write_private(&dir.join(ROOT_KEY), &bytes).map_err(|e| format!("cannot write the root key: {e}"))?;
-            Ok((
-                LocalRootKey::from_bytes(&bytes).map_err(|e| e.to_string())?,
-                RootMeta::File,
-            ))
+            Ok((LocalRootKey::from_bytes(&bytes).map_err(|e| e.to_string())?, RootMeta::File))
         }
         RootKeySource::Passphrase => {
             let pass = passphrase()?;
@@ -119,20 +111,9 @@ fn load_root(dir: &Path, meta: &RootMeta) -> Result<LocalRootKey, String> {
             );
             LocalRootKey::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
         }
-        RootMeta::Passphrase {
-            salt,
-            memory_kib,
-            iterations,
-            parallelism,
-        } => {
-            let salt = STANDARD
-                .decode(salt)
-                .map_err(|_| "corrupt salt in ferrokms.json".to_string())?;
-            let p = PassphraseParams {
-                memory_kib: *memory_kib,
-                iterations: *iterations,
-                parallelism: *parallelism,
-            };
+        RootMeta::Passphrase { salt, memory_kib, iterations, parallelism } => {
+            let salt = STANDARD.decode(salt).map_err(|_| "corrupt salt in ferrokms.json".to_string())?;
+            let p = PassphraseParams { memory_kib: *memory_kib, iterations: *iterations, parallelism: *parallelism };
             LocalRootKey::from_passphrase(passphrase()?.as_bytes(), &salt, p).map_err(|e| e.to_string())
         }
     }
@@ -169,11 +150,7 @@ pub async fn open(dir: &Path, source: &RootKeySource) -> Result<DataDir, String>
         }
         let (root, root_meta) = create_root(dir, source)?;
         let check = STANDARD.encode(root.seal(CHECK_AAD, CHECK_VALUE).map_err(|e| e.to_string())?);
-        let meta = Meta {
-            format: 1,
-            root_key: root_meta,
-            check,
-        };
+        let meta = Meta { format: 1, root_key: root_meta, check };
         let json = serde_json::to_vec_pretty(&meta).map_err(|e| e.to_string())?;
         write_private(&meta_path, &json).map_err(|e| format!("cannot write {}: {e}", meta_path.display()))?;
         root
@@ -181,22 +158,14 @@ pub async fn open(dir: &Path, source: &RootKeySource) -> Result<DataDir, String>
         let text = std::fs::read(&meta_path).map_err(|e| format!("cannot read {}: {e}", meta_path.display()))?;
         let meta: Meta = serde_json::from_slice(&text).map_err(|e| format!("corrupt {}: {e}", meta_path.display()))?;
         let root = load_root(dir, &meta.root_key)?;
-        let check = STANDARD
-            .decode(&meta.check)
-            .map_err(|_| "corrupt check value in ferrokms.json".to_string())?;
+        let check = STANDARD.decode(&meta.check).map_err(|_| "corrupt check value in ferrokms.json".to_string())?;
         if root.open(CHECK_AAD, &check).is_err() {
             return Err("the root key does not match this data directory (wrong key file or passphrase)".into());
         }
         root
     };
-    let store = SqliteStore::open(&database_path(dir))
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(DataDir {
-        root: Arc::new(root),
-        store: Arc::new(store),
-        created,
-    })
+    let store = SqliteStore::open(&database_path(dir)).await.map_err(|e| e.to_string())?;
+    Ok(DataDir { root: Arc::new(root), store: Arc::new(store), created })
 }
 
 /// The database file of a data directory.

@@ -61,11 +61,7 @@ pub fn kms_config(file: &FileConfig) -> Result<KmsConfig, String> {
 
 /// Builds the core service over an opened data directory.
 pub fn kms(dir: &datadir::DataDir, file: &FileConfig) -> Result<Arc<Kms>, String> {
-    Ok(Arc::new(Kms::new(
-        dir.store.clone(),
-        dir.root.clone(),
-        kms_config(file)?,
-    )))
+    Ok(Arc::new(Kms::new(dir.store.clone(), dir.root.clone(), kms_config(file)?)))
 }
 
 /// Makes sure an account exists and, when the environment names one, that access key too.
@@ -88,13 +84,8 @@ pub async fn bootstrap(kms: &Kms, created: bool) -> Result<Vec<String>, String> 
     let existing = kms.list_access_keys().await.map_err(|e| e.to_string())?;
     match given {
         Some((id, secret)) if !existing.iter().any(|k| k.id == id) => {
-            kms.create_access_key(account, Some((id.clone(), secret)))
-                .await
-                .map_err(|e| e.to_string())?;
-            notes.push(format!(
-                "access key {id} (from {ACCESS_KEY_ID_ENV}) created for account {}",
-                account.0
-            ));
+            kms.create_access_key(account, Some((id.clone(), secret))).await.map_err(|e| e.to_string())?;
+            notes.push(format!("access key {id} (from {ACCESS_KEY_ID_ENV}) created for account {}", account.0));
         }
         Some(_) => {}
         None if created || existing.is_empty() => {

@@ -22,10 +22,7 @@ async fn open(dir: &Path) -> (Arc<Kms>, Arc<dyn Store>) {
 }
 
 fn scope() -> Scope {
-    Scope {
-        account: AccountId(100_000_000_001),
-        region: Region::from_tencent("ap-guangzhou").unwrap(),
-    }
+    Scope { account: AccountId(100_000_000_001), region: Region::from_tencent("ap-guangzhou").unwrap() }
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -44,12 +41,14 @@ async fn backdate(store: &Arc<dyn Store>, key: KeyRecord, change: impl Fn(&mut K
 
 fn create(alias: &str) -> CreateKey {
     CreateKey {
-        alias: alias.into(),
+        alias: Some(alias.into()),
         description: String::new(),
         usage: model::KeyUsage::EncryptDecrypt,
         algorithm: None,
         external: false,
         tags: vec![],
+        rotation_interval: None,
+        policy: None,
     }
 }
 
@@ -61,12 +60,8 @@ async fn scheduled_rotation_happens_when_due_and_old_blobs_still_decrypt() {
     let s = scope();
     let key = kms.create_key(&s, create("rot")).await.unwrap();
     let none = EncryptionContext::default();
-    let old = kms
-        .encrypt(&s, key.id, b"before", PayloadKind::Bytes, &none)
-        .await
-        .unwrap()
-        .blob;
-    let key = kms.enable_key_rotation(&s, key.id, 30).await.unwrap();
+    let old = kms.encrypt(&s, key.id, b"before", PayloadKind::Bytes, &none).await.unwrap().blob;
+    let key = kms.enable_key_rotation(&s, key.id, 30 * 86_400).await.unwrap();
     assert!(key.next_rotation_at >= model::now() + 29 * 86_400);
     assert_eq!(kms.run_due_work().await.unwrap().keys_rotated, 0, "not due yet");
 
@@ -78,15 +73,8 @@ async fn scheduled_rotation_happens_when_due_and_old_blobs_still_decrypt() {
     assert_eq!(report.keys_rotated, 1);
     let rotated = kms.describe_key(&s, store_key_id(&kms, &s).await).await.unwrap();
     assert_eq!(rotated.current_version, 2);
-    assert!(
-        rotated.next_rotation_at >= model::now() + 29 * 86_400,
-        "next rotation rescheduled"
-    );
-    let new = kms
-        .encrypt(&s, rotated.id, b"after", PayloadKind::Bytes, &none)
-        .await
-        .unwrap()
-        .blob;
+    assert!(rotated.next_rotation_at >= model::now() + 29 * 86_400, "next rotation rescheduled");
+    let new = kms.encrypt(&s, rotated.id, b"after", PayloadKind::Bytes, &none).await.unwrap().blob;
     assert_eq!(&*kms.decrypt(&s, &old, &none).await.unwrap().plaintext, b"before");
     let opened = kms.decrypt(&s, &new, &none).await.unwrap();
     assert_eq!((opened.version, opened.plaintext.as_slice()), (2, &b"after"[..]));
@@ -95,16 +83,8 @@ async fn scheduled_rotation_happens_when_due_and_old_blobs_still_decrypt() {
 }
 
 async fn store_key_id(kms: &Kms, s: &Scope) -> uuid::Uuid {
-    let (keys, _) = kms
-        .list_keys(
-            s,
-            &ferrokms_core::store::KeyFilter {
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let (keys, _) =
+        kms.list_keys(s, &ferrokms_core::store::KeyFilter { limit: 10, ..Default::default() }).await.unwrap();
     keys[0].id
 }
 
@@ -123,11 +103,7 @@ async fn deletion_happens_at_the_end_of_the_window_and_survives_restarts() {
                 len: 32,
                 context: EncryptionContext::default(),
                 wrap: None,
-                hosted: Some(HostedSpec {
-                    name: "dk".into(),
-                    description: String::new(),
-                    tags: vec![],
-                }),
+                hosted: Some(HostedSpec { name: "dk".into(), description: String::new(), tags: vec![] }),
             },
         )
         .await
@@ -136,7 +112,8 @@ async fn deletion_happens_at_the_end_of_the_window_and_survives_restarts() {
         .unwrap();
     kms.schedule_data_key_deletion(&s, hosted, 7).await.unwrap();
     kms.disable_key(&s, key.id).await.unwrap();
-    let key = kms.schedule_key_deletion(&s, key.id, 7).await.unwrap();
+    let rules = ferrokms_core::service::DeletionRules { require_disabled: true, restore_to: model::KeyState::Disabled };
+    let key = kms.schedule_key_deletion(&s, key.id, 7, rules).await.unwrap();
     assert_eq!(kms.run_due_work().await.unwrap().keys_deleted, 0, "window still open");
 
     backdate(&store, key.clone(), |k| k.deletion_date = model::now() - 1).await;
@@ -151,13 +128,7 @@ async fn deletion_happens_at_the_end_of_the_window_and_survives_restarts() {
     let report = kms.run_due_work().await.unwrap();
     assert_eq!((report.keys_deleted, report.data_keys_deleted), (1, 1));
     assert!(matches!(kms.describe_key(&s, key.id).await, Err(Error::KeyNotFound)));
-    assert!(matches!(
-        kms.describe_data_key(&s, hosted).await,
-        Err(Error::DataKeyNotFound)
-    ));
-    assert!(
-        kms.create_key(&s, create("del")).await.is_ok(),
-        "the alias is free again"
-    );
+    assert!(matches!(kms.describe_data_key(&s, hosted).await, Err(Error::DataKeyNotFound)));
+    assert!(kms.create_key(&s, create("del")).await.is_ok(), "the alias is free again");
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }

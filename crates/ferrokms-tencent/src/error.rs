@@ -17,18 +17,12 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a code and message.
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 
     /// `MissingParameter` for a field.
     pub fn missing(name: &str) -> Self {
-        Self::new(
-            "MissingParameter",
-            format!("The request is missing a required parameter `{name}`."),
-        )
+        Self::new("MissingParameter", format!("The request is missing a required parameter `{name}`."))
     }
 
     /// `InvalidParameter`: a malformed field.
@@ -38,10 +32,7 @@ impl ApiError {
 
     /// `InvalidParameterValue` for a field.
     pub fn invalid_value(name: &str, reason: &str) -> Self {
-        Self::new(
-            "InvalidParameterValue",
-            format!("The value of parameter `{name}` is invalid: {reason}."),
-        )
+        Self::new("InvalidParameterValue", format!("The value of parameter `{name}` is invalid: {reason}."))
     }
 }
 
@@ -63,10 +54,7 @@ fn key_state(state: KeyState, need: StateNeed) -> ApiError {
         (StateNeed::PendingDelete, _) => ("ResourceUnavailable.CmkNotPendingDelete", "not pending deletion"),
         (_, s) => ("ResourceUnavailable.CmkStateNotSupport", s.as_str()),
     };
-    ApiError::new(
-        code,
-        format!("The CMK is {what}; its state does not allow this operation."),
-    )
+    ApiError::new(code, format!("The CMK is {what}; its state does not allow this operation."))
 }
 
 fn data_key_state(state: KeyState, need: StateNeed) -> ApiError {
@@ -76,13 +64,7 @@ fn data_key_state(state: KeyState, need: StateNeed) -> ApiError {
         (StateNeed::Usable, KeyState::Disabled) => "ResourceUnavailable.DataKeyDisabled",
         _ => "ResourceUnavailable.DataKeyStateNotSupport",
     };
-    ApiError::new(
-        code,
-        format!(
-            "The data key is {}; its state does not allow this operation.",
-            state.as_str()
-        ),
-    )
+    ApiError::new(code, format!("The data key is {}; its state does not allow this operation.", state.as_str()))
 }
 
 impl From<Error> for ApiError {
@@ -109,6 +91,11 @@ impl From<Error> for ApiError {
             Error::DataKeyNameExists => "InvalidParameterValue.DataKeyNameAlreadyExists",
             Error::KeyNotFound => "ResourceUnavailable.CmkNotFound",
             Error::DataKeyNotFound => "ResourceUnavailable.DataKeyNotFound",
+            // Alibaba-only notions, should a Tencent request ever meet them.
+            Error::AliasNotFound => "ResourceNotFound",
+            Error::KeyVersionNotFound => "ResourceNotFound",
+            Error::DeletionProtected => "FailedOperation",
+            Error::LimitExceeded(_) => "LimitExceeded",
             Error::KeyState { state, need } => return key_state(state, need),
             Error::DataKeyState { state, need } => return data_key_state(state, need),
             Error::DecryptFailed => "FailedOperation.DecryptError",
@@ -120,10 +107,7 @@ impl From<Error> for ApiError {
             Error::DataKeyLimitExceeded(_) => "LimitExceeded.DataKeyLimitExceeded",
             Error::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
-                return Self::new(
-                    "InternalError",
-                    "An internal error occurred; the request was not completed.",
-                );
+                return Self::new("InternalError", "An internal error occurred; the request was not completed.");
             }
         };
         Self::new(code, message)

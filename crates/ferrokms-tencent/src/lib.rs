@@ -67,13 +67,7 @@ impl TencentApi {
     /// A front over `kms`, refusing timestamps more than `max_skew` seconds from now, and
     /// unsigned payloads unless `allow_unsigned_payload`.
     pub fn new(kms: Arc<Kms>, limits: Arc<RateLimiter>, max_skew: i64, allow_unsigned_payload: bool) -> Self {
-        Self {
-            kms,
-            limits,
-            signing_keys: SigningKeyCache::default(),
-            max_skew,
-            allow_unsigned_payload,
-        }
+        Self { kms, limits, signing_keys: SigningKeyCache::default(), max_skew, allow_unsigned_payload }
     }
 
     /// Whether a request is addressed to this dialect.
@@ -104,10 +98,7 @@ impl TencentApi {
             Method::POST => "POST",
             Method::GET => "GET",
             _ => {
-                return Err(ApiError::new(
-                    "UnsupportedProtocol",
-                    "ferrokms accepts TC3-signed POST and GET requests.",
-                ));
+                return Err(ApiError::new("UnsupportedProtocol", "ferrokms accepts TC3-signed POST and GET requests."));
             }
         };
         let action_name = header_str(headers, "x-tc-action").ok_or_else(|| ApiError::missing("Action"))?;
@@ -120,36 +111,23 @@ impl TencentApi {
             None | Some("") => return Err(ApiError::missing("Version")),
             Some(VERSION) => {}
             Some(v) => {
-                return Err(ApiError::new(
-                    "NoSuchVersion",
-                    format!("The API version `{v}` does not exist."),
-                ));
+                return Err(ApiError::new("NoSuchVersion", format!("The API version `{v}` does not exist.")));
             }
         }
-        let region_name = header_str(headers, "x-tc-region")
-            .filter(|r| !r.is_empty())
-            .ok_or_else(|| ApiError::missing("Region"))?;
+        let region_name =
+            header_str(headers, "x-tc-region").filter(|r| !r.is_empty()).ok_or_else(|| ApiError::missing("Region"))?;
         let region = Region::from_tencent(region_name).ok_or_else(|| {
-            ApiError::new(
-                "UnsupportedRegion",
-                format!("The region `{region_name}` is not supported."),
-            )
+            ApiError::new("UnsupportedRegion", format!("The region `{region_name}` is not supported."))
         })?;
         let action = lookup(action_name)
             .ok_or_else(|| ApiError::new("InvalidAction", format!("The action `{action_name}` does not exist.")))?;
         if let Err(t) = self.limits.check(account, action) {
             return Err(ApiError::new(
                 "RequestLimitExceeded",
-                format!(
-                    "The request rate of {action} exceeds the limit of {} per second.",
-                    t.limit
-                ),
+                format!("The request rate of {action} exceeds the limit of {} per second.", t.limit),
             ));
         }
-        let ctx = actions::Ctx {
-            kms: &self.kms,
-            scope: Scope { account, region },
-        };
+        let ctx = actions::Ctx { kms: &self.kms, scope: Scope { account, region } };
         actions::dispatch(&ctx, action, &json).await.unwrap_or_else(|| {
             Err(ApiError::new(
                 "UnsupportedOperation",
@@ -159,10 +137,7 @@ impl TencentApi {
     }
 
     fn too_large_error(&self) -> ApiError {
-        ApiError::new(
-            "RequestSizeLimitExceeded",
-            format!("The request body is larger than {MAX_BODY} bytes."),
-        )
+        ApiError::new("RequestSizeLimitExceeded", format!("The request body is larger than {MAX_BODY} bytes."))
     }
 
     async fn authenticate(
@@ -178,12 +153,8 @@ impl TencentApi {
                 "UNSIGNED-PAYLOAD is refused: the signature would not cover the body (see docs/security.md).",
             ));
         }
-        let invalid_auth = || {
-            ApiError::new(
-                "AuthFailure.InvalidAuthorization",
-                "The Authorization header is missing or malformed.",
-            )
-        };
+        let invalid_auth =
+            || ApiError::new("AuthFailure.InvalidAuthorization", "The Authorization header is missing or malformed.");
         let value = header_str(headers, "authorization").ok_or_else(invalid_auth)?;
         let auth = tc3::parse_authorization(value).map_err(|_| invalid_auth())?;
         let timestamp = header_str(headers, "x-tc-timestamp").ok_or_else(|| ApiError::missing("Timestamp"))?;
@@ -191,10 +162,7 @@ impl TencentApi {
             .parse()
             .map_err(|_| ApiError::invalid_parameter("X-TC-Timestamp must be an integer number of seconds."))?;
         let credential = self.kms.credential(auth.secret_id).await?.ok_or_else(|| {
-            ApiError::new(
-                "AuthFailure.SecretIdNotFound",
-                "The SecretId does not exist or is disabled.",
-            )
+            ApiError::new("AuthFailure.SecretIdNotFound", "The SecretId does not exist or is disabled.")
         })?;
         let now = i64::try_from(ferrokms_core::model::now()).unwrap_or(i64::MAX);
         if now.abs_diff(timestamp) > self.max_skew.unsigned_abs() {
@@ -206,20 +174,13 @@ impl TencentApi {
                 ),
             ));
         }
-        let req = SignedRequest {
-            method,
-            query,
-            headers,
-            body,
-            timestamp,
-        };
+        let req = SignedRequest { method, query, headers, body, timestamp };
         match tc3::verify(&self.signing_keys, &auth, &credential.secret, &req) {
             Ok(()) => Ok(credential.account),
             Err(SignatureError::Malformed) => Err(invalid_auth()),
-            Err(SignatureError::BadScope | SignatureError::Mismatch) => Err(ApiError::new(
-                "AuthFailure.SignatureFailure",
-                "The request signature does not match.",
-            )),
+            Err(SignatureError::BadScope | SignatureError::Mismatch) => {
+                Err(ApiError::new("AuthFailure.SignatureFailure", "The request signature does not match."))
+            }
         }
     }
 }
@@ -235,10 +196,7 @@ fn render(result: Result<Value, ApiError>) -> Reply {
         Err(e) => json!({ "Error": { "Code": e.code, "Message": e.message }, "RequestId": request_id }),
     };
     let body = serde_json::to_vec(&json!({ "Response": response })).unwrap_or_default();
-    Reply {
-        status: StatusCode::OK,
-        body,
-    }
+    Reply { status: StatusCode::OK, body }
 }
 
 /// The `Content-Type` header name, re-exported for the server.

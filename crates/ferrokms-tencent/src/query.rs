@@ -34,9 +34,7 @@ pub fn to_json(query: &str) -> Result<Vec<u8>, ApiError> {
     let mut root = Value::Object(Map::new());
     for (n, (name, value)) in form_urlencoded::parse(query.as_bytes()).enumerate() {
         if n >= MAX_PARAMETERS {
-            return Err(ApiError::invalid_parameter(format!(
-                "At most {MAX_PARAMETERS} parameters."
-            )));
+            return Err(ApiError::invalid_parameter(format!("At most {MAX_PARAMETERS} parameters.")));
         }
         let path: Vec<&str> = name.split('.').collect();
         // The deepest field of the API is `TagFilters.N.TagValue.M`.
@@ -79,10 +77,7 @@ fn insert(node: &mut Value, path: &[&str], leaf: Value) -> Result<(), ()> {
             if node.is_null() {
                 *node = Value::Object(Map::new());
             }
-            node.as_object_mut()
-                .ok_or(())?
-                .entry((*first).to_owned())
-                .or_insert(Value::Null)
+            node.as_object_mut().ok_or(())?.entry((*first).to_owned()).or_insert(Value::Null)
         }
     };
     insert(child, rest, leaf)
@@ -104,13 +99,7 @@ mod tests {
         assert_eq!(to_json("").unwrap(), b"{}");
         assert!(to_json("NumberOfBytes=x").is_err());
         assert!(to_json("KeyIds.5=a").is_err());
-        assert!(
-            to_json(&format!("{}=1", vec!["a"; 5000].join("."))).is_err(),
-            "nesting is bounded"
-        );
-        assert!(
-            to_json(&vec!["a=1"; 1001].join("&")).is_err(),
-            "parameter count is bounded"
-        );
+        assert!(to_json(&format!("{}=1", vec!["a"; 5000].join("."))).is_err(), "nesting is bounded");
+        assert!(to_json(&vec!["a=1"; 1001].join("&")).is_err(), "parameter count is bounded");
     }
 }

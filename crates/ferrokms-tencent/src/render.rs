@@ -40,7 +40,7 @@ pub fn key_metadata(k: &KeyRecord) -> Value {
         "ValidTo": 0,
         "ResourceId": format!("creatorUin/{uin}/{}", k.id),
         "HsmClusterId": "",
-        "RotateDays": if k.rotation_enabled { k.rotate_days } else { 0 },
+        "RotateDays": if k.rotation_enabled { k.rotation_interval / 86_400 } else { 0 },
         "LastRotateTime": k.last_rotated_at,
         "IsSyncReplica": 0,
         "SourceRegion": "",

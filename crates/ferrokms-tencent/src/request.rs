@@ -49,10 +49,7 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     };
     let fields = field_names::<T>();
     if let Some(unknown) = map.keys().find(|k| !fields.contains(&k.as_str())) {
-        return Err(ApiError::new(
-            "UnknownParameter",
-            format!("The parameter `{unknown}` is not recognized."),
-        ));
+        return Err(ApiError::new("UnknownParameter", format!("The parameter `{unknown}` is not recognized.")));
     }
     // `null` means absent, as the SDKs' optional fields do.
     map.retain(|_, v| !v.is_null());
@@ -90,10 +87,7 @@ pub fn id_list(
     parse: fn(&str) -> Result<Uuid, ferrokms_core::Error>,
     duplicate: fn(String) -> ferrokms_core::Error,
 ) -> Result<Vec<Uuid>, ApiError> {
-    let values = values
-        .as_ref()
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::missing(name))?;
+    let values = values.as_ref().filter(|v| !v.is_empty()).ok_or_else(|| ApiError::missing(name))?;
     if values.len() > 100 {
         return Err(ApiError::invalid_value(name, "at most 100 ids"));
     }
@@ -132,10 +126,7 @@ pub fn public_key_wrap(key: &Option<String>, algorithm: &Option<String>) -> Resu
         }
     };
     let key = WrappingKey::from_pem(pem).map_err(|_| {
-        ApiError::invalid_value(
-            "EncryptionPublicKey",
-            "not a PEM RSA (2048-4096 bits) or SM2 public key",
-        )
+        ApiError::invalid_value("EncryptionPublicKey", "not a PEM RSA (2048-4096 bits) or SM2 public key")
     })?;
     let wrap = PublicKeyWrap { key, algorithm };
     wrap.key.capacity(algorithm).map_err(|_| {
@@ -156,15 +147,8 @@ pub struct TagIn {
 pub fn tags(values: &Option<Vec<TagIn>>) -> Result<Vec<Tag>, ApiError> {
     let mut out = Vec::new();
     for t in values.iter().flatten() {
-        let key = t
-            .tag_key
-            .clone()
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| ApiError::missing("Tags.TagKey"))?;
-        out.push(Tag {
-            key,
-            value: t.tag_value.clone().unwrap_or_default(),
-        });
+        let key = t.tag_key.clone().filter(|k| !k.is_empty()).ok_or_else(|| ApiError::missing("Tags.TagKey"))?;
+        out.push(Tag { key, value: t.tag_value.clone().unwrap_or_default() });
     }
     ferrokms_core::validate::tags(&out)?;
     Ok(out)
@@ -184,15 +168,9 @@ pub fn tag_filters(values: &Option<Vec<TagFilterIn>>) -> Result<Vec<ferrokms_cor
         .iter()
         .flatten()
         .map(|f| {
-            let key = f
-                .tag_key
-                .clone()
-                .filter(|k| !k.is_empty())
-                .ok_or_else(|| ApiError::missing("TagFilters.TagKey"))?;
-            Ok(ferrokms_core::store::TagFilter {
-                key,
-                values: f.tag_value.clone().unwrap_or_default(),
-            })
+            let key =
+                f.tag_key.clone().filter(|k| !k.is_empty()).ok_or_else(|| ApiError::missing("TagFilters.TagKey"))?;
+            Ok(ferrokms_core::store::TagFilter { key, values: f.tag_value.clone().unwrap_or_default() })
         })
         .collect()
 }
@@ -241,26 +219,14 @@ mod tests {
         let ok: Req = decode(br#"{"KeyId": "a", "NumberOfBytes": 3}"#).unwrap();
         assert_eq!(ok.key_id.as_deref(), Some("a"));
         assert_eq!(ok.number_of_bytes, Some(3));
-        assert_eq!(
-            decode::<Req>(br#"{"KeyID": "a"}"#).unwrap_err().code,
-            "UnknownParameter"
-        );
-        assert_eq!(
-            decode::<Req>(br#"{"NumberOfBytes": "3"}"#).unwrap_err().code,
-            "InvalidParameter"
-        );
-        assert_eq!(
-            decode::<Req>(br#"{"NumberOfBytes": -1}"#).unwrap_err().code,
-            "InvalidParameter"
-        );
+        assert_eq!(decode::<Req>(br#"{"KeyID": "a"}"#).unwrap_err().code, "UnknownParameter");
+        assert_eq!(decode::<Req>(br#"{"NumberOfBytes": "3"}"#).unwrap_err().code, "InvalidParameter");
+        assert_eq!(decode::<Req>(br#"{"NumberOfBytes": -1}"#).unwrap_err().code, "InvalidParameter");
         assert_eq!(decode::<Req>(b"[1]").unwrap_err().code, "InvalidParameter");
         assert_eq!(decode::<Req>(b"{").unwrap_err().code, "InvalidParameter");
         assert_eq!(decode::<Req>(b"").unwrap_err().code, "InvalidParameter");
         assert!(decode::<Req>(b"{}").unwrap().key_id.is_none());
         assert!(decode::<Req>(br#"{"KeyId": null}"#).unwrap().key_id.is_none());
-        assert_eq!(
-            decode::<Req>(br#"{"NumberOfBytes": 0}"#).unwrap().number_of_bytes,
-            Some(0)
-        );
+        assert_eq!(decode::<Req>(br#"{"NumberOfBytes": 0}"#).unwrap().number_of_bytes, Some(0));
     }
 }

@@ -42,10 +42,7 @@ pub enum SignatureError {
 
 /// Parses the Authorization header value.
 pub fn parse_authorization(value: &str) -> Result<Authorization<'_>, SignatureError> {
-    let rest = value
-        .strip_prefix("TC3-HMAC-SHA256")
-        .ok_or(SignatureError::Malformed)?
-        .trim_start();
+    let rest = value.strip_prefix("TC3-HMAC-SHA256").ok_or(SignatureError::Malformed)?.trim_start();
     let (mut credential, mut signed, mut signature) = (None, None, None);
     for part in rest.split(',') {
         let (k, v) = part.trim().split_once('=').ok_or(SignatureError::Malformed)?;
@@ -58,10 +55,7 @@ pub fn parse_authorization(value: &str) -> Result<Authorization<'_>, SignatureEr
     }
     let credential = credential.ok_or(SignatureError::Malformed)?;
     let mut scope = credential.splitn(4, '/');
-    let secret_id = scope
-        .next()
-        .filter(|s| !s.is_empty())
-        .ok_or(SignatureError::Malformed)?;
+    let secret_id = scope.next().filter(|s| !s.is_empty()).ok_or(SignatureError::Malformed)?;
     let date = scope.next().ok_or(SignatureError::Malformed)?;
     let service = scope.next().ok_or(SignatureError::Malformed)?;
     if scope.next() != Some("tc3_request") {
@@ -181,21 +175,14 @@ pub fn verify(
     } else {
         hex_sha256(req.body)
     };
-    let key = hmac::Key::new(
-        hmac::HMAC_SHA256,
-        &cache.get(auth.secret_id, secret, auth.date, auth.service),
-    );
+    let key = hmac::Key::new(hmac::HMAC_SHA256, &cache.get(auth.secret_id, secret, auth.date, auth.service));
     let scope = format!("{}/{}/tc3_request", auth.date, auth.service);
     let mut hosts = vec![host];
     hosts.extend(without_port(host));
     for lowercase in [false, true] {
         for h in &hosts {
             let canonical = canonical_request(req, &names, h, lowercase, &payload_hash);
-            let to_sign = format!(
-                "TC3-HMAC-SHA256\n{}\n{scope}\n{}",
-                req.timestamp,
-                hex_sha256(canonical.as_bytes())
-            );
+            let to_sign = format!("TC3-HMAC-SHA256\n{}\n{scope}\n{}", req.timestamp, hex_sha256(canonical.as_bytes()));
             let sig = hmac::sign(&key, to_sign.as_bytes());
             if bool::from(sig.as_ref().ct_eq(&auth.signature)) {
                 return Ok(());
@@ -216,11 +203,7 @@ fn canonical_request(req: &SignedRequest<'_>, names: &[&str], host: &str, lowerc
     out.push_str(req.query);
     out.push('\n');
     for name in names {
-        let value = if *name == "host" {
-            host
-        } else {
-            header(req.headers, name).unwrap_or_default()
-        };
+        let value = if *name == "host" { host } else { header(req.headers, name).unwrap_or_default() };
         out.push_str(name);
         out.push(':');
         if lowercase {
@@ -277,34 +260,19 @@ mod tests {
     fn worked_examples_verify() {
         let cache = SigningKeyCache::default();
         for (host, sig) in [
-            (
-                "kms.tencentcloudapi.com",
-                "be48e0c495503c9c0eafabf6e96767b04ef61ecef4e43b9cfe997f8f21f536e1",
-            ),
-            (
-                "127.0.0.1:8080",
-                "1ed854078fbf5e8faa806441a703924fa28b07e2eb2c09e27541d0a56ed73511",
-            ),
+            ("kms.tencentcloudapi.com", "be48e0c495503c9c0eafabf6e96767b04ef61ecef4e43b9cfe997f8f21f536e1"),
+            ("127.0.0.1:8080", "1ed854078fbf5e8faa806441a703924fa28b07e2eb2c09e27541d0a56ed73511"),
         ] {
             let h = headers(host);
             let header = auth(sig);
             let a = parse_authorization(&header).unwrap();
             assert_eq!(a.secret_id, "AKIDEXAMPLEKMS00000000000000000000001");
-            let req = SignedRequest {
-                method: "POST",
-                query: "",
-                headers: &h,
-                body: BODY,
-                timestamp: 1_700_000_000,
-            };
+            let req = SignedRequest { method: "POST", query: "", headers: &h, body: BODY, timestamp: 1_700_000_000 };
             assert_eq!(verify(&cache, &a, SECRET, &req), Ok(()));
             assert_eq!(verify(&cache, &a, "wrong-secret", &req), Err(SignatureError::Mismatch));
             let tampered = SignedRequest { body: b"{}", ..req };
             assert_eq!(verify(&cache, &a, SECRET, &tampered), Err(SignatureError::Mismatch));
-            let other_day = SignedRequest {
-                timestamp: 1_700_000_000 + 86_400,
-                ..req
-            };
+            let other_day = SignedRequest { timestamp: 1_700_000_000 + 86_400, ..req };
             assert_eq!(verify(&cache, &a, SECRET, &other_day), Err(SignatureError::BadScope));
         }
     }
@@ -315,24 +283,13 @@ mod tests {
         let cache = SigningKeyCache::default();
         let key = hmac::Key::new(hmac::HMAC_SHA256, &signing_key(SECRET, "2023-11-14", "kms"));
         let h = headers("127.0.0.1:8080");
-        let req = SignedRequest {
-            method: "POST",
-            query: "",
-            headers: &h,
-            body: BODY,
-            timestamp: 1_700_000_000,
-        };
+        let req = SignedRequest { method: "POST", query: "", headers: &h, body: BODY, timestamp: 1_700_000_000 };
         let canonical = canonical_request(&req, &["content-type", "host"], "127.0.0.1", false, &hex_sha256(BODY));
-        let sts = format!(
-            "TC3-HMAC-SHA256\n1700000000\n2023-11-14/kms/tc3_request\n{}",
-            hex_sha256(canonical.as_bytes())
-        );
+        let sts =
+            format!("TC3-HMAC-SHA256\n1700000000\n2023-11-14/kms/tc3_request\n{}", hex_sha256(canonical.as_bytes()));
         let sig = hex::encode(hmac::sign(&key, sts.as_bytes()));
         let header = auth(&sig);
-        assert_eq!(
-            verify(&cache, &parse_authorization(&header).unwrap(), SECRET, &req),
-            Ok(())
-        );
+        assert_eq!(verify(&cache, &parse_authorization(&header).unwrap(), SECRET, &req), Ok(()));
     }
 
     #[test]
@@ -348,17 +305,8 @@ mod tests {
             "TC3-HMAC-SHA256 Credential=AKID/2023-11-14/cvm/tc3_request, SignedHeaders=content-type;host, Signature={}",
             "0".repeat(64)
         );
-        let req = SignedRequest {
-            method: "POST",
-            query: "",
-            headers: &h,
-            body: BODY,
-            timestamp: 1_700_000_000,
-        };
-        assert_eq!(
-            verify(&cache, &parse_authorization(&header).unwrap(), SECRET, &req),
-            Err(SignatureError::BadScope)
-        );
+        let req = SignedRequest { method: "POST", query: "", headers: &h, body: BODY, timestamp: 1_700_000_000 };
+        assert_eq!(verify(&cache, &parse_authorization(&header).unwrap(), SECRET, &req), Err(SignatureError::BadScope));
     }
 
     #[test]

@@ -28,10 +28,7 @@ pub struct Credential {
 
 impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credential")
-            .field("id", &self.id)
-            .field("account", &self.account)
-            .finish_non_exhaustive()
+        f.debug_struct("Credential").field("id", &self.id).field("account", &self.account).finish_non_exhaustive()
     }
 }
 
@@ -64,10 +61,7 @@ pub(crate) struct CredentialCache {
 
 impl CredentialCache {
     pub(crate) fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            entries: RwLock::new(HashMap::new()),
-        }
+        Self { ttl, entries: RwLock::new(HashMap::new()) }
     }
 }
 
@@ -76,12 +70,7 @@ fn random_token(len: usize) -> Result<String> {
     let mut out = String::with_capacity(len);
     while out.len() < len {
         let bytes = random::secret_bytes(len)?;
-        out.extend(
-            URL_SAFE_NO_PAD
-                .encode(&*bytes)
-                .chars()
-                .filter(char::is_ascii_alphanumeric),
-        );
+        out.extend(URL_SAFE_NO_PAD.encode(&*bytes).chars().filter(char::is_ascii_alphanumeric));
     }
     out.truncate(len);
     Ok(out)
@@ -101,10 +90,7 @@ impl Kms {
     /// Creates an access key for `account`; `given` supplies id and secret (tests, CI).
     pub async fn create_access_key(&self, account: AccountId, given: Option<(String, String)>) -> Result<NewAccessKey> {
         if !self.store.list_accounts().await?.iter().any(|a| a.id == account) {
-            return Err(Error::invalid(
-                "account",
-                format!("account {} does not exist", account.0),
-            ));
+            return Err(Error::invalid("account", format!("account {} does not exist", account.0)));
         }
         let (id, secret) = match given {
             Some((id, secret)) => (id, Zeroizing::new(secret)),
@@ -117,13 +103,7 @@ impl Kms {
             return Err(Error::invalid("access key secret", "at least 16 characters"));
         }
         let sealed_secret = self.root.seal(&secret_aad(account, &id), secret.as_bytes())?;
-        let record = AccessKeyRecord {
-            id: id.clone(),
-            account,
-            sealed_secret,
-            active: true,
-            created_at: now(),
-        };
+        let record = AccessKeyRecord { id: id.clone(), account, sealed_secret, active: true, created_at: now() };
         match self.store.insert_access_key(&record).await {
             Ok(()) => Ok(NewAccessKey { id, account, secret }),
             Err(StoreError::Conflict(_)) => Err(Error::invalid("access key id", "already exists")),
@@ -161,11 +141,7 @@ impl Kms {
                     String::from_utf8(secret.to_vec())
                         .map_err(|_| Error::internal("access key secret is not UTF-8"))?,
                 );
-                Some(Arc::new(Credential {
-                    id: r.id,
-                    account: r.account,
-                    secret,
-                }))
+                Some(Arc::new(Credential { id: r.id, account: r.account, secret }))
             }
             _ => None,
         };

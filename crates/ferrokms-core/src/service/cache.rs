@@ -14,19 +14,25 @@ use uuid::Uuid;
 
 use crate::model::KeyRecord;
 
+/// The prepared material of one key version, and the version's id.
+pub(crate) struct VersionKey {
+    pub(crate) key: SymmetricKey,
+    pub(crate) id: Uuid,
+}
+
 /// A cached key.
 pub(crate) struct CachedKey {
     pub(crate) record: KeyRecord,
     loaded_at: Instant,
-    versions: Arc<RwLock<HashMap<u32, Arc<SymmetricKey>>>>,
+    versions: Arc<RwLock<HashMap<u32, Arc<VersionKey>>>>,
 }
 
 impl CachedKey {
-    pub(crate) fn version(&self, v: u32) -> Option<Arc<SymmetricKey>> {
+    pub(crate) fn version(&self, v: u32) -> Option<Arc<VersionKey>> {
         self.versions.read().get(&v).cloned()
     }
 
-    pub(crate) fn put_version(&self, v: u32, key: Arc<SymmetricKey>) {
+    pub(crate) fn put_version(&self, v: u32, key: Arc<VersionKey>) {
         self.versions.write().insert(v, key);
     }
 }
@@ -39,11 +45,7 @@ pub(crate) struct KeyCache {
 
 impl KeyCache {
     pub(crate) fn new(ttl: Duration, capacity: usize) -> Self {
-        Self {
-            ttl,
-            capacity: capacity.max(1),
-            entries: RwLock::new(HashMap::new()),
-        }
+        Self { ttl, capacity: capacity.max(1), entries: RwLock::new(HashMap::new()) }
     }
 
     /// The entry, if present and its metadata is younger than the TTL.
@@ -69,11 +71,7 @@ impl KeyCache {
                 entries.remove(&v);
             }
         }
-        let entry = Arc::new(CachedKey {
-            loaded_at: Instant::now(),
-            versions,
-            record,
-        });
+        let entry = Arc::new(CachedKey { loaded_at: Instant::now(), versions, record });
         entries.insert(entry.record.id, entry.clone());
         entry
     }
@@ -105,7 +103,10 @@ mod tests {
             created_at: 0,
             deletion_date: 0,
             rotation_enabled: false,
-            rotate_days: 365,
+            rotation_interval: 365 * 86_400,
+            deletion_protection: false,
+            deletion_protection_description: String::new(),
+            policy: String::new(),
             last_rotated_at: 0,
             next_rotation_at: 0,
             current_version: 1,
@@ -132,10 +133,7 @@ mod tests {
         assert!(cache.get_fresh(Uuid::nil()).is_none(), "zero TTL: always re-read");
         let cache = KeyCache::new(Duration::from_secs(60), 2);
         for _ in 0..10 {
-            cache.insert(KeyRecord {
-                id: Uuid::new_v4(),
-                ..record(1, KeyState::Enabled)
-            });
+            cache.insert(KeyRecord { id: Uuid::new_v4(), ..record(1, KeyState::Enabled) });
         }
         assert!(cache.entries.read().len() <= 2);
     }

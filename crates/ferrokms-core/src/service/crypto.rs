@@ -17,6 +17,8 @@ pub struct Encrypted {
     pub blob: Vec<u8>,
     /// The key that sealed it.
     pub key: KeyRecord,
+    /// The id of the key version that sealed it.
+    pub version_id: Uuid,
 }
 
 /// The result of Decrypt.
@@ -25,6 +27,8 @@ pub struct Decrypted {
     pub key: KeyRecord,
     /// The key version that had sealed it.
     pub version: u32,
+    /// Its id.
+    pub version_id: Uuid,
     /// What was sealed.
     pub plaintext: Zeroizing<Vec<u8>>,
     /// Whether it was sealed as bytes or text.
@@ -38,6 +42,8 @@ pub struct ReEncrypted {
     pub blob: Vec<u8>,
     /// Key of the new blob.
     pub key: KeyRecord,
+    /// The key version that sealed the new blob.
+    pub version_id: Uuid,
     /// Key of the input blob.
     pub source_key_id: Uuid,
     /// Whether the blob was re-sealed.
@@ -59,17 +65,9 @@ impl Kms {
         require_symmetric(&key.record)?;
         let version = key.record.current_version;
         let material = self.material(&key, version).await?;
-        let header = BlobHeader {
-            algorithm: key.record.algorithm,
-            payload,
-            key_id: id,
-            key_version: version,
-        };
-        let blob = header.seal(&material, scope.account.0, &context.canonical(), plaintext)?;
-        Ok(Encrypted {
-            blob,
-            key: key.record.clone(),
-        })
+        let header = BlobHeader { algorithm: key.record.algorithm, payload, key_id: id, key_version: version };
+        let blob = header.seal(&material.key, scope.account.0, &context.canonical(), plaintext)?;
+        Ok(Encrypted { blob, key: key.record.clone(), version_id: material.id })
     }
 
     /// Opens a blob; the key and version come from the blob itself.
@@ -87,15 +85,10 @@ impl Kms {
             return Err(Error::DecryptFailed);
         }
         let material = self.material(&key, h.key_version).await?;
-        let plaintext = parsed
-            .open(&material, scope.account.0, &context.canonical())
-            .map_err(|_| Error::DecryptFailed)?;
-        Ok(Decrypted {
-            key: key.record.clone(),
-            version: h.key_version,
-            plaintext,
-            payload: h.payload,
-        })
+        let plaintext =
+            parsed.open(&material.key, scope.account.0, &context.canonical()).map_err(|_| Error::DecryptFailed)?;
+        let (version, version_id, payload) = (h.key_version, material.id, h.payload);
+        Ok(Decrypted { key: key.record.clone(), version, version_id, plaintext, payload })
     }
 
     /// Re-seals a blob under `destination` (default: the blob's own key). With the same key and
@@ -117,19 +110,14 @@ impl Kms {
         {
             let key = self.key(scope, target).await?;
             require_usable(&key.record)?;
-            return Ok(ReEncrypted {
-                blob: blob.to_vec(),
-                key: key.record.clone(),
-                source_key_id,
-                re_encrypted: false,
-            });
+            let (blob, version_id) = (blob.to_vec(), opened.version_id);
+            return Ok(ReEncrypted { blob, key: key.record.clone(), version_id, source_key_id, re_encrypted: false });
         }
-        let sealed = self
-            .encrypt(scope, target, &opened.plaintext, opened.payload, destination_context)
-            .await?;
+        let sealed = self.encrypt(scope, target, &opened.plaintext, opened.payload, destination_context).await?;
         Ok(ReEncrypted {
             blob: sealed.blob,
             key: sealed.key,
+            version_id: sealed.version_id,
             source_key_id,
             re_encrypted: true,
         })

@@ -32,14 +32,8 @@ impl PublicKeyWrap {
     pub fn check_capacity(&self, field: &str, len: usize) -> Result<()> {
         match self.key.capacity(self.algorithm) {
             Ok(max) if len <= max => Ok(()),
-            Ok(max) => Err(Error::invalid(
-                field,
-                format!("the public key can hold at most {max} bytes"),
-            )),
-            Err(_) => Err(Error::invalid(
-                field,
-                "the public key does not match the encryption algorithm",
-            )),
+            Ok(max) => Err(Error::invalid(field, format!("the public key can hold at most {max} bytes"))),
+            Err(_) => Err(Error::invalid(field, "the public key does not match the encryption algorithm")),
         }
     }
 
@@ -130,14 +124,12 @@ pub enum ImportDataKey {
 impl std::fmt::Debug for ImportDataKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Ciphertext { key_id, .. } => f
-                .debug_struct("Ciphertext")
-                .field("key_id", key_id)
-                .finish_non_exhaustive(),
-            Self::Plaintext { key_id, .. } => f
-                .debug_struct("Plaintext")
-                .field("key_id", key_id)
-                .finish_non_exhaustive(),
+            Self::Ciphertext { key_id, .. } => {
+                f.debug_struct("Ciphertext").field("key_id", key_id).finish_non_exhaustive()
+            }
+            Self::Plaintext { key_id, .. } => {
+                f.debug_struct("Plaintext").field("key_id", key_id).finish_non_exhaustive()
+            }
         }
     }
 }
@@ -152,36 +144,19 @@ impl Kms {
             w.check_capacity("EncryptionPublicKey", req.len)?;
         }
         let data_key = random::secret_bytes(req.len)?;
-        let sealed = self
-            .encrypt(scope, req.key_id, &data_key, PayloadKind::Bytes, &req.context)
-            .await?;
+        let sealed = self.encrypt(scope, req.key_id, &data_key, PayloadKind::Bytes, &req.context).await?;
         let key_version = sealed.key.current_version;
         let plaintext = match &req.wrap {
             Some(w) => Zeroizing::new(w.encrypt(&data_key)?),
             None => data_key,
         };
         let data_key_id = match req.hosted {
-            Some(h) => Some(
-                self.host(
-                    scope,
-                    req.key_id,
-                    &sealed.blob,
-                    &req.context,
-                    req.len,
-                    Origin::Generated,
-                    h,
-                )
-                .await?,
-            ),
+            Some(h) => {
+                Some(self.host(scope, req.key_id, &sealed.blob, &req.context, req.len, Origin::Generated, h).await?)
+            }
             None => None,
         };
-        Ok(DataKeyOutput {
-            key_id: req.key_id,
-            key_version,
-            plaintext,
-            blob: sealed.blob,
-            data_key_id,
-        })
+        Ok(DataKeyOutput { key_id: req.key_id, key_version, plaintext, blob: sealed.blob, data_key_id })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -250,9 +225,7 @@ impl Kms {
                     Err(e) => return Err(e),
                 };
                 if key_id.is_some_and(|k| k != opened.key.id) {
-                    return Err(Error::InvalidImportKeyMaterial(
-                        "the ciphertext was made under another KeyId".into(),
-                    ));
+                    return Err(Error::InvalidImportKeyMaterial("the ciphertext was made under another KeyId".into()));
                 }
                 if opened.plaintext.is_empty() || opened.plaintext.len() > 1024 {
                     return Err(Error::InvalidImportKeyMaterial("data keys have 1-1024 bytes".into()));
@@ -263,9 +236,7 @@ impl Kms {
                 if material.is_empty() || material.len() > 1024 {
                     return Err(Error::InvalidImportKeyMaterial("data keys have 1-1024 bytes".into()));
                 }
-                let sealed = self
-                    .encrypt(scope, key_id, &material, PayloadKind::Bytes, &none)
-                    .await?;
+                let sealed = self.encrypt(scope, key_id, &material, PayloadKind::Bytes, &none).await?;
                 (key_id, sealed.blob, material.len(), Origin::External)
             }
         };
@@ -313,18 +284,12 @@ impl Kms {
     ) -> Result<Zeroizing<Vec<u8>>> {
         let r = self.data_key_in_scope(scope, id).await?;
         if r.state != KeyState::Enabled {
-            return Err(Error::DataKeyState {
-                state: r.state,
-                need: StateNeed::Usable,
-            });
+            return Err(Error::DataKeyState { state: r.state, need: StateNeed::Usable });
         }
         if let Some(w) = wrap {
             w.check_capacity("EncryptionPublicKey", r.number_of_bytes as usize)?;
         }
-        let opened = match self
-            .decrypt(scope, &r.ciphertext, &EncryptionContext::from_canonical(&r.context))
-            .await
-        {
+        let opened = match self.decrypt(scope, &r.ciphertext, &EncryptionContext::from_canonical(&r.context)).await {
             Ok(o) => o,
             Err(Error::DecryptFailed) => return Err(Error::KeyNotFound),
             Err(e) => return Err(e),
@@ -339,10 +304,7 @@ impl Kms {
     pub async fn data_key_ciphertext(&self, scope: &Scope, id: Uuid) -> Result<DataKeyRecord> {
         let r = self.data_key_in_scope(scope, id).await?;
         if r.state != KeyState::Enabled {
-            return Err(Error::DataKeyState {
-                state: r.state,
-                need: StateNeed::Usable,
-            });
+            return Err(Error::DataKeyState { state: r.state, need: StateNeed::Usable });
         }
         Ok(r)
     }
@@ -373,19 +335,13 @@ impl Kms {
         for id in ids {
             let r = self.data_key_in_scope(scope, *id).await?;
             if r.state == KeyState::PendingDelete {
-                return Err(Error::DataKeyState {
-                    state: r.state,
-                    need: StateNeed::NotPendingDelete,
-                });
+                return Err(Error::DataKeyState { state: r.state, need: StateNeed::NotPendingDelete });
             }
         }
         for id in ids {
             self.modify_data_key(scope, *id, |r| {
                 if r.state == KeyState::PendingDelete {
-                    return Err(Error::DataKeyState {
-                        state: r.state,
-                        need: StateNeed::NotPendingDelete,
-                    });
+                    return Err(Error::DataKeyState { state: r.state, need: StateNeed::NotPendingDelete });
                 }
                 r.state = if enabled { KeyState::Enabled } else { KeyState::Disabled };
                 Ok(())
@@ -404,10 +360,7 @@ impl Kms {
                 r.deletion_date = due;
                 Ok(())
             }
-            state => Err(Error::DataKeyState {
-                state,
-                need: StateNeed::NotPendingDelete,
-            }),
+            state => Err(Error::DataKeyState { state, need: StateNeed::NotPendingDelete }),
         })
         .await
     }
@@ -420,10 +373,7 @@ impl Kms {
                 r.deletion_date = 0;
                 Ok(())
             }
-            state => Err(Error::DataKeyState {
-                state,
-                need: StateNeed::PendingDelete,
-            }),
+            state => Err(Error::DataKeyState { state, need: StateNeed::PendingDelete }),
         })
         .await
     }
@@ -433,10 +383,7 @@ impl Kms {
         validate::data_key_name(name)?;
         self.modify_data_key(scope, id, |r| {
             if r.state == KeyState::PendingDelete {
-                return Err(Error::DataKeyState {
-                    state: r.state,
-                    need: StateNeed::NotPendingDelete,
-                });
+                return Err(Error::DataKeyState { state: r.state, need: StateNeed::NotPendingDelete });
             }
             r.name = name.to_owned();
             Ok(())
@@ -449,10 +396,7 @@ impl Kms {
         validate::description("Description", text, MAX_DATA_KEY_DESCRIPTION)?;
         self.modify_data_key(scope, id, |r| {
             if r.state == KeyState::PendingDelete {
-                return Err(Error::DataKeyState {
-                    state: r.state,
-                    need: StateNeed::NotPendingDelete,
-                });
+                return Err(Error::DataKeyState { state: r.state, need: StateNeed::NotPendingDelete });
             }
             r.description = text.to_owned();
             Ok(())

@@ -13,8 +13,8 @@ use crate::{Error, Result, validate};
 /// What CreateKey asks for (validated by the front for its dialect's rules).
 #[derive(Debug, Clone)]
 pub struct CreateKey {
-    /// Alias, unique per account and region.
-    pub alias: String,
+    /// Tencent alias, unique per account and region; the key id if `None`.
+    pub alias: Option<String>,
     /// Free text.
     pub description: String,
     /// Usage.
@@ -25,7 +25,31 @@ pub struct CreateKey {
     pub external: bool,
     /// Tags.
     pub tags: Vec<Tag>,
+    /// Automatic rotation period in seconds, if rotation is to be on.
+    pub rotation_interval: Option<u64>,
+    /// Key policy; the default policy if `None`.
+    pub policy: Option<String>,
 }
+
+/// The policy a key gets when none is given: every principal of the owning account may use it.
+pub fn default_policy(account: crate::model::AccountId) -> String {
+    format!(
+        r#"{{"Version":"1","Statement":[{{"Sid":"Enable RAM User Permissions","Effect":"Allow","Principal":{{"RAM":["acs:ram::{}:*"]}},"Action":["kms:*"],"Resource":["*"]}}]}}"#,
+        account.0
+    )
+}
+
+/// How a dialect's ScheduleKeyDeletion / CancelKeyDeletion behave.
+#[derive(Debug, Clone, Copy)]
+pub struct DeletionRules {
+    /// Only a Disabled (or PendingImport) key may be scheduled (Tencent); else Enabled too (Alibaba).
+    pub require_disabled: bool,
+    /// The state a cancelled deletion returns the key to (Tencent: Disabled; Alibaba: Enabled).
+    pub restore_to: KeyState,
+}
+
+/// Most tags on one key.
+pub const MAX_TAGS: usize = 20;
 
 /// Counts shown by service-status actions.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +67,9 @@ pub struct ServiceStats {
 impl Kms {
     /// Creates a key (and its first version unless EXTERNAL). Durable when it returns.
     pub async fn create_key(&self, scope: &Scope, req: CreateKey) -> Result<KeyRecord> {
-        validate::alias(&req.alias)?;
+        if let Some(alias) = &req.alias {
+            validate::alias(alias)?;
+        }
         validate::tags(&req.tags)?;
         let count = self.store.count_keys(scope.account).await?;
         if count >= self.config.max_keys_per_account {
@@ -51,31 +77,27 @@ impl Kms {
         }
         let created_at = now();
         let algorithm = req.algorithm.unwrap_or(self.config.default_algorithm);
+        let id = Uuid::new_v4();
         let mut record = KeyRecord {
-            id: Uuid::new_v4(),
+            id,
             account: scope.account,
             region: scope.region.clone(),
-            alias: req.alias,
+            alias: req.alias.unwrap_or_else(|| id.to_string()),
             description: req.description,
             usage: req.usage,
             algorithm,
-            origin: if req.external {
-                Origin::External
-            } else {
-                Origin::Generated
-            },
-            state: if req.external {
-                KeyState::PendingImport
-            } else {
-                KeyState::Enabled
-            },
+            origin: if req.external { Origin::External } else { Origin::Generated },
+            state: if req.external { KeyState::PendingImport } else { KeyState::Enabled },
             created_at,
             deletion_date: 0,
-            rotation_enabled: false,
-            rotate_days: 365,
+            rotation_enabled: req.rotation_interval.is_some(),
+            rotation_interval: req.rotation_interval.unwrap_or(365 * 86_400),
             last_rotated_at: 0,
-            next_rotation_at: 0,
+            next_rotation_at: req.rotation_interval.map_or(0, |i| created_at + i),
             current_version: 0,
+            deletion_protection: false,
+            deletion_protection_description: String::new(),
+            policy: req.policy.unwrap_or_else(|| default_policy(scope.account)),
             revision: 1,
             tags: req.tags,
         };
@@ -127,10 +149,7 @@ impl Kms {
                 k.state = KeyState::Enabled;
                 Ok(())
             }
-            state => Err(Error::KeyState {
-                state,
-                need: StateNeed::EnabledOrDisabled,
-            }),
+            state => Err(Error::KeyState { state, need: StateNeed::EnabledOrDisabled }),
         })
         .await
     }
@@ -142,10 +161,7 @@ impl Kms {
                 k.state = KeyState::Disabled;
                 Ok(())
             }
-            state => Err(Error::KeyState {
-                state,
-                need: StateNeed::EnabledOrDisabled,
-            }),
+            state => Err(Error::KeyState { state, need: StateNeed::EnabledOrDisabled }),
         })
         .await
     }
@@ -155,10 +171,7 @@ impl Kms {
         for id in ids {
             let k = self.key_for_update(scope, *id).await?;
             if !matches!(k.state, KeyState::Enabled | KeyState::Disabled) {
-                return Err(Error::KeyState {
-                    state: k.state,
-                    need: StateNeed::EnabledOrDisabled,
-                });
+                return Err(Error::KeyState { state: k.state, need: StateNeed::EnabledOrDisabled });
             }
         }
         for id in ids {
@@ -171,41 +184,88 @@ impl Kms {
         Ok(())
     }
 
-    /// Schedules deletion of a Disabled key (or an EXTERNAL key without material) in `days`.
-    pub async fn schedule_key_deletion(&self, scope: &Scope, id: Uuid, days: u64) -> Result<KeyRecord> {
-        let due = now() + days * 86_400;
-        self.modify_key(scope, id, |k| match k.state {
-            KeyState::Disabled | KeyState::PendingImport => {
-                k.state = KeyState::PendingDelete;
-                k.deletion_date = due;
-                Ok(())
+    /// Schedules deletion in `days`, under the dialect's rules; refused while deletion
+    /// protection is on.
+    pub async fn schedule_key_deletion(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        days: u64,
+        rules: DeletionRules,
+    ) -> Result<KeyRecord> {
+        let due = now().saturating_add(days.saturating_mul(86_400));
+        self.modify_key(scope, id, |k| {
+            let allowed = match k.state {
+                KeyState::Disabled | KeyState::PendingImport => true,
+                KeyState::Enabled => !rules.require_disabled,
+                _ => false,
+            };
+            if !allowed {
+                let need = if rules.require_disabled { StateNeed::Disabled } else { StateNeed::NotPendingDelete };
+                return Err(Error::KeyState { state: k.state, need });
             }
-            state => Err(Error::KeyState {
-                state,
-                need: StateNeed::Disabled,
-            }),
+            if k.deletion_protection {
+                return Err(Error::DeletionProtected);
+            }
+            k.state = KeyState::PendingDelete;
+            k.deletion_date = due;
+            Ok(())
         })
         .await
     }
 
-    /// Cancels a scheduled deletion; the key returns to Disabled.
-    pub async fn cancel_key_deletion(&self, scope: &Scope, id: Uuid) -> Result<KeyRecord> {
+    /// Cancels a scheduled deletion; the key returns to `rules.restore_to` (PendingImport if it
+    /// never had material).
+    pub async fn cancel_key_deletion(&self, scope: &Scope, id: Uuid, rules: DeletionRules) -> Result<KeyRecord> {
         self.modify_key(scope, id, |k| match k.state {
             KeyState::PendingDelete => {
-                k.state = if k.current_version == 0 {
-                    KeyState::PendingImport
-                } else {
-                    KeyState::Disabled
-                };
+                k.state = if k.current_version == 0 { KeyState::PendingImport } else { rules.restore_to };
                 k.deletion_date = 0;
                 Ok(())
             }
-            state => Err(Error::KeyState {
-                state,
-                need: StateNeed::PendingDelete,
-            }),
+            state => Err(Error::KeyState { state, need: StateNeed::PendingDelete }),
         })
         .await
+    }
+
+    /// Turns deletion protection on (with a description) or off.
+    pub async fn set_deletion_protection(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        on: bool,
+        description: &str,
+    ) -> Result<KeyRecord> {
+        self.modify_key(scope, id, |k| {
+            k.deletion_protection = on;
+            k.deletion_protection_description = if on { description.to_owned() } else { String::new() };
+            Ok(())
+        })
+        .await
+    }
+
+    /// Replaces the key policy (stored and returned as given).
+    pub async fn set_key_policy(&self, scope: &Scope, id: Uuid, policy: &str) -> Result<KeyRecord> {
+        self.modify_key(scope, id, |k| {
+            k.policy = policy.to_owned();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Adds tags to a key (replacing values of existing tag keys) and removes the tag keys in
+    /// `remove`; at most 20 tags remain.
+    pub async fn retag_key(&self, scope: &Scope, id: Uuid, add: &[Tag], remove: &[String]) -> Result<KeyRecord> {
+        validate::tags(add)?;
+        let mut k = self.key_for_update(scope, id).await?;
+        k.tags.retain(|t| !remove.contains(&t.key) && !add.iter().any(|a| a.key == t.key));
+        k.tags.extend(add.iter().cloned());
+        k.tags.sort();
+        if k.tags.len() > MAX_TAGS {
+            return Err(Error::LimitExceeded(format!("a key holds at most {MAX_TAGS} tags")));
+        }
+        self.store.replace_tags(id, &k.tags).await?;
+        Ok(k)
     }
 
     /// Archives an Enabled key: it keeps decrypting but no longer encrypts.
@@ -215,10 +275,7 @@ impl Kms {
                 k.state = KeyState::Archived;
                 Ok(())
             }
-            state => Err(Error::KeyState {
-                state,
-                need: StateNeed::Enabled,
-            }),
+            state => Err(Error::KeyState { state, need: StateNeed::Enabled }),
         })
         .await
     }
@@ -230,10 +287,7 @@ impl Kms {
                 k.state = KeyState::Enabled;
                 Ok(())
             }
-            state => Err(Error::KeyState {
-                state,
-                need: StateNeed::Archived,
-            }),
+            state => Err(Error::KeyState { state, need: StateNeed::Archived }),
         })
         .await
     }
@@ -284,10 +338,7 @@ impl Kms {
 
 fn not_pending_delete(k: &KeyRecord) -> Result<()> {
     if k.state == KeyState::PendingDelete {
-        return Err(Error::KeyState {
-            state: k.state,
-            need: StateNeed::NotPendingDelete,
-        });
+        return Err(Error::KeyState { state: k.state, need: StateNeed::NotPendingDelete });
     }
     Ok(())
 }

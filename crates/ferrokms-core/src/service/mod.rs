@@ -5,6 +5,7 @@
 //! changes state goes to the store before it is acknowledged.
 
 mod access;
+mod aliases;
 mod background;
 mod cache;
 mod crypto;
@@ -20,18 +21,19 @@ use ferrokms_crypto::root::RootKey;
 use uuid::Uuid;
 
 pub use access::{Credential, NewAccessKey};
+pub use aliases::check_alias_name;
 pub use background::BackgroundReport;
 pub use crypto::{Decrypted, Encrypted, ReEncrypted};
 pub use datakeys::{
     DataKeyOutput, GenerateDataKey, HostedSpec, ImportDataKey, MAX_DATA_KEY_DESCRIPTION, PublicKeyWrap,
 };
-pub use keys::{CreateKey, ServiceStats};
+pub use keys::{CreateKey, DeletionRules, MAX_TAGS, ServiceStats, default_policy};
 
 use crate::error::StateNeed;
 use crate::model::{AccountId, KeyRecord, KeyState, Scope};
 use crate::store::{Conflict, Store, StoreError};
 use crate::{Error, Result};
-use cache::{CachedKey, KeyCache};
+use cache::{CachedKey, KeyCache, VersionKey};
 
 /// Tunables of the service.
 #[derive(Debug, Clone)]
@@ -76,9 +78,7 @@ pub struct Kms {
 
 impl std::fmt::Debug for Kms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kms")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("Kms").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -97,14 +97,7 @@ impl Kms {
         let keys = KeyCache::new(config.cache_ttl, config.cache_capacity);
         let credentials = access::CredentialCache::new(config.cache_ttl);
         let data_key_counts = datakeys::DataKeyCounts::default();
-        Self {
-            store,
-            root,
-            config,
-            keys,
-            credentials,
-            data_key_counts,
-        }
+        Self { store, root, config, keys, credentials, data_key_counts }
     }
 
     /// The service configuration.
@@ -162,7 +155,7 @@ impl Kms {
     }
 
     /// The prepared material of a key version, unsealed once and then kept in memory.
-    async fn material(&self, key: &CachedKey, version: u32) -> Result<Arc<SymmetricKey>> {
+    async fn material(&self, key: &CachedKey, version: u32) -> Result<Arc<VersionKey>> {
         if let Some(m) = key.version(version) {
             return Ok(m);
         }
@@ -174,12 +167,10 @@ impl Kms {
             .ok_or_else(|| Error::internal(format!("key {} has no version {version}", record.id)))?;
         let clear = self
             .root
-            .open(
-                &material_aad(record.account, record.id, version),
-                &stored.sealed_material,
-            )
+            .open(&material_aad(record.account, record.id, version), &stored.sealed_material)
             .map_err(|_| Error::internal(format!("key {} version {version} does not unseal", record.id)))?;
-        let prepared = Arc::new(SymmetricKey::new(record.algorithm, &clear)?);
+        let prepared =
+            Arc::new(VersionKey { key: SymmetricKey::new(record.algorithm, &clear)?, id: stored.version_id });
         key.put_version(version, prepared.clone());
         Ok(prepared)
     }
@@ -189,10 +180,7 @@ impl Kms {
 fn require_usable(record: &KeyRecord) -> Result<()> {
     match record.state {
         KeyState::Enabled => Ok(()),
-        state => Err(Error::KeyState {
-            state,
-            need: StateNeed::Usable,
-        }),
+        state => Err(Error::KeyState { state, need: StateNeed::Usable }),
     }
 }
 
@@ -200,9 +188,6 @@ fn require_usable(record: &KeyRecord) -> Result<()> {
 fn require_decryptable(record: &KeyRecord) -> Result<()> {
     match record.state {
         KeyState::Enabled | KeyState::Archived => Ok(()),
-        state => Err(Error::KeyState {
-            state,
-            need: StateNeed::Decryptable,
-        }),
+        state => Err(Error::KeyState { state, need: StateNeed::Decryptable }),
     }
 }

@@ -9,17 +9,15 @@ use crate::model::{KeyRecord, KeyState, Origin, Scope, VersionRecord, now};
 use crate::store::{Conflict, StoreError};
 use crate::{Error, Result};
 
-const DAY: u64 = 86_400;
-
 impl Kms {
-    /// Turns automatic rotation on with a period of `days`.
-    pub async fn enable_key_rotation(&self, scope: &Scope, id: Uuid, days: u64) -> Result<KeyRecord> {
+    /// Turns automatic rotation on with a period of `interval` seconds.
+    pub async fn enable_key_rotation(&self, scope: &Scope, id: Uuid, interval: u64) -> Result<KeyRecord> {
         let at = now();
         self.modify_key(scope, id, |k| {
             rotatable(k)?;
             k.rotation_enabled = true;
-            k.rotate_days = days;
-            k.next_rotation_at = at + days * DAY;
+            k.rotation_interval = interval;
+            k.next_rotation_at = at.saturating_add(interval);
             Ok(())
         })
         .await
@@ -29,10 +27,7 @@ impl Kms {
     pub async fn disable_key_rotation(&self, scope: &Scope, id: Uuid) -> Result<KeyRecord> {
         self.modify_key(scope, id, |k| {
             if k.state == KeyState::PendingDelete {
-                return Err(Error::KeyState {
-                    state: k.state,
-                    need: StateNeed::NotPendingDelete,
-                });
+                return Err(Error::KeyState { state: k.state, need: StateNeed::NotPendingDelete });
             }
             k.rotation_enabled = false;
             k.next_rotation_at = 0;
@@ -51,10 +46,7 @@ impl Kms {
             let record = self.key_for_update(scope, id).await?;
             rotatable(&record)?;
             if record.state != KeyState::Enabled {
-                return Err(Error::KeyState {
-                    state: record.state,
-                    need: StateNeed::Usable,
-                });
+                return Err(Error::KeyState { state: record.state, need: StateNeed::Usable });
             }
             if record.last_rotated_at != 0 && at < record.last_rotated_at.saturating_add(min) {
                 return Err(Error::RotateRateLimited(min));
@@ -72,20 +64,13 @@ impl Kms {
         let expected = record.revision;
         let version = record.current_version + 1;
         let material = record.algorithm.generate()?;
-        let sealed_material = self
-            .root
-            .seal(&material_aad(record.account, record.id, version), &material)?;
-        let v = VersionRecord {
-            key_id: record.id,
-            version,
-            version_id: Uuid::new_v4(),
-            sealed_material,
-            created_at: at,
-        };
+        let sealed_material = self.root.seal(&material_aad(record.account, record.id, version), &material)?;
+        let v =
+            VersionRecord { key_id: record.id, version, version_id: Uuid::new_v4(), sealed_material, created_at: at };
         record.current_version = version;
         record.last_rotated_at = at;
         if record.rotation_enabled {
-            record.next_rotation_at = at + record.rotate_days * DAY;
+            record.next_rotation_at = at.saturating_add(record.rotation_interval);
         }
         record.revision = expected + 1;
         match self.store.add_version(&record, expected, &v).await {

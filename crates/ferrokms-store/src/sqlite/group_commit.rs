@@ -29,12 +29,8 @@ impl GroupCommit {
 
     pub(super) async fn insert(&self, record: DataKeyRecord) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
-        self.tx
-            .send((record, done))
-            .await
-            .map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?;
-        wait.await
-            .map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?
+        self.tx.send((record, done)).await.map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?;
+        wait.await.map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?
     }
 }
 
@@ -76,10 +72,7 @@ async fn commit(pool: &SqlitePool, batch: &[Job]) -> Vec<Result<(), StoreError>>
         Ok(results) => results,
         Err(e) => {
             tracing::error!(error = %e, "group commit of hosted data keys failed");
-            batch
-                .iter()
-                .map(|_| Err(StoreError::Unavailable(e.to_string())))
-                .collect()
+            batch.iter().map(|_| Err(StoreError::Unavailable(e.to_string()))).collect()
         }
     }
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ferrokms_core::model::{
-    AccessKeyRecord, AccountId, AccountRecord, DataKeyRecord, KeyRecord, KeyState, Region, Tag, VersionRecord,
+    AccessKeyRecord, AccountId, AccountRecord, AliasRecord, DataKeyRecord, KeyRecord, KeyState, Region, Tag,
+    VersionRecord,
 };
 use ferrokms_core::store::{Conflict, DataKeyFilter, KeyFilter, Order, Store, StoreError, TagFilter};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -61,11 +62,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(map_err)?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(map_err)?;
         migrate(&pool).await?;
         let data_keys = GroupCommit::start(pool.clone());
         Ok(Self { pool, data_keys })
@@ -88,10 +85,8 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
         .await
         .map_err(map_err)?;
     let mut tx = pool.begin().await.map_err(map_err)?;
-    let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM ferrokms_schema")
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err)?;
+    let applied: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM ferrokms_schema").fetch_one(&mut *tx).await.map_err(map_err)?;
     let applied = usize::try_from(applied.unwrap_or(0)).unwrap_or(0);
     if applied > schema::MIGRATIONS.len() {
         return Err(StoreError::Unavailable(format!(
@@ -153,9 +148,7 @@ pub(crate) async fn insert_data_key_rows(
 /// Appends `AND EXISTS (...)` for every tag filter on the resource id column `id_col`.
 fn push_tag_filters(q: &mut QueryBuilder<Sqlite>, id_col: &str, filters: &[TagFilter]) {
     for f in filters {
-        q.push(format!(
-            " AND EXISTS (SELECT 1 FROM tags t WHERE t.resource_id = {id_col} AND t.tag_key = "
-        ));
+        q.push(format!(" AND EXISTS (SELECT 1 FROM tags t WHERE t.resource_id = {id_col} AND t.tag_key = "));
         q.push_bind(f.key.clone());
         if !f.values.is_empty() {
             q.push(" AND t.tag_value IN (");
@@ -208,10 +201,8 @@ fn push_page(q: &mut QueryBuilder<Sqlite>, order: Order, offset: u64, limit: u64
 impl Store for SqliteStore {
     async fn create_account(&self, name: &str, now: u64) -> Result<AccountRecord, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM accounts")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let max: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(id) FROM accounts").fetch_one(&mut *tx).await.map_err(map_err)?;
         let id = max.map_or(100_000_000_001, |m| m + 1);
         sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)")
             .bind(id)
@@ -229,10 +220,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM accounts ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let rows = sqlx::query("SELECT * FROM accounts ORDER BY id").fetch_all(&self.pool).await.map_err(map_err)?;
         rows.iter().map(rows::account).collect()
     }
 
@@ -282,8 +270,9 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         sqlx::query(
             "INSERT INTO keys (id, account_id, region, alias, description, usage, algorithm, origin, state, created_at, \
-             deletion_date, rotation_enabled, rotate_days, last_rotated_at, next_rotation_at, current_version, revision) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             deletion_date, rotation_enabled, rotation_interval, last_rotated_at, next_rotation_at, current_version, \
+             deletion_protection, deletion_protection_description, policy, revision) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(k.id.to_string())
         .bind(i(k.account.0))
@@ -297,10 +286,13 @@ impl Store for SqliteStore {
         .bind(i(k.created_at))
         .bind(i(k.deletion_date))
         .bind(i64::from(k.rotation_enabled))
-        .bind(i(k.rotate_days))
+        .bind(i(k.rotation_interval))
         .bind(i(k.last_rotated_at))
         .bind(i(k.next_rotation_at))
         .bind(i64::from(k.current_version))
+        .bind(i64::from(k.deletion_protection))
+        .bind(&k.deletion_protection_description)
+        .bind(&k.policy)
         .bind(i(k.revision))
         .execute(&mut *tx)
         .await
@@ -347,6 +339,115 @@ impl Store for SqliteStore {
         row.as_ref().map(rows::version).transpose()
     }
 
+    async fn list_versions(&self, key_id: Uuid) -> Result<Vec<VersionRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM key_versions WHERE key_id = ? ORDER BY version")
+            .bind(key_id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(rows::version).collect()
+    }
+
+    async fn replace_tags(&self, resource: Uuid, tags: &[Tag]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query("DELETE FROM tags WHERE resource_id = ?")
+            .bind(resource.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        insert_tags(&mut tx, resource, tags).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn insert_alias(&self, a: &AliasRecord) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO aliases (account_id, region, name, key_id, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(i(a.account.0))
+            .bind(&a.region.0)
+            .bind(&a.name)
+            .bind(a.key_id.to_string())
+            .bind(i(a.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(unique(Conflict::Alias))?;
+        Ok(())
+    }
+
+    async fn update_alias(
+        &self,
+        account: AccountId,
+        region: &Region,
+        name: &str,
+        key_id: Uuid,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE aliases SET key_id = ? WHERE account_id = ? AND region = ? AND name = ?")
+            .bind(key_id.to_string())
+            .bind(i(account.0))
+            .bind(&region.0)
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_alias(&self, account: AccountId, region: &Region, name: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM aliases WHERE account_id = ? AND region = ? AND name = ?")
+            .bind(i(account.0))
+            .bind(&region.0)
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn get_alias(
+        &self,
+        account: AccountId,
+        region: &Region,
+        name: &str,
+    ) -> Result<Option<AliasRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM aliases WHERE account_id = ? AND region = ? AND name = ?")
+            .bind(i(account.0))
+            .bind(&region.0)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(rows::alias).transpose()
+    }
+
+    async fn list_aliases(
+        &self,
+        account: AccountId,
+        region: &Region,
+        key_id: Option<Uuid>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<AliasRecord>, u64), StoreError> {
+        let build = |select: &str| {
+            let mut q = QueryBuilder::<Sqlite>::new(select);
+            q.push(" FROM aliases WHERE account_id = ");
+            q.push_bind(i(account.0));
+            q.push(" AND region = ");
+            q.push_bind(region.0.clone());
+            if let Some(k) = key_id {
+                q.push(" AND key_id = ");
+                q.push_bind(k.to_string());
+            }
+            q
+        };
+        let total: i64 = build("SELECT COUNT(*)").build_query_scalar().fetch_one(&self.pool).await.map_err(map_err)?;
+        let mut q = build("SELECT *");
+        q.push(" ORDER BY name LIMIT ");
+        q.push_bind(i(limit));
+        q.push(" OFFSET ");
+        q.push_bind(i(offset));
+        let rows = q.build().fetch_all(&self.pool).await.map_err(map_err)?;
+        let aliases = rows.iter().map(rows::alias).collect::<Result<Vec<_>, _>>()?;
+        Ok((aliases, u64::try_from(total).unwrap_or_default()))
+    }
+
     async fn list_keys(
         &self,
         account: AccountId,
@@ -368,24 +469,26 @@ impl Store for SqliteStore {
                 q.push(" AND usage = ");
                 q.push_bind(u.as_str());
             }
+            if !f.algorithms.is_empty() {
+                q.push(" AND algorithm IN (");
+                let mut sep = q.separated(", ");
+                for a in &f.algorithms {
+                    sep.push_bind(i64::from(*a as u8));
+                }
+                q.push(")");
+            }
             push_search(&mut q, "alias", f.search.as_ref());
             push_tag_filters(&mut q, "keys.id", &f.tags);
             q
         };
-        let total: i64 = build("SELECT COUNT(*)")
-            .build_query_scalar()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let total: i64 = build("SELECT COUNT(*)").build_query_scalar().fetch_one(&self.pool).await.map_err(map_err)?;
         let mut q = build("SELECT *");
         push_page(&mut q, f.order, f.offset, f.limit);
         let rows = q.build().fetch_all(&self.pool).await.map_err(map_err)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: String = sqlx::Row::try_get(row, "id").map_err(map_err)?;
-            let tags = self
-                .tags(Uuid::parse_str(&id).map_err(|e| StoreError::Unavailable(e.to_string()))?)
-                .await?;
+            let tags = self.tags(Uuid::parse_str(&id).map_err(|e| StoreError::Unavailable(e.to_string()))?).await?;
             out.push(rows::key(row, tags)?);
         }
         Ok((out, u64::try_from(total).unwrap_or_default()))
@@ -415,12 +518,9 @@ impl Store for SqliteStore {
             "DELETE FROM key_versions WHERE key_id = ?",
             "DELETE FROM tags WHERE resource_id = ?",
             "DELETE FROM cloud_bindings WHERE key_id = ?",
+            "DELETE FROM aliases WHERE key_id = ?",
         ] {
-            sqlx::query(sql)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+            sqlx::query(sql).bind(id.to_string()).execute(&mut *tx).await.map_err(map_err)?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(true)
@@ -541,20 +641,14 @@ impl Store for SqliteStore {
             push_tag_filters(&mut q, "data_keys.id", &f.tags);
             q
         };
-        let total: i64 = build("SELECT COUNT(*)")
-            .build_query_scalar()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let total: i64 = build("SELECT COUNT(*)").build_query_scalar().fetch_one(&self.pool).await.map_err(map_err)?;
         let mut q = build("SELECT *");
         push_page(&mut q, f.order, f.offset, f.limit);
         let rows = q.build().fetch_all(&self.pool).await.map_err(map_err)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: String = sqlx::Row::try_get(row, "id").map_err(map_err)?;
-            let tags = self
-                .tags(Uuid::parse_str(&id).map_err(|e| StoreError::Unavailable(e.to_string()))?)
-                .await?;
+            let tags = self.tags(Uuid::parse_str(&id).map_err(|e| StoreError::Unavailable(e.to_string()))?).await?;
             out.push(rows::data_key(row, tags)?);
         }
         Ok((out, u64::try_from(total).unwrap_or_default()))
@@ -618,7 +712,8 @@ async fn insert_version(tx: &mut Transaction<'_, Sqlite>, v: &VersionRecord) -> 
 async fn update_key_row(tx: &mut Transaction<'_, Sqlite>, k: &KeyRecord, expected: u64) -> Result<(), StoreError> {
     let done = sqlx::query(
         "UPDATE keys SET alias = ?, description = ?, state = ?, deletion_date = ?, rotation_enabled = ?, \
-         rotate_days = ?, last_rotated_at = ?, next_rotation_at = ?, current_version = ?, revision = ? \
+         rotation_interval = ?, last_rotated_at = ?, next_rotation_at = ?, current_version = ?, \
+         deletion_protection = ?, deletion_protection_description = ?, policy = ?, revision = ? \
          WHERE id = ? AND revision = ?",
     )
     .bind(&k.alias)
@@ -626,10 +721,13 @@ async fn update_key_row(tx: &mut Transaction<'_, Sqlite>, k: &KeyRecord, expecte
     .bind(k.state.as_str())
     .bind(i(k.deletion_date))
     .bind(i64::from(k.rotation_enabled))
-    .bind(i(k.rotate_days))
+    .bind(i(k.rotation_interval))
     .bind(i(k.last_rotated_at))
     .bind(i(k.next_rotation_at))
     .bind(i64::from(k.current_version))
+    .bind(i64::from(k.deletion_protection))
+    .bind(&k.deletion_protection_description)
+    .bind(&k.policy)
     .bind(i(k.revision))
     .bind(k.id.to_string())
     .bind(i(expected))

@@ -1,8 +1,8 @@
 //! Mapping between rows and domain records.
 
 use ferrokms_core::model::{
-    AccessKeyRecord, AccountId, AccountRecord, DataKeyRecord, KeyRecord, KeyState, KeyUsage, Origin, Region, Tag,
-    VersionRecord,
+    AccessKeyRecord, AccountId, AccountRecord, AliasRecord, DataKeyRecord, KeyRecord, KeyState, KeyUsage, Origin,
+    Region, Tag, VersionRecord,
 };
 use ferrokms_crypto::aead::SymmetricAlgorithm;
 use sqlx::Row;
@@ -55,10 +55,13 @@ pub(super) fn key(row: &SqliteRow, tags: Vec<Tag>) -> Result<KeyRecord, StoreErr
         created_at: u64_of(row, "created_at")?,
         deletion_date: u64_of(row, "deletion_date")?,
         rotation_enabled: u64_of(row, "rotation_enabled")? != 0,
-        rotate_days: u64_of(row, "rotate_days")?,
+        rotation_interval: u64_of(row, "rotation_interval")?,
         last_rotated_at: u64_of(row, "last_rotated_at")?,
         next_rotation_at: u64_of(row, "next_rotation_at")?,
         current_version: u32::try_from(u64_of(row, "current_version")?).map_err(|_| bad("current_version"))?,
+        deletion_protection: u64_of(row, "deletion_protection")? != 0,
+        deletion_protection_description: string_of(row, "deletion_protection_description")?,
+        policy: string_of(row, "policy")?,
         revision: u64_of(row, "revision")?,
         tags,
     })
@@ -91,6 +94,16 @@ pub(super) fn data_key(row: &SqliteRow, tags: Vec<Tag>) -> Result<DataKeyRecord,
         context: row.try_get("context").map_err(|_| bad("context"))?,
         revision: u64_of(row, "revision")?,
         tags,
+    })
+}
+
+pub(super) fn alias(row: &SqliteRow) -> Result<AliasRecord, StoreError> {
+    Ok(AliasRecord {
+        account: AccountId(u64_of(row, "account_id")?),
+        region: Region(string_of(row, "region")?),
+        name: string_of(row, "name")?,
+        key_id: uuid_of(row, "key_id")?,
+        created_at: u64_of(row, "created_at")?,
     })
 }
 

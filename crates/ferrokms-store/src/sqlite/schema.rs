@@ -27,10 +27,13 @@ CREATE TABLE keys (
     created_at BIGINT NOT NULL,
     deletion_date BIGINT NOT NULL,
     rotation_enabled INTEGER NOT NULL,
-    rotate_days BIGINT NOT NULL,
+    rotation_interval BIGINT NOT NULL,
     last_rotated_at BIGINT NOT NULL,
     next_rotation_at BIGINT NOT NULL,
     current_version BIGINT NOT NULL,
+    deletion_protection INTEGER NOT NULL,
+    deletion_protection_description TEXT NOT NULL,
+    policy TEXT NOT NULL,
     revision BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX keys_alias ON keys (account_id, region, alias);
@@ -43,6 +46,15 @@ CREATE TABLE key_versions (
     created_at BIGINT NOT NULL,
     PRIMARY KEY (key_id, version)
 );
+CREATE TABLE aliases (
+    account_id BIGINT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (account_id, region, name)
+);
+CREATE INDEX aliases_key ON aliases (key_id);
 CREATE TABLE tags (
     resource_id TEXT NOT NULL,
     tag_key TEXT NOT NULL,

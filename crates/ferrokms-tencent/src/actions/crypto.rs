@@ -29,26 +29,19 @@ pub(super) async fn encrypt(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     let id = key_id(&r.key_id)?;
     let text = required(r.plaintext.as_deref(), "Plaintext")?;
     let plaintext = Zeroizing::new(
-        STANDARD
-            .decode(text.trim())
-            .map_err(|_| Error::InvalidPlaintext("Plaintext must be base64".into()))?,
+        STANDARD.decode(text.trim()).map_err(|_| Error::InvalidPlaintext("Plaintext must be base64".into()))?,
     );
     if plaintext.len() > MAX_PLAINTEXT {
         return Err(Error::InvalidPlaintext(format!("at most {MAX_PLAINTEXT} bytes before base64")).into());
     }
     let context = context(&r.encryption_context, "EncryptionContext")?;
-    let out = ctx
-        .kms
-        .encrypt(&ctx.scope, id, &plaintext, PayloadKind::Bytes, &context)
-        .await?;
+    let out = ctx.kms.encrypt(&ctx.scope, id, &plaintext, PayloadKind::Bytes, &context).await?;
     Ok(json!({ "CiphertextBlob": STANDARD.encode(&out.blob), "KeyId": out.key.id.to_string() }))
 }
 
 /// Decodes a CiphertextBlob; anything that is not base64 is not a ciphertext.
 fn blob(text: &str) -> Result<Vec<u8>, ApiError> {
-    STANDARD
-        .decode(text.trim())
-        .map_err(|_| Error::InvalidCiphertext.into())
+    STANDARD.decode(text.trim()).map_err(|_| Error::InvalidCiphertext.into())
 }
 
 #[derive(Deserialize)]
@@ -69,11 +62,7 @@ pub(super) async fn decrypt(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     let plaintext = match &wrap {
         Some(w) => {
             w.check_capacity("EncryptionPublicKey", out.plaintext.len())?;
-            Zeroizing::new(
-                w.key
-                    .encrypt(w.algorithm, &out.plaintext)
-                    .map_err(|e| Error::EncryptFailed(e.to_string()))?,
-            )
+            Zeroizing::new(w.key.encrypt(w.algorithm, &out.plaintext).map_err(|e| Error::EncryptFailed(e.to_string()))?)
         }
         None => out.plaintext,
     };
@@ -98,10 +87,7 @@ pub(super) async fn re_encrypt(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     };
     let source = context(&r.source_encryption_context, "SourceEncryptionContext")?;
     let target = context(&r.destination_encryption_context, "DestinationEncryptionContext")?;
-    let out = ctx
-        .kms
-        .re_encrypt(&ctx.scope, &raw, &source, destination, &target)
-        .await?;
+    let out = ctx.kms.re_encrypt(&ctx.scope, &raw, &source, destination, &target).await?;
     Ok(json!({
         "CiphertextBlob": STANDARD.encode(&out.blob),
         "KeyId": out.key.id.to_string(),

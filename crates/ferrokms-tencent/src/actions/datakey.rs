@@ -38,9 +38,7 @@ fn data_key_len(number_of_bytes: Option<u64>, key_spec: Option<&str>) -> Result<
     match key_spec {
         Some("AES_256") => Ok(32),
         Some("AES_128") => Ok(16),
-        None | Some("") => Err(ApiError::invalid_parameter(
-            "Either KeySpec or NumberOfBytes must be specified.",
-        )),
+        None | Some("") => Err(ApiError::invalid_parameter("Either KeySpec or NumberOfBytes must be specified.")),
         Some(_) => Err(ApiError::invalid_value("KeySpec", "must be AES_128 or AES_256")),
     }
 }
@@ -53,42 +51,19 @@ pub(super) async fn generate_data_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     let wrap = public_key_wrap(&r.encryption_public_key, &r.encryption_algorithm)?;
     no_hsm_cluster(&r.hsm_cluster_id)?;
     let description = r.description.unwrap_or_default();
-    validate::description(
-        "Description",
-        &description,
-        ferrokms_core::service::MAX_DATA_KEY_DESCRIPTION,
-    )?;
+    validate::description("Description", &description, ferrokms_core::service::MAX_DATA_KEY_DESCRIPTION)?;
     let tags = tags(&r.tags)?;
     let hosted = match r.is_hosted_by_kms.unwrap_or(0) {
         0 => None,
         1 => {
-            let name = r
-                .data_key_name
-                .filter(|n| !n.is_empty())
-                .ok_or_else(|| ApiError::missing("DataKeyName"))?;
+            let name = r.data_key_name.filter(|n| !n.is_empty()).ok_or_else(|| ApiError::missing("DataKeyName"))?;
             validate::data_key_name(&name)?;
-            Some(HostedSpec {
-                name,
-                description,
-                tags: tags.clone(),
-            })
+            Some(HostedSpec { name, description, tags: tags.clone() })
         }
         _ => return Err(ApiError::invalid_value("IsHostedByKms", "must be 0 or 1")),
     };
     let hosted_with_tags = hosted.as_ref().is_some_and(|h| !h.tags.is_empty());
-    let out = ctx
-        .kms
-        .generate_data_key(
-            &ctx.scope,
-            GenerateDataKey {
-                key_id,
-                len,
-                context,
-                wrap,
-                hosted,
-            },
-        )
-        .await?;
+    let out = ctx.kms.generate_data_key(&ctx.scope, GenerateDataKey { key_id, len, context, wrap, hosted }).await?;
     let mut response = Map::with_capacity(6);
     response.insert("KeyId".into(), Value::String(out.key_id.to_string()));
     response.insert("Plaintext".into(), Value::String(STANDARD.encode(&*out.plaintext)));
@@ -110,18 +85,9 @@ mod tests {
         assert_eq!(data_key_len(Some(7), Some("AES_256")).unwrap(), 7);
         assert_eq!(data_key_len(None, Some("AES_128")).unwrap(), 16);
         assert_eq!(data_key_len(None, Some("AES_256")).unwrap(), 32);
-        assert_eq!(
-            data_key_len(Some(0), Some("AES_256")).unwrap_err().code,
-            "InvalidParameterValue"
-        );
-        assert_eq!(
-            data_key_len(Some(1025), None).unwrap_err().code,
-            "InvalidParameterValue"
-        );
-        assert_eq!(
-            data_key_len(None, Some("AES_512")).unwrap_err().code,
-            "InvalidParameterValue"
-        );
+        assert_eq!(data_key_len(Some(0), Some("AES_256")).unwrap_err().code, "InvalidParameterValue");
+        assert_eq!(data_key_len(Some(1025), None).unwrap_err().code, "InvalidParameterValue");
+        assert_eq!(data_key_len(None, Some("AES_512")).unwrap_err().code, "InvalidParameterValue");
         assert_eq!(data_key_len(None, None).unwrap_err().code, "InvalidParameter");
         assert_eq!(data_key_len(Some(1024), None).unwrap(), 1024);
     }

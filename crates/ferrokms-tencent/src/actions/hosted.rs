@@ -66,18 +66,11 @@ pub(super) async fn import_data_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     };
     no_hsm_cluster(&r.hsm_cluster_id)?;
     let description = r.description.unwrap_or_default();
-    validate::description(
-        "Description",
-        &description,
-        ferrokms_core::service::MAX_DATA_KEY_DESCRIPTION,
-    )?;
+    validate::description("Description", &description, ferrokms_core::service::MAX_DATA_KEY_DESCRIPTION)?;
     let tags = tags(&r.tags)?;
     let bad_material = |_| Error::InvalidImportKeyMaterial("ImportKeyMaterial must be base64".into());
     let req = match kind {
-        1 => ImportDataKey::Ciphertext {
-            blob: STANDARD.decode(material.trim()).map_err(bad_material)?,
-            key_id,
-        },
+        1 => ImportDataKey::Ciphertext { blob: STANDARD.decode(material.trim()).map_err(bad_material)?, key_id },
         2 => ImportDataKey::Plaintext {
             material: Zeroizing::new(STANDARD.decode(material.trim()).map_err(bad_material)?),
             key_id: key_id.ok_or_else(|| ApiError::missing("KeyId"))?,
@@ -85,18 +78,7 @@ pub(super) async fn import_data_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
         _ => return Err(ApiError::invalid_value("ImportType", "must be 1 or 2")),
     };
     let with_tags = !tags.is_empty();
-    let (id, key_id) = ctx
-        .kms
-        .import_data_key(
-            &ctx.scope,
-            req,
-            HostedSpec {
-                name,
-                description,
-                tags,
-            },
-        )
-        .await?;
+    let (id, key_id) = ctx.kms.import_data_key(&ctx.scope, req, HostedSpec { name, description, tags }).await?;
     Ok(json!({
         "KeyId": key_id.to_string(),
         "DataKeyId": id.to_string(),
@@ -133,12 +115,7 @@ struct DataKeyIdsIn {
 
 fn ids(r: &DataKeyIdsIn) -> Result<Vec<Uuid>, ApiError> {
     no_member_account(&r.member_account)?;
-    id_list(
-        &r.data_key_ids,
-        "DataKeyIds",
-        parse_data_key_id,
-        Error::DuplicateDataKeyId,
-    )
+    id_list(&r.data_key_ids, "DataKeyIds", parse_data_key_id, Error::DuplicateDataKeyId)
 }
 
 pub(super) async fn describe_data_keys(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
@@ -166,11 +143,7 @@ pub(super) async fn list_data_keys(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     if r.role == Some(1) {
         return Ok(json!({ "DataKeys": [], "TotalCount": 0 }));
     }
-    let filter = DataKeyFilter {
-        offset,
-        limit,
-        ..DataKeyFilter::default()
-    };
+    let filter = DataKeyFilter { offset, limit, ..DataKeyFilter::default() };
     let (keys, total) = ctx.kms.list_data_keys(&ctx.scope, &filter).await?;
     Ok(json!({
         "DataKeys": keys.iter().map(|d| json!({"DataKeyId": d.id.to_string()})).collect::<Vec<_>>(),
@@ -216,10 +189,7 @@ pub(super) async fn list_data_key_detail(ctx: &Ctx<'_>, body: &[u8]) -> Outcome 
         "TENCENT_KMS" => Some(Origin::Generated),
         "EXTERNAL" => Some(Origin::External),
         _ => {
-            return Err(ApiError::invalid_value(
-                "Origin",
-                "must be TENCENT_KMS, EXTERNAL or ALL",
-            ));
+            return Err(ApiError::invalid_value("Origin", "must be TENCENT_KMS, EXTERNAL or ALL"));
         }
     };
     let key_id = match r.key_id.as_deref() {
@@ -276,9 +246,7 @@ pub(super) async fn get_data_key_ciphertext_blob(ctx: &Ctx<'_>, body: &[u8]) -> 
 
 pub(super) async fn enable_data_key(ctx: &Ctx<'_>, body: &[u8], enable: bool) -> Outcome {
     let r: DataKeyIdIn = decode(body)?;
-    ctx.kms
-        .set_data_keys_enabled(&ctx.scope, &[one_id(&r)?], enable)
-        .await?;
+    ctx.kms.set_data_keys_enabled(&ctx.scope, &[one_id(&r)?], enable).await?;
     Ok(json!({}))
 }
 

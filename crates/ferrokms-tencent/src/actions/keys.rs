@@ -1,7 +1,7 @@
 //! CMK lifecycle actions.
 
 use ferrokms_core::model::{KeyState, KeyUsage, Origin, parse_key_id};
-use ferrokms_core::service::CreateKey;
+use ferrokms_core::service::{CreateKey, DeletionRules};
 use ferrokms_core::store::{KeyFilter, Order};
 use ferrokms_core::{Error, validate};
 use serde::Deserialize;
@@ -16,6 +16,10 @@ use crate::request::{
 };
 
 const MAX_DESCRIPTION: usize = 1024;
+
+/// Tencent: only a Disabled key is scheduled for deletion, and a cancelled deletion leaves it
+/// Disabled.
+const DELETION: DeletionRules = DeletionRules { require_disabled: true, restore_to: KeyState::Disabled };
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -50,10 +54,7 @@ pub(super) async fn create_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
         // The key waits in PendingImport; ImportKeyMaterial comes with the BYOK step.
         2 => true,
         _ => {
-            return Err(ApiError::new(
-                "InvalidParameterValue.InvalidType",
-                "Type must be 1 or 2.",
-            ));
+            return Err(ApiError::new("InvalidParameterValue.InvalidType", "Type must be 1 or 2."));
         }
     };
     let tags = tags(&r.tags)?;
@@ -63,12 +64,14 @@ pub(super) async fn create_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
         .create_key(
             &ctx.scope,
             CreateKey {
-                alias,
+                alias: Some(alias),
                 description,
                 usage,
                 algorithm: None,
                 external,
                 tags: tags.clone(),
+                rotation_interval: None,
+                policy: None,
             },
         )
         .await?;
@@ -194,10 +197,7 @@ pub(super) async fn list_key_detail(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
         "TENCENT_KMS" => Some(Origin::Generated),
         "EXTERNAL" => Some(Origin::External),
         _ => {
-            return Err(ApiError::invalid_value(
-                "Origin",
-                "must be TENCENT_KMS, EXTERNAL or ALL",
-            ));
+            return Err(ApiError::invalid_value("Origin", "must be TENCENT_KMS, EXTERNAL or ALL"));
         }
     };
     let usage = match r.key_usage.as_deref().unwrap_or_default() {
@@ -224,6 +224,7 @@ pub(super) async fn list_key_detail(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
         order,
         offset,
         limit,
+        algorithms: vec![],
     };
     let (keys, total) = ctx.kms.list_keys(&ctx.scope, &filter).await?;
     Ok(json!({ "TotalCount": total, "KeyMetadatas": keys.iter().map(key_metadata).collect::<Vec<_>>() }))
@@ -263,14 +264,14 @@ pub(super) async fn schedule_key_deletion(ctx: &Ctx<'_>, body: &[u8]) -> Outcome
     if !(7..=30).contains(&days) {
         return Err(Error::InvalidPendingWindow { min: 7, max: 30 }.into());
     }
-    let k = ctx.kms.schedule_key_deletion(&ctx.scope, id, days).await?;
+    let k = ctx.kms.schedule_key_deletion(&ctx.scope, id, days, DELETION).await?;
     Ok(json!({ "DeletionDate": k.deletion_date, "KeyId": k.id.to_string() }))
 }
 
 pub(super) async fn cancel_key_deletion(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     let r: KeyIdIn = decode(body)?;
     no_member_account(&r.member_account)?;
-    let k = ctx.kms.cancel_key_deletion(&ctx.scope, key_id(&r.key_id)?).await?;
+    let k = ctx.kms.cancel_key_deletion(&ctx.scope, key_id(&r.key_id)?, DELETION).await?;
     Ok(json!({ "KeyId": k.id.to_string() }))
 }
 

@@ -23,7 +23,7 @@ pub(super) async fn enable_key_rotation(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     if !(7..=365).contains(&days) {
         return Err(ApiError::invalid_value("RotateDays", "must be between 7 and 365"));
     }
-    ctx.kms.enable_key_rotation(&ctx.scope, id, days).await?;
+    ctx.kms.enable_key_rotation(&ctx.scope, id, days * 86_400).await?;
     Ok(json!({}))
 }
 
