@@ -79,6 +79,15 @@ impl Region {
         Self(row.tencent.or(row.alibaba).unwrap_or_default().to_owned())
     }
 
+    /// This region's Alibaba id (its canonical name when Alibaba has no such place).
+    pub fn alibaba_name(&self) -> &str {
+        REGIONS
+            .iter()
+            .find(|r| r.tencent.or(r.alibaba) == Some(self.0.as_str()))
+            .and_then(|r| r.alibaba)
+            .unwrap_or(&self.0)
+    }
+
     /// Tencent region names, in table order.
     pub fn tencent_names() -> impl Iterator<Item = &'static str> {
         REGIONS.iter().filter_map(|r| r.tencent)
@@ -374,6 +383,9 @@ mod tests {
         assert_eq!(Region::from_alibaba("cn-hangzhou").unwrap().0, "cn-hangzhou");
         assert!(Region::from_tencent("cn-guangzhou").is_none());
         assert!(Region::from_tencent("mars-1").is_none());
+        assert_eq!(Region::from_tencent("ap-guangzhou").unwrap().alibaba_name(), "cn-guangzhou");
+        assert_eq!(Region::from_alibaba("cn-hangzhou").unwrap().alibaba_name(), "cn-hangzhou");
+        assert_eq!(Region::from_tencent("ap-nanjing").unwrap().alibaba_name(), "ap-nanjing");
     }
 
     #[test]

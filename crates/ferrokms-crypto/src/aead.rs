@@ -45,9 +45,7 @@ impl SymmetricAlgorithm {
 
     /// The algorithm stored under `code`, if any.
     pub fn from_code(code: u8) -> Option<Self> {
-        [Self::Aes256Gcm, Self::Sm4Gcm, Self::Aes128Gcm, Self::Aes192Gcm]
-            .into_iter()
-            .find(|a| *a as u8 == code)
+        [Self::Aes256Gcm, Self::Sm4Gcm, Self::Aes128Gcm, Self::Aes192Gcm].into_iter().find(|a| *a as u8 == code)
     }
 
     /// Generates fresh key material for this algorithm.
@@ -88,9 +86,9 @@ impl SymmetricKey {
             SymmetricAlgorithm::Aes256Gcm => aws(&AES_256_GCM)?,
             SymmetricAlgorithm::Aes192Gcm => aws(&AES_192_GCM)?,
             SymmetricAlgorithm::Aes128Gcm => aws(&AES_128_GCM)?,
-            SymmetricAlgorithm::Sm4Gcm => Inner::Sm4(Box::new(
-                Sm4Gcm::new_from_slice(key).map_err(|_| CryptoError::InvalidKey("sm4 key"))?,
-            )),
+            SymmetricAlgorithm::Sm4Gcm => {
+                Inner::Sm4(Box::new(Sm4Gcm::new_from_slice(key).map_err(|_| CryptoError::InvalidKey("sm4 key"))?))
+            }
         };
         Ok(Self { inner })
     }
@@ -105,9 +103,9 @@ impl SymmetricKey {
                     .map_err(|_| CryptoError::Failure)?;
                 Ok(buf)
             }
-            Inner::Sm4(key) => key
-                .encrypt(&(*nonce).into(), Payload { msg: plaintext, aad })
-                .map_err(|_| CryptoError::Failure),
+            Inner::Sm4(key) => {
+                key.encrypt(&(*nonce).into(), Payload { msg: plaintext, aad }).map_err(|_| CryptoError::Failure)
+            }
         }
     }
 
@@ -132,13 +130,7 @@ impl SymmetricKey {
                 Ok(buf)
             }
             Inner::Sm4(key) => key
-                .decrypt(
-                    &(*nonce).into(),
-                    Payload {
-                        msg: ciphertext_and_tag,
-                        aad,
-                    },
-                )
+                .decrypt(&(*nonce).into(), Payload { msg: ciphertext_and_tag, aad })
                 .map(Zeroizing::new)
                 .map_err(|_| CryptoError::AuthenticationFailed),
         }
@@ -201,10 +193,7 @@ mod tests {
             let mut sealed = k.seal(&nonce, b"aad", b"secret").unwrap();
             assert!(k.open(&nonce, b"other", &sealed).is_err());
             sealed[0] ^= 1;
-            assert_eq!(
-                k.open(&nonce, b"aad", &sealed).unwrap_err(),
-                CryptoError::AuthenticationFailed
-            );
+            assert_eq!(k.open(&nonce, b"aad", &sealed).unwrap_err(), CryptoError::AuthenticationFailed);
             assert!(k.open(&nonce, b"aad", &sealed[..10]).is_err());
             assert_eq!(SymmetricAlgorithm::from_code(alg as u8), Some(alg));
         }

@@ -118,15 +118,7 @@ impl<'a> Blob<'a> {
         };
         let key_id = Uuid::from_slice(&raw[5..21]).map_err(|_| CryptoError::Malformed("key id"))?;
         let key_version = u32::from_be_bytes([raw[21], raw[22], raw[23], raw[24]]);
-        Ok(Self {
-            header: BlobHeader {
-                algorithm,
-                payload,
-                key_id,
-                key_version,
-            },
-            raw,
-        })
+        Ok(Self { header: BlobHeader { algorithm, payload, key_id, key_version }, raw })
     }
 
     /// Authenticates and decrypts with the key version's material.
@@ -137,14 +129,8 @@ impl<'a> Blob<'a> {
         context: &[u8],
     ) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
         let header = &self.raw[..HEADER_LEN];
-        let nonce: [u8; NONCE_LEN] = self.raw[25..37]
-            .try_into()
-            .map_err(|_| CryptoError::Malformed("nonce"))?;
-        key.open(
-            &nonce,
-            &associated_data(header, account, context),
-            &self.raw[HEADER_LEN..],
-        )
+        let nonce: [u8; NONCE_LEN] = self.raw[25..37].try_into().map_err(|_| CryptoError::Malformed("nonce"))?;
+        key.open(&nonce, &associated_data(header, account, context), &self.raw[HEADER_LEN..])
     }
 }
 
@@ -179,14 +165,8 @@ mod tests {
         let material = h.algorithm.generate().unwrap();
         let key = SymmetricKey::new(h.algorithm, &material).unwrap();
         let blob = h.seal(&key, 42, b"ctx", b"data key").unwrap();
-        assert!(
-            Blob::parse(&blob).unwrap().open(&key, 43, b"ctx").is_err(),
-            "other account"
-        );
-        assert!(
-            Blob::parse(&blob).unwrap().open(&key, 42, b"").is_err(),
-            "other context"
-        );
+        assert!(Blob::parse(&blob).unwrap().open(&key, 43, b"ctx").is_err(), "other account");
+        assert!(Blob::parse(&blob).unwrap().open(&key, 42, b"").is_err(), "other context");
         for i in 0..blob.len() {
             let mut t = blob.clone();
             t[i] ^= 0x01;

@@ -12,12 +12,8 @@ pub fn decode(text: &str, label: &str) -> Result<Vec<u8>, CryptoError> {
     let body = if text.starts_with("-----BEGIN ") {
         let begin = format!("-----BEGIN {label}-----");
         let end = format!("-----END {label}-----");
-        let start = text
-            .strip_prefix(begin.as_str())
-            .ok_or(CryptoError::Malformed("unexpected PEM label"))?;
-        let at = start
-            .find(end.as_str())
-            .ok_or(CryptoError::Malformed("PEM end line missing"))?;
+        let start = text.strip_prefix(begin.as_str()).ok_or(CryptoError::Malformed("unexpected PEM label"))?;
+        let at = start.find(end.as_str()).ok_or(CryptoError::Malformed("PEM end line missing"))?;
         if !start[at + end.len()..].trim().is_empty() {
             return Err(CryptoError::Malformed("data after the PEM end line"));
         }
@@ -29,9 +25,7 @@ pub fn decode(text: &str, label: &str) -> Result<Vec<u8>, CryptoError> {
     if compact.is_empty() {
         return Err(CryptoError::Malformed("empty key"));
     }
-    STANDARD
-        .decode(compact.as_bytes())
-        .map_err(|_| CryptoError::Malformed("PEM body is not base64"))
+    STANDARD.decode(compact.as_bytes()).map_err(|_| CryptoError::Malformed("PEM body is not base64"))
 }
 
 /// Encodes DER as PEM with 64-character lines.
@@ -65,13 +59,7 @@ mod tests {
     #[test]
     fn rejects_garbage() {
         assert!(decode("", "PUBLIC KEY").is_err());
-        assert!(
-            decode(
-                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
-                "PUBLIC KEY"
-            )
-            .is_err()
-        );
+        assert!(decode("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "PUBLIC KEY").is_err());
         assert!(decode("-----BEGIN PUBLIC KEY-----\nAAAA", "PUBLIC KEY").is_err());
         assert!(decode("not base64 at all!", "PUBLIC KEY").is_err());
     }

@@ -34,11 +34,7 @@ pub struct PassphraseParams {
 
 impl Default for PassphraseParams {
     fn default() -> Self {
-        Self {
-            memory_kib: 64 * 1024,
-            iterations: 3,
-            parallelism: 4,
-        }
+        Self { memory_kib: 64 * 1024, iterations: 3, parallelism: 4 }
     }
 }
 
@@ -67,20 +63,13 @@ impl LocalRootKey {
         if bytes.len() != ROOT_KEY_LEN {
             return Err(CryptoError::InvalidKey("root key must be 32 bytes"));
         }
-        Ok(Self {
-            key: SymmetricKey::new(SymmetricAlgorithm::Aes256Gcm, bytes)?,
-        })
+        Ok(Self { key: SymmetricKey::new(SymmetricAlgorithm::Aes256Gcm, bytes)? })
     }
 
     /// Derives the root key from a passphrase and a stored salt with Argon2id.
     pub fn from_passphrase(passphrase: &[u8], salt: &[u8], params: PassphraseParams) -> Result<Self, CryptoError> {
-        let params = Params::new(
-            params.memory_kib,
-            params.iterations,
-            params.parallelism,
-            Some(ROOT_KEY_LEN),
-        )
-        .map_err(|_| CryptoError::InvalidKey("argon2 parameters"))?;
+        let params = Params::new(params.memory_kib, params.iterations, params.parallelism, Some(ROOT_KEY_LEN))
+            .map_err(|_| CryptoError::InvalidKey("argon2 parameters"))?;
         let mut out = Zeroizing::new([0u8; ROOT_KEY_LEN]);
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
             .hash_password_into(passphrase, salt, out.as_mut())
@@ -123,11 +112,7 @@ mod tests {
 
     #[test]
     fn passphrase_derivation_is_deterministic_per_salt() {
-        let fast = PassphraseParams {
-            memory_kib: 1024,
-            iterations: 1,
-            parallelism: 1,
-        };
+        let fast = PassphraseParams { memory_kib: 1024, iterations: 1, parallelism: 1 };
         let a = LocalRootKey::from_passphrase(b"correct horse", b"salt-salt-salt-1", fast).unwrap();
         let b = LocalRootKey::from_passphrase(b"correct horse", b"salt-salt-salt-1", fast).unwrap();
         let c = LocalRootKey::from_passphrase(b"wrong horse", b"salt-salt-salt-1", fast).unwrap();

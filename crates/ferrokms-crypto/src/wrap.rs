@@ -90,10 +90,7 @@ impl WrappingKey {
     pub fn encrypt(&self, algorithm: WrapAlgorithm, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let max = self.capacity(algorithm)?;
         if message.len() > max {
-            return Err(CryptoError::MessageTooLong {
-                len: message.len(),
-                max,
-            });
+            return Err(CryptoError::MessageTooLong { len: message.len(), max });
         }
         match self {
             Self::Rsa(k) => rsa_encrypt(k, algorithm, message),
@@ -115,9 +112,7 @@ fn rsa_encrypt(key: &PublicEncryptingKey, algorithm: WrapAlgorithm, message: &[u
     let mut out = vec![0u8; key.key_size_bytes()];
     let oaep = |alg: &'static OaepAlgorithm, out: &mut [u8]| -> Result<usize, CryptoError> {
         let k = OaepPublicEncryptingKey::new(key.clone()).map_err(|_| CryptoError::Failure)?;
-        Ok(k.encrypt(alg, message, out, None)
-            .map_err(|_| CryptoError::Failure)?
-            .len())
+        Ok(k.encrypt(alg, message, out, None).map_err(|_| CryptoError::Failure)?.len())
     };
     let len = match algorithm {
         WrapAlgorithm::RsaOaepSha1 => oaep(&OAEP_SHA1_MGF1SHA1, &mut out)?,
@@ -153,11 +148,7 @@ mod tests {
             let ct = key.encrypt(alg, &msg).unwrap();
             let dk = OaepPrivateDecryptingKey::new(private.clone()).unwrap();
             let mut out = vec![0u8; dk.min_output_size()];
-            let oaep = if alg == WrapAlgorithm::RsaOaepSha1 {
-                &OAEP_SHA1_MGF1SHA1
-            } else {
-                &OAEP_SHA256_MGF1SHA256
-            };
+            let oaep = if alg == WrapAlgorithm::RsaOaepSha1 { &OAEP_SHA1_MGF1SHA1 } else { &OAEP_SHA256_MGF1SHA256 };
             assert_eq!(dk.decrypt(oaep, &ct, &mut out, None).unwrap(), &msg);
         }
         let ct = key.encrypt(WrapAlgorithm::RsaPkcs1V15, &msg).unwrap();
@@ -177,10 +168,7 @@ mod tests {
             key.encrypt(WrapAlgorithm::RsaOaepSha256, &[0u8; 191]).unwrap_err(),
             CryptoError::MessageTooLong { len: 191, max: 190 }
         );
-        assert_eq!(
-            key.encrypt(WrapAlgorithm::Sm2C1C3C2, b"x").unwrap_err(),
-            CryptoError::KeyAlgorithmMismatch
-        );
+        assert_eq!(key.encrypt(WrapAlgorithm::Sm2C1C3C2, b"x").unwrap_err(), CryptoError::KeyAlgorithmMismatch);
     }
 
     #[test]
@@ -198,10 +186,7 @@ mod tests {
         let der = key.encrypt(WrapAlgorithm::Sm2C1C3C2Der, &msg).unwrap();
         assert_eq!(der[0], 0x30);
         assert_eq!(dk.decrypt_der(&der).unwrap(), msg);
-        assert_eq!(
-            key.encrypt(WrapAlgorithm::RsaOaepSha256, &msg).unwrap_err(),
-            CryptoError::KeyAlgorithmMismatch
-        );
+        assert_eq!(key.encrypt(WrapAlgorithm::RsaOaepSha256, &msg).unwrap_err(), CryptoError::KeyAlgorithmMismatch);
     }
 
     #[test]

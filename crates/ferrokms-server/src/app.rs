@@ -9,8 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::response::Response;
 use axum::routing::get;
-use ferrokms_core::quota::RateLimiter;
-use ferrokms_core::service::Kms;
+use ferrokms_alibaba::AlibabaApi;
 use ferrokms_tencent::{MAX_BODY, Reply, TencentApi};
 
 use crate::config::TlsConfig;
@@ -19,18 +18,29 @@ use crate::config::TlsConfig;
 #[derive(Clone)]
 pub struct AppState {
     tencent: Arc<TencentApi>,
+    alibaba: Arc<AlibabaApi>,
 }
 
 impl AppState {
-    /// State over a service and its rate limiter.
-    pub fn new(kms: Arc<Kms>, limits: Arc<RateLimiter>, max_skew: i64, allow_unsigned_payload: bool) -> Self {
-        Self { tencent: Arc::new(TencentApi::new(kms, limits, max_skew, allow_unsigned_payload)) }
+    /// State over the two dialect fronts.
+    pub fn new(tencent: TencentApi, alibaba: AlibabaApi) -> Self {
+        Self { tencent: Arc::new(tencent), alibaba: Arc::new(alibaba) }
     }
 }
 
 /// The router.
 pub fn router(state: AppState) -> Router {
     Router::new().route("/healthz", get(|| async { "ok" })).fallback(dispatch).with_state(state)
+}
+
+fn alibaba_reply(r: ferrokms_alibaba::Reply) -> Response {
+    let mut resp = Response::new(Body::from(r.body));
+    *resp.status_mut() = r.status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, r.content_type);
+    if let Some(after) = r.retry_after {
+        resp.headers_mut().insert("x-acs-retry-after", after);
+    }
+    resp
 }
 
 fn reply(r: Reply) -> Response {
@@ -48,10 +58,19 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     {
         parts.headers.insert(header::HOST, authority);
     }
-    let Ok(body) = to_bytes(body, MAX_BODY).await else {
-        return reply(state.tencent.too_large());
-    };
     let query = parts.uri.query().unwrap_or_default();
+    // One listener, two dialects: the request itself says which (TC3 headers or ACS/RPC ones).
+    let alibaba = !TencentApi::claims(&parts.headers) && AlibabaApi::claims(&parts.headers, query);
+    let Ok(body) = to_bytes(body, MAX_BODY).await else {
+        return if alibaba {
+            alibaba_reply(state.alibaba.too_large(&parts.headers))
+        } else {
+            reply(state.tencent.too_large())
+        };
+    };
+    if alibaba {
+        return alibaba_reply(state.alibaba.handle(&parts.method, query, &parts.headers, &body).await);
+    }
     reply(state.tencent.handle(&parts.method, query, &parts.headers, &body).await)
 }
 

@@ -38,6 +38,36 @@ pub struct FileConfig {
     /// Keys.
     #[serde(default)]
     pub keys: KeysConfig,
+    /// The Alibaba dialect.
+    #[serde(default)]
+    pub alibaba: AlibabaConfig,
+}
+
+/// `[alibaba]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlibabaConfig {
+    /// Region of requests that name none (the Tea SDK's ACS3 signature carries no region).
+    #[serde(default = "hangzhou")]
+    pub default_region: String,
+    /// Most signature nonces remembered (30 minutes' worth); beyond it requests are refused
+    /// rather than let replays through.
+    #[serde(default = "nonces")]
+    pub nonce_capacity: usize,
+}
+
+fn hangzhou() -> String {
+    "cn-hangzhou".into()
+}
+
+fn nonces() -> usize {
+    4_000_000
+}
+
+impl Default for AlibabaConfig {
+    fn default() -> Self {
+        Self { default_region: hangzhou(), nonce_capacity: nonces() }
+    }
 }
 
 /// TLS certificate and key (PEM files).

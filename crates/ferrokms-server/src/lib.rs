@@ -17,10 +17,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrokms_core::model::AccountId;
+use ferrokms_alibaba::AlibabaApi;
+use ferrokms_core::model::{AccountId, Region};
 use ferrokms_core::quota::RateLimiter;
 use ferrokms_core::service::{Kms, KmsConfig};
 use ferrokms_crypto::aead::SymmetricAlgorithm;
+use ferrokms_tencent::TencentApi;
 
 use config::FileConfig;
 
@@ -121,13 +123,23 @@ pub fn rate_limiter(opts: &ServeOptions) -> Arc<RateLimiter> {
 /// Runs the server until SIGTERM or Ctrl-C.
 pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     kms_config(&opts.file)?;
+    if Region::from_alibaba(&opts.file.alibaba.default_region).is_none() {
+        return Err(format!("alibaba.default_region: unknown region {}", opts.file.alibaba.default_region));
+    }
     let dir = datadir::open(&opts.data_dir, &opts.file.root_key.source).await?;
     let kms = kms(&dir, &opts.file)?;
     for note in bootstrap(&kms, dir.created).await? {
         tracing::info!("{note}");
     }
     let skew = opts.file.max_clock_skew_secs.unwrap_or(300);
-    let state = app::AppState::new(kms.clone(), rate_limiter(&opts), skew, opts.file.allow_unsigned_payload);
+    let default_region = Region::from_alibaba(&opts.file.alibaba.default_region)
+        .ok_or_else(|| format!("alibaba.default_region: unknown region {}", opts.file.alibaba.default_region))?;
+    let limits = rate_limiter(&opts);
+    let allow_unsigned = opts.file.allow_unsigned_payload;
+    let state = app::AppState::new(
+        TencentApi::new(kms.clone(), limits.clone(), skew, allow_unsigned),
+        AlibabaApi::new(kms.clone(), limits, default_region, opts.file.alibaba.nonce_capacity),
+    );
     let router = app::router(state);
     background::spawn(kms, Duration::from_secs(opts.file.background.interval_secs.max(1)));
     app::run(router, opts.listen, opts.file.tls.as_ref()).await

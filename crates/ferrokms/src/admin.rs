@@ -74,10 +74,7 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
             }
         }
         AdminCommand::CreateAccessKey { account } => {
-            let k = kms
-                .create_access_key(AccountId(account), None)
-                .await
-                .map_err(|e| e.to_string())?;
+            let k = kms.create_access_key(AccountId(account), None).await.map_err(|e| e.to_string())?;
             println!("AccountId={}", k.account.0);
             println!("AccessKeyId={}", k.id);
             println!("AccessKeySecret={}", k.secret.as_str());
@@ -89,12 +86,7 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
             }
         }
         AdminCommand::RevokeAccessKey { id } | AdminCommand::EnableAccessKey { id }
-            if !kms
-                .list_access_keys()
-                .await
-                .map_err(|e| e.to_string())?
-                .iter()
-                .any(|k| k.id == id) =>
+            if !kms.list_access_keys().await.map_err(|e| e.to_string())?.iter().any(|k| k.id == id) =>
         {
             return Err(format!("no access key {id}"));
         }

@@ -69,10 +69,8 @@ impl Signer {
         let ts = ferrokms_core::model::now();
         let date = ferrokms_tencent::tc3::utc_date(i64::try_from(ts).unwrap_or_default()).unwrap_or_default();
         let hashed = hex(digest::digest(&digest::SHA256, &body).as_ref());
-        let canonical = format!(
-            "POST\n/\n\ncontent-type:application/json\nhost:{}\n\ncontent-type;host\n{hashed}",
-            self.host
-        );
+        let canonical =
+            format!("POST\n/\n\ncontent-type:application/json\nhost:{}\n\ncontent-type;host\n{hashed}", self.host);
         let sts = format!(
             "TC3-HMAC-SHA256\n{ts}\n{date}/kms/tc3_request\n{}",
             hex(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
@@ -103,14 +101,10 @@ fn hex(bytes: &[u8]) -> String {
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 async fn connect(endpoint: &str) -> Result<Sender, String> {
-    let stream = tokio::net::TcpStream::connect(endpoint)
-        .await
-        .map_err(|e| format!("connect {endpoint}: {e}"))?;
+    let stream = tokio::net::TcpStream::connect(endpoint).await.map_err(|e| format!("connect {endpoint}: {e}"))?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
     let io = hyper_util::rt::TokioIo::new(stream);
-    let (sender, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(|e| e.to_string())?;
     tokio::spawn(conn);
     Ok(sender)
 }
@@ -130,10 +124,7 @@ fn rsa_public_key_pem() -> Result<String, String> {
     use aws_lc_rs::encoding::AsDer;
     let key = aws_lc_rs::rsa::PrivateDecryptingKey::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
         .map_err(|_| "RSA key generation failed".to_string())?;
-    let der = key
-        .public_key()
-        .as_der()
-        .map_err(|_| "RSA public key encoding failed".to_string())?;
+    let der = key.public_key().as_der().map_err(|_| "RSA public key encoding failed".to_string())?;
     Ok(ferrokms_crypto::pem::encode(der.as_ref(), "PUBLIC KEY"))
 }
 
@@ -180,10 +171,7 @@ fn workload(args: &BenchArgs, key_id: &str, blob: &str, pem: &str) -> (&'static 
         ),
         Workload::Decrypt => {
             let blob = blob.to_owned();
-            (
-                "Decrypt",
-                Arc::new(move |_, _| json!({"CiphertextBlob": blob}).to_string().into_bytes()),
-            )
+            ("Decrypt", Arc::new(move |_, _| json!({"CiphertextBlob": blob}).to_string().into_bytes()))
         }
     }
 }
@@ -200,32 +188,19 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
         Some(k) => k.clone(),
         None => {
             let alias = format!("bench-{}", ferrokms_core::model::now());
-            let v = call(
-                &mut setup,
-                signer.request("CreateKey", json!({"Alias": alias}).to_string().into_bytes()),
-            )
-            .await?;
-            v.pointer("/Response/KeyId")
-                .and_then(Value::as_str)
-                .ok_or("CreateKey returned no KeyId")?
-                .to_owned()
+            let v =
+                call(&mut setup, signer.request("CreateKey", json!({"Alias": alias}).to_string().into_bytes())).await?;
+            v.pointer("/Response/KeyId").and_then(Value::as_str).ok_or("CreateKey returned no KeyId")?.to_owned()
         }
     };
     let blob = if args.workload == Workload::Decrypt {
         let body = json!({"KeyId": key_id, "Plaintext": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="});
         let v = call(&mut setup, signer.request("Encrypt", body.to_string().into_bytes())).await?;
-        v.pointer("/Response/CiphertextBlob")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
+        v.pointer("/Response/CiphertextBlob").and_then(Value::as_str).unwrap_or_default().to_owned()
     } else {
         String::new()
     };
-    let pem = if args.workload == Workload::GenerateDataKeyRsa {
-        rsa_public_key_pem()?
-    } else {
-        String::new()
-    };
+    let pem = if args.workload == Workload::GenerateDataKeyRsa { rsa_public_key_pem()? } else { String::new() };
     let (action, make_body) = workload(&args, &key_id, &blob, &pem);
 
     let measuring = Arc::new(AtomicBool::new(false));

@@ -11,11 +11,7 @@ use ferrokms_server::ServeOptions;
 use ferrokms_server::config::{self, FileConfig};
 
 #[derive(Parser)]
-#[command(
-    name = "ferrokms",
-    version,
-    about = "A self-hosted KMS that speaks the Tencent Cloud KMS API"
-)]
+#[command(name = "ferrokms", version, about = "A self-hosted KMS that speaks the Tencent Cloud KMS API")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,23 +58,14 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve {
-                listen,
-                data_dir,
-                config: path,
-                no_rate_limit,
-            } => {
+            Command::Serve { listen, data_dir, config: path, no_rate_limit } => {
                 let file = match &path {
                     Some(p) => config::load(p)?,
                     None => FileConfig::default(),
                 };
                 let opts = ServeOptions {
-                    listen: listen
-                        .or(file.listen)
-                        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8300))),
-                    data_dir: data_dir
-                        .or_else(|| file.data_dir.clone())
-                        .unwrap_or_else(|| "ferrokms-data".into()),
+                    listen: listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8300))),
+                    data_dir: data_dir.or_else(|| file.data_dir.clone()).unwrap_or_else(|| "ferrokms-data".into()),
                     file,
                     no_rate_limit,
                 };

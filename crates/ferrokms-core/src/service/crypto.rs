@@ -123,6 +123,25 @@ impl Kms {
         })
     }
 
+    /// Checks that key `id` is the caller's, usable for encryption (from the cache: no I/O
+    /// when hot), so a front can report key errors before parameter errors.
+    pub async fn require_usable_key(&self, scope: &Scope, id: Uuid) -> Result<KeyRecord> {
+        let key = self.key(scope, id).await?;
+        require_usable(&key.record)?;
+        require_symmetric(&key.record)?;
+        Ok(key.record.clone())
+    }
+
+    /// The id of a version of a key the caller can see.
+    pub async fn version_id(&self, scope: &Scope, id: Uuid, version: u32) -> Result<Uuid> {
+        let key = self.key(scope, id).await?;
+        if let Some(v) = key.version(version) {
+            return Ok(v.id);
+        }
+        let v = self.store.get_version(id, version).await?.ok_or(Error::KeyVersionNotFound)?;
+        Ok(v.version_id)
+    }
+
     /// Random bytes from the CSPRNG.
     pub fn generate_random(&self, len: usize) -> Result<Zeroizing<Vec<u8>>> {
         Ok(random::secret_bytes(len)?)

@@ -58,7 +58,14 @@ pub(super) async fn decrypt(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     let raw = blob(required_str(&r.ciphertext_blob, "CiphertextBlob")?)?;
     let context = context(&r.encryption_context, "EncryptionContext")?;
     let wrap = public_key_wrap(&r.encryption_public_key, &r.encryption_algorithm)?;
-    let out = ctx.kms.decrypt(&ctx.scope, &raw, &context).await?;
+    let mut out = ctx.kms.decrypt(&ctx.scope, &raw, &context).await?;
+    if out.payload == PayloadKind::Text {
+        // Sealed by the Alibaba dialect, whose Plaintext is a string (by its docs, base64 of the
+        // data): the data are those bytes if it is base64, else the string's own bytes.
+        if let Ok(bytes) = STANDARD.decode(out.plaintext.as_slice()) {
+            out.plaintext = Zeroizing::new(bytes);
+        }
+    }
     let plaintext = match &wrap {
         Some(w) => {
             w.check_capacity("EncryptionPublicKey", out.plaintext.len())?;

@@ -1,0 +1,253 @@
+//! The Alibaba front door: authentication, region, action table, quotas, and the envelope.
+
+use std::sync::Arc;
+
+use ferrokms_core::model::{AccountId, Region, Scope};
+use ferrokms_core::quota::RateLimiter;
+use ferrokms_core::service::Kms;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+
+use crate::actions;
+use crate::error::ApiError;
+use crate::nonce::NonceCache;
+use crate::params::Params;
+use crate::render::{self, Format};
+use crate::request::Ctx;
+use crate::sign::{self, HttpRequest, Scheme, SignError};
+
+/// The API version this front speaks.
+pub const VERSION: &str = "2016-01-20";
+/// Accepted clock difference of signed requests (spec section 9), seconds.
+const MAX_SKEW: i64 = 15 * 60;
+/// Nonces are remembered for twice the skew: a request is valid for that long.
+const NONCE_WINDOW: i64 = 2 * MAX_SKEW;
+
+/// The Alibaba front.
+pub struct AlibabaApi {
+    kms: Arc<Kms>,
+    limits: Arc<RateLimiter>,
+    nonces: NonceCache,
+    default_region: Region,
+}
+
+/// A response ready to send.
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Content-Type.
+    pub content_type: HeaderValue,
+    /// `x-acs-retry-after`, on throttling.
+    pub retry_after: Option<HeaderValue>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+/// `kms.<region>.aliyuncs.com` or `kms-vpc.<region>.aliyuncs.com` (port allowed).
+fn region_of_host(host: &str) -> Option<&str> {
+    let host = host.split(':').next()?;
+    let rest = host.strip_prefix("kms.").or_else(|| host.strip_prefix("kms-vpc."))?;
+    rest.strip_suffix(".aliyuncs.com")
+}
+
+impl AlibabaApi {
+    /// A front over `kms`; requests that name no region go to `default_region`.
+    pub fn new(kms: Arc<Kms>, limits: Arc<RateLimiter>, default_region: Region, nonce_capacity: usize) -> Self {
+        Self { kms, limits, nonces: NonceCache::new(NONCE_WINDOW, nonce_capacity), default_region }
+    }
+
+    /// Whether a request is addressed to this dialect: an `x-acs-action` header, an ACS
+    /// Authorization, or RPC-style `Action` and `Signature` parameters.
+    pub fn claims(headers: &HeaderMap, query: &str) -> bool {
+        headers.contains_key("x-acs-action")
+            || header(headers, "authorization").is_some_and(|a| a.starts_with("ACS3-") || a.starts_with("ACS4-"))
+            || (query.contains("Signature=") && query.contains("Action="))
+    }
+
+    /// The reply for a body over the size limit.
+    pub fn too_large(&self, headers: &HeaderMap) -> Reply {
+        let e = ApiError::invalid("body", "the request body is too large");
+        error_reply(Format::Json, headers, &e)
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, method: &Method, query: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
+        let content_type = header(headers, "content-type");
+        let params = match Params::new(query, body, content_type) {
+            Ok(p) => p,
+            Err(e) => return error_reply(Format::Json, headers, &ApiError::invalid("parameters", &e)),
+        };
+        let format = match params.get("Format") {
+            Some(f) if f.eq_ignore_ascii_case("xml") => Format::Xml,
+            _ => Format::Json,
+        };
+        let request_id = uuid::Uuid::new_v4().to_string();
+        match self.answer(method, headers, body, &params).await {
+            Ok((action, value)) => Reply {
+                status: StatusCode::OK,
+                content_type: HeaderValue::from_static(format.content_type()),
+                retry_after: None,
+                body: render::body(format, action, value, &request_id),
+            },
+            Err(e) => error_reply(format, headers, &e),
+        }
+    }
+
+    async fn answer(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        body: &[u8],
+        params: &Params,
+    ) -> Result<(&'static str, serde_json::Map<String, serde_json::Value>), ApiError> {
+        if *method != Method::POST && *method != Method::GET {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "UnsupportedHTTPMethod", "Use POST or GET."));
+        }
+        let action_name = header(headers, "x-acs-action").or_else(|| params.get("Action")).unwrap_or_default();
+        if action_name.is_empty() {
+            return Err(ApiError::missing("Action"));
+        }
+        let req = HttpRequest { method: method.as_str(), headers, body };
+        let (account, region_from_scope) = self.authenticate(&req, params).await?;
+        match header(headers, "x-acs-version").or_else(|| params.get("Version")) {
+            Some(VERSION) => {}
+            None => return Err(ApiError::missing("Version")),
+            Some(v) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidVersion",
+                    format!("Specified parameter Version `{v}` is not valid."),
+                ));
+            }
+        }
+        let region = self.region(params, region_from_scope.as_deref(), headers)?;
+        let action = actions::lookup(action_name).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "InvalidAction.NotFound",
+                "Specified api is not found, please check your url and method.",
+            )
+        })?;
+        if let Err(t) = self.limits.check(account, action) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "Throttling",
+                format!("Request was denied due to request throttling: {action} allows {} per second.", t.limit),
+            ));
+        }
+        let ctx = Ctx { kms: &self.kms, scope: Scope { account, region }, params };
+        let value = actions::dispatch(&ctx, action)
+            .await
+            .unwrap_or_else(|| Err(ApiError::unsupported(&format!("The action {action}"))))?;
+        Ok((action, value))
+    }
+
+    fn region(&self, params: &Params, from_scope: Option<&str>, headers: &HeaderMap) -> Result<Region, ApiError> {
+        let named = params
+            .get("RegionId")
+            .filter(|r| !r.is_empty())
+            .or(from_scope)
+            .or_else(|| header(headers, "host").and_then(region_of_host));
+        match named {
+            None => Ok(self.default_region.clone()),
+            Some(name) => Region::from_alibaba(name).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRegionId",
+                    format!("The region {name} is not supported."),
+                )
+            }),
+        }
+    }
+
+    /// Verifies the signature; returns the caller's account and the region of an ACS4 scope.
+    async fn authenticate(
+        &self,
+        req: &HttpRequest<'_>,
+        params: &Params,
+    ) -> Result<(AccountId, Option<String>), ApiError> {
+        let claimed = sign::claimed(req, params).map_err(sign_error)?.ok_or_else(|| {
+            ApiError::new(StatusCode::BAD_REQUEST, "IncompleteSignature", "The request is not signed.")
+        })?;
+        let credential = self.kms.credential(&claimed.access_key_id).await?.ok_or_else(|| {
+            ApiError::new(StatusCode::NOT_FOUND, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+        })?;
+        let now = i64::try_from(ferrokms_core::model::now()).unwrap_or(i64::MAX);
+        if now.abs_diff(claimed.timestamp) > MAX_SKEW.unsigned_abs() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidTimeStamp.Expired",
+                "Specified time stamp or date value is expired.",
+            ));
+        }
+        sign::verify(&claimed, &credential.secret, req, params).map_err(sign_error)?;
+        // Only a verified request may use up a nonce, so nobody can burn another's nonces.
+        let nonce = claimed.nonce.as_deref().unwrap_or_default();
+        if !self.nonces.check_and_insert(&claimed.access_key_id, nonce, now) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "SignatureNonceUsed",
+                "Specified signature nonce was used already.",
+            ));
+        }
+        let scope_region = match claimed.scheme {
+            Scheme::Acs4 { region, .. } => Some(region),
+            _ => None,
+        };
+        Ok((credential.account, scope_region))
+    }
+}
+
+fn sign_error(e: SignError) -> ApiError {
+    let bad = StatusCode::BAD_REQUEST;
+    match e {
+        SignError::Missing("Timestamp") => {
+            ApiError::new(bad, "IllegalTimestamp", "The Timestamp parameter is missing.")
+        }
+        SignError::Missing(name) => ApiError::missing(name),
+        SignError::Incomplete(why) => ApiError::new(bad, "IncompleteSignature", why),
+        SignError::BadTimestamp(v) => {
+            ApiError::new(bad, "InvalidTimeStamp.Format", format!("Specified time stamp `{v}` is not valid."))
+        }
+        SignError::UnsupportedMethod(m) => {
+            ApiError::new(bad, "IncompleteSignature", format!("Unsupported signature method: {m}."))
+        }
+        SignError::BodyHashMismatch => {
+            ApiError::new(bad, "SignatureDoesNotMatch", "x-acs-content-sha256 does not match the body.")
+        }
+        SignError::Mismatch { string_to_sign } => ApiError::new(
+            bad,
+            "SignatureDoesNotMatch",
+            format!(
+                "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
+            ),
+        ),
+    }
+}
+
+fn error_reply(format: Format, headers: &HeaderMap, e: &ApiError) -> Reply {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let host = header(headers, "host").unwrap_or_default();
+    Reply {
+        status: e.status,
+        content_type: HeaderValue::from_static(format.content_type()),
+        retry_after: (e.code == "Throttling").then(|| HeaderValue::from_static("1")),
+        body: render::error_body(format, &request_id, host, e.code, &e.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_from_the_standard_host_names() {
+        assert_eq!(region_of_host("kms.cn-shanghai.aliyuncs.com"), Some("cn-shanghai"));
+        assert_eq!(region_of_host("kms-vpc.cn-beijing.aliyuncs.com:443"), Some("cn-beijing"));
+        assert_eq!(region_of_host("127.0.0.1:8300"), None);
+    }
+}

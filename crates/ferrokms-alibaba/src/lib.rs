@@ -1,0 +1,23 @@
+//! The Alibaba Cloud KMS API (2016-01-20) on ferrokms.
+//!
+//! # Layout
+//! - [`params`]: parameters from the query string and the form body, and the percent-encoding
+//!   the signatures use.
+//! - [`sign`]: ACS3-HMAC-SHA256, RPC signature v1 (HMAC-SHA1) and ACS4-HMAC-SHA256 verification.
+//! - [`nonce`]: replay protection for signature nonces.
+//! - `api`: the front door (authentication, region, action table, quotas, envelope).
+//! - `actions`: one module per action family (decode → core → encode).
+//! - [`error`]: the table from domain errors to Alibaba codes and HTTP statuses.
+//! - [`render`]: JSON and XML envelopes, times, key metadata.
+
+mod actions;
+mod api;
+pub mod error;
+pub mod nonce;
+pub mod params;
+pub mod render;
+mod request;
+pub mod sign;
+
+pub use actions::{ALL_ACTIONS, lookup};
+pub use api::{AlibabaApi, Reply, VERSION};

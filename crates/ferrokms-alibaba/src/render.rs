@@ -1,0 +1,190 @@
+//! How things look on the Alibaba wire: JSON or XML envelopes, ISO 8601 times, key metadata.
+
+use ferrokms_core::model::{KeyRecord, KeyState, Origin};
+use ferrokms_crypto::aead::SymmetricAlgorithm;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+/// Response format asked for by `Format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JSON (default).
+    Json,
+    /// XML (`Format=XML`).
+    Xml,
+}
+
+impl Format {
+    /// The Content-Type of a response in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json;charset=utf-8",
+            Self::Xml => "text/xml;charset=utf-8",
+        }
+    }
+}
+
+/// `YYYY-MM-DDThh:mm:ssZ` of Unix seconds.
+pub fn iso(secs: u64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap_or(0))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Alibaba's name of a key state (Archived, a Tencent state, shows as Disabled: it cannot encrypt).
+pub fn key_state(s: KeyState) -> &'static str {
+    match s {
+        KeyState::Enabled => "Enabled",
+        KeyState::Disabled | KeyState::Archived => "Disabled",
+        KeyState::PendingDelete => "PendingDeletion",
+        KeyState::PendingImport => "PendingImport",
+    }
+}
+
+/// Alibaba's KeySpec of an algorithm.
+pub fn key_spec(a: SymmetricAlgorithm) -> &'static str {
+    match a {
+        SymmetricAlgorithm::Aes256Gcm => "Aliyun_AES_256",
+        SymmetricAlgorithm::Aes128Gcm => "Aliyun_AES_128",
+        SymmetricAlgorithm::Aes192Gcm => "Aliyun_AES_192",
+        SymmetricAlgorithm::Sm4Gcm => "Aliyun_SM4",
+    }
+}
+
+/// The algorithm of an Alibaba KeySpec.
+pub fn parse_key_spec(s: &str) -> Option<SymmetricAlgorithm> {
+    [
+        SymmetricAlgorithm::Aes256Gcm,
+        SymmetricAlgorithm::Aes128Gcm,
+        SymmetricAlgorithm::Aes192Gcm,
+        SymmetricAlgorithm::Sm4Gcm,
+    ]
+    .into_iter()
+    .find(|a| key_spec(*a) == s)
+}
+
+/// The ARN of a key.
+pub fn key_arn(k: &KeyRecord) -> String {
+    format!("acs:kms:{}:{}:key/{}", k.region.alibaba_name(), k.account.0, k.id)
+}
+
+/// `KeyMetadata` of DescribeKey and CreateKey; `primary` is the current version's id.
+pub fn key_metadata(k: &KeyRecord, primary: Option<Uuid>) -> Value {
+    let on = |b: bool| if b { "Enabled" } else { "Disabled" };
+    json!({
+        "Arn": key_arn(k),
+        "AutomaticRotation": on(k.rotation_enabled),
+        "CreationDate": iso(k.created_at),
+        "Creator": k.account.0.to_string(),
+        "DKMSInstanceId": "",
+        "DeleteDate": if k.state == KeyState::PendingDelete { iso(k.deletion_date) } else { String::new() },
+        "DeletionProtection": on(k.deletion_protection),
+        "DeletionProtectionDescription": k.deletion_protection_description,
+        "Description": k.description,
+        "KeyId": k.id.to_string(),
+        "KeySpec": key_spec(k.algorithm),
+        "KeyState": key_state(k.state),
+        "KeyUsage": "ENCRYPT/DECRYPT",
+        "LastRotationDate": iso(if k.last_rotated_at > 0 { k.last_rotated_at } else { k.created_at }),
+        "MaterialExpireTime": "",
+        "NextRotationDate": if k.rotation_enabled { iso(k.next_rotation_at) } else { String::new() },
+        "Origin": match k.origin { Origin::Generated => "Aliyun_KMS", Origin::External => "EXTERNAL" },
+        "PrimaryKeyVersion": primary.map(|p| p.to_string()).unwrap_or_default(),
+        "ProtectionLevel": "SOFTWARE",
+        "RotationInterval": if k.rotation_enabled { format!("{}s", k.rotation_interval) } else { String::new() },
+    })
+}
+
+/// The response body: `value` (an object) plus `RequestId`, as JSON or as XML under
+/// `<{Action}Response>`.
+pub fn body(format: Format, action: &str, mut value: Map<String, Value>, request_id: &str) -> Vec<u8> {
+    value.insert("RequestId".into(), Value::String(request_id.to_owned()));
+    match format {
+        Format::Json => serde_json::to_vec(&value).unwrap_or_default(),
+        Format::Xml => xml(&format!("{action}Response"), &value).into_bytes(),
+    }
+}
+
+/// An error body.
+pub fn error_body(format: Format, request_id: &str, host: &str, code: &str, message: &str) -> Vec<u8> {
+    let mut v = Map::new();
+    v.insert("RequestId".into(), json!(request_id));
+    v.insert("HostId".into(), json!(host));
+    v.insert("Code".into(), json!(code));
+    v.insert("Message".into(), json!(message));
+    v.insert("Recommend".into(), json!(format!("https://api.aliyun.com/troubleshoot?q={code}")));
+    match format {
+        Format::Json => serde_json::to_vec(&v).unwrap_or_default(),
+        Format::Xml => xml("Error", &v).into_bytes(),
+    }
+}
+
+fn xml(root: &str, value: &Map<String, Value>) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+    element(&mut out, root, &Value::Object(value.clone()));
+    out
+}
+
+/// Writes `<name>value</name>`; an array repeats the element once per item (so the JSON
+/// `{"Keys":{"Key":[a,b]}}` becomes `<Keys><Key>a</Key><Key>b</Key></Keys>`).
+fn element(out: &mut String, name: &str, value: &Value) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|item| element(out, name, item)),
+        Value::Object(map) => {
+            out.push_str(&format!("<{name}>"));
+            for (k, v) in map {
+                element(out, k, v);
+            }
+            out.push_str(&format!("</{name}>"));
+        }
+        Value::Null => out.push_str(&format!("<{name}/>")),
+        Value::String(s) => out.push_str(&format!("<{name}>{}</{name}>", escape(s))),
+        other => out.push_str(&format!("<{name}>{other}</{name}>")),
+    }
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_repeats_list_items_inside_their_wrapper() {
+        let v = json!({"Keys": {"Key": [{"KeyId": "a"}, {"KeyId": "b<&>"}]}, "TotalCount": 2});
+        let Value::Object(map) = v else { unreachable!() };
+        let out = String::from_utf8(body(Format::Xml, "ListKeys", map, "r1")).unwrap();
+        assert_eq!(
+            out,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListKeysResponse><Keys><Key><KeyId>a</KeyId></Key>\
+             <Key><KeyId>b&lt;&amp;&gt;</KeyId></Key></Keys><RequestId>r1</RequestId><TotalCount>2</TotalCount>\
+             </ListKeysResponse>"
+        );
+    }
+
+    #[test]
+    fn times_are_iso_utc() {
+        assert_eq!(iso(1_768_896_000), "2026-01-20T08:00:00Z");
+    }
+}
