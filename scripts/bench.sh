@@ -39,4 +39,19 @@ for w in generate-data-key-rsa generate-data-key-hosted encrypt decrypt; do
         bench --endpoint 127.0.0.1:8310 --workload $w --connections $c | sed "s/^/ferrokms /"
     done
 done
+for c in 1 16 64; do
+    for round in 1 2; do
+        bench --endpoint 127.0.0.1:8310 --workload generate-data-key --connections $c | sed "s/^/tencent  round=$round /"
+        bench --endpoint 127.0.0.1:8310 --workload ali-generate-data-key --connections $c | sed "s/^/alibaba  round=$round /"
+    done
+done
+for pair in "ali-export-rsa local-rsa-oaep" "ali-export-sm2 local-sm2"; do
+    set -- $pair
+    for c in 1 16 64; do
+        bench --endpoint 127.0.0.1:8310 --workload "$1" --connections $c | sed "s/^/ferrokms /"
+    done
+    for t in 1 2; do
+        bench --workload "$2" --connections $t | sed "s/^/bare loop, threads=$t: /"
+    done
+done
 echo "RSS of ferrokms after the run: $(awk '/VmRSS/ {print $2, $3}' /proc/$kms/status)"

@@ -219,3 +219,31 @@ def server_factory(tmp_path_factory):
 def make_client():
     """tencent_client(endpoint, region=..., secret_id=..., secret_key=..., language=...)."""
     return tencent_client
+
+
+# ---------------------------------------------------------------------------
+# Alibaba Cloud KMS dialect (tests/sdk/test_ali_*.py; helpers in alikms.py and acs.py).
+# Same server, same port, same access key as the Tencent dialect.
+# ---------------------------------------------------------------------------
+
+ALI_ROTATION_CONFIG = "[rotation]\nmin_manual_interval_secs = 0\n"
+
+
+@pytest.fixture
+def ali(server):
+    """Tea SDK (alibabacloud-kms20160120) client on the shared server (ACS3, lands in cn-hangzhou)."""
+    from alikms import tea_client
+    return tea_client(server.endpoint)
+
+
+@pytest.fixture
+def ali_old(server):
+    """Old RPC SDK (aliyun-python-sdk-kms) client on the shared server, RegionId cn-hangzhou."""
+    from alikms import old_client
+    return old_client(server.endpoint)
+
+
+@pytest.fixture(scope="session")
+def ali_rot_server(server_factory):
+    """A server whose manual rotation interval is 0 (CreateKeyVersion may be called back to back)."""
+    return server_factory(extra_args=["--no-rate-limit"], config=ALI_ROTATION_CONFIG).start()

@@ -60,12 +60,14 @@ impl AlibabaApi {
         Self { kms, limits, nonces: NonceCache::new(NONCE_WINDOW, nonce_capacity), default_region }
     }
 
-    /// Whether a request is addressed to this dialect: an `x-acs-action` header, an ACS
-    /// Authorization, or RPC-style `Action` and `Signature` parameters.
+    /// Whether a request is addressed to this dialect (the Tencent front, asked first, claims
+    /// TC3 requests): an `x-acs-action` header, an ACS Authorization, an RPC-style `Action`
+    /// parameter in the query, or a form body (where the RPC SDK may put its parameters).
     pub fn claims(headers: &HeaderMap, query: &str) -> bool {
         headers.contains_key("x-acs-action")
             || header(headers, "authorization").is_some_and(|a| a.starts_with("ACS3-") || a.starts_with("ACS4-"))
-            || (query.contains("Signature=") && query.contains("Action="))
+            || form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "Action")
+            || header(headers, "content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
     }
 
     /// The reply for a body over the size limit.

@@ -4,85 +4,82 @@
 //! the server must refuse one seen within 15 minutes (`SignatureNonceUsed`, spec 3.3/3.4).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use parking_lot::Mutex;
 
-/// Longest nonce accepted, in bytes. The SDKs send 32 hex characters or a UUID.
+/// Longest nonce accepted.
 pub const MAX_NONCE_LEN: usize = 128;
 
-/// Longest AccessKeyId accepted, in bytes.
+/// Longest AccessKeyId accepted.
 pub const MAX_ACCESS_KEY_ID_LEN: usize = 256;
 
-/// A bounded, thread-safe set of recently seen `(AccessKeyId, nonce)` pairs.
+/// Remembers `(AccessKeyId, nonce)` pairs for `window_secs`.
 ///
-/// Each pair is remembered for `window_secs` after it was first accepted. Choose the window so
-/// that a request cannot outlive its nonce: with a timestamp tolerance of ±S seconds a request
-/// stays acceptable for 2·S seconds, so the window must be at least `2 * S` (1800 for the usual
-/// ±15 minutes).
+/// A pair is kept as a 64-bit keyed hash (a random key per process: nobody can aim collisions),
+/// so an entry costs about 30 bytes and millions fit. The chance that a fresh nonce is taken for
+/// a replay is about (entries / 2^64), under 10^-12 at full capacity.
 ///
-/// The cache holds at most `max_entries` unexpired pairs. When it is full it **refuses** new
-/// nonces (`check_and_insert` returns `false`) rather than forgetting unexpired ones, because
-/// evicting early would let a flood of requests push a captured nonce out and replay it. Only
-/// insert after the signature has been verified, so that only key holders can fill the cache.
-///
-/// Lookups and inserts are O(1) amortised: a hash map for membership plus a queue in insertion
-/// order for expiry.
+/// When the cache holds `max_entries` unexpired pairs, new nonces are refused: refusing is safe,
+/// forgetting would let replays through. Pairs are inserted only for verified requests.
 #[derive(Debug)]
 pub struct NonceCache {
     window_secs: i64,
     max_entries: usize,
+    hasher: std::collections::hash_map::RandomState,
     inner: Mutex<Inner>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// Key → time it was accepted.
-    seen: HashMap<Arc<str>, i64>,
-    /// (time accepted, key), oldest first.
-    order: VecDeque<(i64, Arc<str>)>,
+    seen: HashMap<u64, i64>,
+    order: VecDeque<(i64, u64)>,
 }
 
 impl NonceCache {
-    /// A cache remembering nonces for `window_secs` seconds (negative counts as 0), holding at
-    /// most `max_entries` of them.
+    /// A cache remembering pairs for `window_secs`, at most `max_entries` at once.
     pub fn new(window_secs: i64, max_entries: usize) -> Self {
-        NonceCache { window_secs: window_secs.max(0), max_entries, inner: Mutex::new(Inner::default()) }
+        NonceCache {
+            window_secs: window_secs.max(0),
+            max_entries,
+            hasher: std::collections::hash_map::RandomState::new(),
+            inner: Mutex::new(Inner::default()),
+        }
     }
 
-    /// Records `nonce` for `access_key_id` at `now` (Unix seconds) and returns `true` if it is
-    /// fresh; returns `false` if the pair was already seen within the window (a replay), if the
-    /// nonce is empty or longer than [`MAX_NONCE_LEN`], if the AccessKeyId is longer than
-    /// [`MAX_ACCESS_KEY_ID_LEN`], or if the cache is full of unexpired entries.
+    /// Records the pair; false if it was seen within the window (a replay), is malformed, or the
+    /// cache is full.
     pub fn check_and_insert(&self, access_key_id: &str, nonce: &str, now: i64) -> bool {
         if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN || access_key_id.len() > MAX_ACCESS_KEY_ID_LEN {
             return false;
         }
-        // Length-prefixed so that distinct pairs can never produce the same key.
-        let key = format!("{}:{access_key_id}{nonce}", access_key_id.len());
+        let mut h = self.hasher.build_hasher();
+        // Both parts hashed with their lengths, so distinct pairs never feed the same bytes.
+        access_key_id.hash(&mut h);
+        nonce.hash(&mut h);
+        let key = h.finish();
         let mut inner = self.inner.lock();
         inner.prune(now, self.window_secs);
-        if let Some(&at) = inner.seen.get(key.as_str())
+        if let Some(&at) = inner.seen.get(&key)
             && self.live(at, now)
         {
             return false;
         }
         // An expired entry that is still in the map (clock went backwards) is simply replaced.
-        if inner.seen.len() >= self.max_entries && !inner.seen.contains_key(key.as_str()) {
+        if inner.seen.len() >= self.max_entries && !inner.seen.contains_key(&key) {
             return false;
         }
-        let key: Arc<str> = Arc::from(key);
-        inner.seen.insert(Arc::clone(&key), now);
+        inner.seen.insert(key, now);
         inner.order.push_back((now, key));
         true
     }
 
-    /// Number of pairs currently held (including ones that expired since the last insert).
+    /// Pairs remembered now.
     pub fn len(&self) -> usize {
         self.inner.lock().seen.len()
     }
 
-    /// Whether no pairs are held.
+    /// Whether nothing is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -93,7 +90,6 @@ impl NonceCache {
 }
 
 impl Inner {
-    /// Drops entries accepted `window` or more seconds before `now`.
     fn prune(&mut self, now: i64, window: i64) {
         while let Some((at, _)) = self.order.front() {
             if now.saturating_sub(*at) < window {
@@ -167,10 +163,10 @@ mod tests {
 
     #[test]
     fn shared_between_threads() {
-        let c = Arc::new(NonceCache::new(900, 100_000));
+        let c = std::sync::Arc::new(NonceCache::new(900, 100_000));
         let handles: Vec<_> = (0..4)
             .map(|_| {
-                let c = Arc::clone(&c);
+                let c = std::sync::Arc::clone(&c);
                 std::thread::spawn(move || (0..1000).filter(|i| c.check_and_insert("ak", &i.to_string(), 5)).count())
             })
             .collect();

@@ -61,7 +61,7 @@ fn hangzhou() -> String {
 }
 
 fn nonces() -> usize {
-    4_000_000
+    8_000_000
 }
 
 impl Default for AlibabaConfig {

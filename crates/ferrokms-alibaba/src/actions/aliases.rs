@@ -1,6 +1,6 @@
 //! Aliases.
 
-use ferrokms_core::model::{AliasRecord, parse_key_id};
+use ferrokms_core::model::AliasRecord;
 use serde_json::{Value, json};
 
 use crate::request::{Ctx, Outcome, object, ok};
@@ -13,26 +13,17 @@ fn alias(a: &AliasRecord) -> Value {
     })
 }
 
-/// The target of CreateAlias / UpdateAlias: a key id or key ARN (an alias cannot name an alias).
-async fn target(ctx: &Ctx<'_>) -> Result<uuid::Uuid, crate::error::ApiError> {
-    let text = ctx.req("KeyId")?;
-    if text.starts_with("alias/") || text.contains(":alias/") {
-        return Ok(parse_key_id(text)?);
-    }
-    ctx.key("KeyId").await
-}
-
 pub(super) async fn create_alias(ctx: &Ctx<'_>) -> Outcome {
     let name = ctx.req("AliasName")?;
     ferrokms_core::service::check_alias_name(name)?;
-    let key = target(ctx).await?;
+    let key = ctx.key("KeyId").await?;
     ctx.kms.create_alias(&ctx.scope, name, key).await?;
     ok()
 }
 
 pub(super) async fn update_alias(ctx: &Ctx<'_>) -> Outcome {
     let name = ctx.req("AliasName")?;
-    let key = target(ctx).await?;
+    let key = ctx.key("KeyId").await?;
     ctx.kms.update_alias_target(&ctx.scope, name, key).await?;
     ok()
 }
