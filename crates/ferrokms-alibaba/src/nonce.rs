@@ -3,7 +3,7 @@
 //! Every Alibaba scheme carries a client nonce (`x-acs-signature-nonce` or `SignatureNonce`);
 //! the server must refuse one seen within 15 minutes (`SignatureNonceUsed`, spec 3.3/3.4).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher};
 
 use parking_lot::Mutex;
@@ -14,36 +14,36 @@ pub const MAX_NONCE_LEN: usize = 128;
 /// Longest AccessKeyId accepted.
 pub const MAX_ACCESS_KEY_ID_LEN: usize = 256;
 
-/// Remembers `(AccessKeyId, nonce)` pairs for `window_secs`.
+/// Generations a window is split into: a pair is remembered for the window and at most one more
+/// generation, and a lookup costs one probe per generation.
+const GENERATIONS: i64 = 3;
+
+/// Remembers `(AccessKeyId, nonce)` pairs for at least `window_secs`.
 ///
-/// A pair is kept as a 64-bit keyed hash (a random key per process: nobody can aim collisions),
-/// so an entry costs about 30 bytes and millions fit. The chance that a fresh nonce is taken for
-/// a replay is about (entries / 2^64), under 10^-12 at full capacity.
+/// A pair is kept as a 64-bit keyed hash (a random key per process: nobody can aim collisions)
+/// in a set per time generation, so an entry costs about 16 bytes and millions fit; whole
+/// generations expire at once. The chance that a fresh nonce is taken for a replay is about
+/// (entries / 2^64), under 10^-12 at full capacity.
 ///
-/// When the cache holds `max_entries` unexpired pairs, new nonces are refused: refusing is safe,
+/// When the cache holds `max_entries` pairs, new nonces are refused: refusing is safe,
 /// forgetting would let replays through. Pairs are inserted only for verified requests.
 #[derive(Debug)]
 pub struct NonceCache {
-    window_secs: i64,
+    generation_secs: i64,
     max_entries: usize,
     hasher: std::collections::hash_map::RandomState,
-    inner: Mutex<Inner>,
-}
-
-#[derive(Debug, Default)]
-struct Inner {
-    seen: HashMap<u64, i64>,
-    order: VecDeque<(i64, u64)>,
+    /// (generation number, pairs seen in it), oldest first.
+    generations: Mutex<VecDeque<(i64, HashSet<u64>)>>,
 }
 
 impl NonceCache {
-    /// A cache remembering pairs for `window_secs`, at most `max_entries` at once.
+    /// A cache remembering pairs for at least `window_secs`, at most `max_entries` at once.
     pub fn new(window_secs: i64, max_entries: usize) -> Self {
         NonceCache {
-            window_secs: window_secs.max(0),
+            generation_secs: (window_secs.max(1) + GENERATIONS - 1) / GENERATIONS,
             max_entries,
             hasher: std::collections::hash_map::RandomState::new(),
-            inner: Mutex::new(Inner::default()),
+            generations: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -58,49 +58,35 @@ impl NonceCache {
         access_key_id.hash(&mut h);
         nonce.hash(&mut h);
         let key = h.finish();
-        let mut inner = self.inner.lock();
-        inner.prune(now, self.window_secs);
-        if let Some(&at) = inner.seen.get(&key)
-            && self.live(at, now)
-        {
+        let current = now.div_euclid(self.generation_secs);
+        let mut generations = self.generations.lock();
+        // Keep the current generation and the GENERATIONS before it: at least a full window.
+        while generations.front().is_some_and(|(g, _)| *g < current - GENERATIONS) {
+            generations.pop_front();
+        }
+        if generations.iter().any(|(_, seen)| seen.contains(&key)) {
             return false;
         }
-        // An expired entry that is still in the map (clock went backwards) is simply replaced.
-        if inner.seen.len() >= self.max_entries && !inner.seen.contains_key(&key) {
+        if generations.iter().map(|(_, seen)| seen.len()).sum::<usize>() >= self.max_entries {
             return false;
         }
-        inner.seen.insert(key, now);
-        inner.order.push_back((now, key));
+        match generations.back_mut() {
+            Some((g, seen)) if *g >= current => {
+                seen.insert(key);
+            }
+            _ => generations.push_back((current, HashSet::from([key]))),
+        }
         true
     }
 
     /// Pairs remembered now.
     pub fn len(&self) -> usize {
-        self.inner.lock().seen.len()
+        self.generations.lock().iter().map(|(_, seen)| seen.len()).sum()
     }
 
     /// Whether nothing is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    fn live(&self, at: i64, now: i64) -> bool {
-        now.saturating_sub(at) < self.window_secs
-    }
-}
-
-impl Inner {
-    fn prune(&mut self, now: i64, window: i64) {
-        while let Some((at, _)) = self.order.front() {
-            if now.saturating_sub(*at) < window {
-                break;
-            }
-            let Some((at, key)) = self.order.pop_front() else { break };
-            // The key may have been re-accepted later (after expiring); keep that newer entry.
-            if self.seen.get(&key) == Some(&at) {
-                self.seen.remove(&key);
-            }
-        }
     }
 }
 
@@ -122,15 +108,17 @@ mod tests {
 
     #[test]
     fn expiry() {
+        // Window 900 s in generations of 300 s: a pair is remembered for at least 900 s and
+        // forgotten within 1200 s.
         let c = NonceCache::new(900, 100);
         assert!(c.check_and_insert("ak", "n1", 1000));
         assert!(c.check_and_insert("ak", "n2", 1500));
-        assert!(c.check_and_insert("ak", "n1", 1900), "expired after the window");
-        assert_eq!(c.len(), 2);
-        assert!(!c.check_and_insert("ak", "n1", 1901), "re-accepted entry is remembered again");
+        assert!(!c.check_and_insert("ak", "n1", 1899), "still within the window");
+        assert!(c.check_and_insert("ak", "n1", 2200), "forgotten after window + one generation");
+        assert!(!c.check_and_insert("ak", "n1", 2201), "re-accepted entry is remembered again");
         assert!(!c.check_and_insert("ak", "n2", 2399));
-        assert!(c.check_and_insert("ak", "n3", 2800));
-        assert_eq!(c.len(), 1, "n1 (1900) and n2 (1500) pruned");
+        assert!(c.check_and_insert("ak", "n3", 3700));
+        assert_eq!(c.len(), 1, "old generations dropped");
     }
 
     #[test]
@@ -141,8 +129,8 @@ mod tests {
         assert!(c.check_and_insert("ak", "c", 20));
         assert!(!c.check_and_insert("ak", "d", 30), "full of unexpired entries");
         assert!(!c.check_and_insert("ak", "a", 30), "still a replay");
-        assert!(c.check_and_insert("ak", "d", 60), "`a` expired, room again");
-        assert!(!c.check_and_insert("ak", "b", 60));
+        assert!(c.check_and_insert("ak", "d", 80), "the first generation expired, room again");
+        assert!(!c.check_and_insert("ak", "d", 81));
     }
 
     #[test]
