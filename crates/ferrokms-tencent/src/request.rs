@@ -194,6 +194,25 @@ pub fn no_member_account<T>(value: &Option<T>) -> Result<(), ApiError> {
     }
 }
 
+/// Listing order: OrderType 0 (default) newest first, 1 oldest first.
+pub fn order_type(value: Option<u64>) -> Result<ferrokms_core::store::Order, ApiError> {
+    match value.unwrap_or(0) {
+        0 => Ok(ferrokms_core::store::Order::NewestFirst),
+        1 => Ok(ferrokms_core::store::Order::OldestFirst),
+        _ => Err(ApiError::invalid_value("OrderType", "must be 0 or 1")),
+    }
+}
+
+/// Listing filter on Origin: `TENCENT_KMS`, `EXTERNAL`, or `ALL`/empty for both.
+pub fn origin_filter(value: Option<&str>) -> Result<Option<ferrokms_core::model::Origin>, ApiError> {
+    match value.unwrap_or_default() {
+        "" | "ALL" => Ok(None),
+        "TENCENT_KMS" => Ok(Some(ferrokms_core::model::Origin::Generated)),
+        "EXTERNAL" => Ok(Some(ferrokms_core::model::Origin::External)),
+        _ => Err(ApiError::invalid_value("Origin", "must be TENCENT_KMS, EXTERNAL or ALL")),
+    }
+}
+
 /// Paging: Offset (default 0) and Limit (default 10, at most 200).
 pub fn paging(offset: Option<u64>, limit: Option<u64>) -> Result<(u64, u64), ApiError> {
     let limit = limit.unwrap_or(10);

@@ -15,7 +15,7 @@ use ferrokms_core::model::{
     VersionRecord,
 };
 use ferrokms_core::store::{Conflict, DataKeyFilter, KeyFilter, Order, Store, StoreError, TagFilter};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
@@ -66,6 +66,28 @@ impl SqliteStore {
         migrate(&pool).await?;
         let data_keys = GroupCommit::start(pool.clone());
         Ok(Self { pool, data_keys })
+    }
+
+    /// A listing: the total of what `build` selects, then one page of rows with their tags.
+    async fn page<T>(
+        &self,
+        build: impl Fn(&str) -> QueryBuilder<Sqlite>,
+        order: Order,
+        offset: u64,
+        limit: u64,
+        map: fn(&SqliteRow, Vec<Tag>) -> Result<T, StoreError>,
+    ) -> Result<(Vec<T>, u64), StoreError> {
+        let total: i64 = build("SELECT COUNT(*)").build_query_scalar().fetch_one(&self.pool).await.map_err(map_err)?;
+        let mut q = build("SELECT *");
+        push_page(&mut q, order, offset, limit);
+        let rows = q.build().fetch_all(&self.pool).await.map_err(map_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = sqlx::Row::try_get(row, "id").map_err(map_err)?;
+            let tags = self.tags(Uuid::parse_str(&id).map_err(|e| StoreError::Unavailable(e.to_string()))?).await?;
+            out.push(map(row, tags)?);
+        }
+        Ok((out, u64::try_from(total).unwrap_or_default()))
     }
 
     async fn tags(&self, resource: Uuid) -> Result<Vec<Tag>, StoreError> {
@@ -481,17 +503,7 @@ impl Store for SqliteStore {
             push_tag_filters(&mut q, "keys.id", &f.tags);
             q
         };
-        let total: i64 = build("SELECT COUNT(*)").build_query_scalar().fetch_one(&self.pool).await.map_err(map_err)?;
-        let mut q = build("SELECT *");
-        push_page(&mut q, f.order, f.offset, f.limit);
-        let rows = q.build().fetch_all(&self.pool).await.map_err(map_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: String = sqlx::Row::try_get(row, "id").map_err(map_err)?;
-            let tags = self.tags(Uuid::parse_str(&id).map_err(|e| StoreError::Unavailable(e.to_string()))?).await?;
-            out.push(rows::key(row, tags)?);
-        }
-        Ok((out, u64::try_from(total).unwrap_or_default()))
+        self.page(build, f.order, f.offset, f.limit, rows::key).await
     }
 
     async fn count_keys(&self, account: AccountId) -> Result<u64, StoreError> {
@@ -641,17 +653,7 @@ impl Store for SqliteStore {
             push_tag_filters(&mut q, "data_keys.id", &f.tags);
             q
         };
-        let total: i64 = build("SELECT COUNT(*)").build_query_scalar().fetch_one(&self.pool).await.map_err(map_err)?;
-        let mut q = build("SELECT *");
-        push_page(&mut q, f.order, f.offset, f.limit);
-        let rows = q.build().fetch_all(&self.pool).await.map_err(map_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: String = sqlx::Row::try_get(row, "id").map_err(map_err)?;
-            let tags = self.tags(Uuid::parse_str(&id).map_err(|e| StoreError::Unavailable(e.to_string()))?).await?;
-            out.push(rows::data_key(row, tags)?);
-        }
-        Ok((out, u64::try_from(total).unwrap_or_default()))
+        self.page(build, f.order, f.offset, f.limit, rows::data_key).await
     }
 
     async fn count_data_keys(&self, account: AccountId) -> Result<u64, StoreError> {

@@ -3,9 +3,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use ferrokms_core::model::{DataKeyRecord, KeyState, Origin, parse_data_key_id, parse_key_id};
+use ferrokms_core::model::{DataKeyRecord, KeyState, parse_data_key_id, parse_key_id};
 use ferrokms_core::service::{HostedSpec, ImportDataKey};
-use ferrokms_core::store::{DataKeyFilter, Order};
+use ferrokms_core::store::DataKeyFilter;
 use ferrokms_core::{Error, validate};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -16,8 +16,8 @@ use super::{Ctx, Outcome};
 use crate::error::ApiError;
 use crate::render::data_key_metadata;
 use crate::request::{
-    TagFilterIn, TagIn, data_key_id, decode, id_list, no_hsm_cluster, no_member_account, paging, public_key_wrap,
-    required, required_str, tag_filters, tags,
+    TagFilterIn, TagIn, data_key_id, decode, id_list, no_hsm_cluster, no_member_account, order_type, origin_filter,
+    paging, public_key_wrap, required, required_str, tag_filters, tags,
 };
 
 /// DataKeyMetadata needs the CMK's alias (KeyName); a deleted CMK has none.
@@ -172,11 +172,7 @@ pub(super) async fn list_data_key_detail(ctx: &Ctx<'_>, body: &[u8]) -> Outcome 
     let r: ListDetailIn = decode(body)?;
     no_member_account(&r.member_accounts)?;
     let (offset, limit) = paging(r.offset, r.limit)?;
-    let order = match r.order_type.unwrap_or(0) {
-        0 => Order::NewestFirst,
-        1 => Order::OldestFirst,
-        _ => return Err(ApiError::invalid_value("OrderType", "must be 0 or 1")),
-    };
+    let order = order_type(r.order_type)?;
     let states = match r.key_state.unwrap_or(0) {
         0 => vec![],
         1 => vec![KeyState::Enabled],
@@ -184,14 +180,7 @@ pub(super) async fn list_data_key_detail(ctx: &Ctx<'_>, body: &[u8]) -> Outcome 
         3 => vec![KeyState::PendingDelete],
         _ => return Err(ApiError::invalid_value("KeyState", "must be 0 to 3")),
     };
-    let origin = match r.origin.as_deref().unwrap_or_default() {
-        "" | "ALL" => None,
-        "TENCENT_KMS" => Some(Origin::Generated),
-        "EXTERNAL" => Some(Origin::External),
-        _ => {
-            return Err(ApiError::invalid_value("Origin", "must be TENCENT_KMS, EXTERNAL or ALL"));
-        }
-    };
+    let origin = origin_filter(r.origin.as_deref())?;
     let key_id = match r.key_id.as_deref() {
         None | Some("") => None,
         Some(k) => Some(parse_key_id(k)?),

@@ -1,8 +1,8 @@
 //! CMK lifecycle actions.
 
-use ferrokms_core::model::{KeyState, KeyUsage, Origin, parse_key_id};
+use ferrokms_core::model::{KeyState, KeyUsage, parse_key_id};
 use ferrokms_core::service::{CreateKey, DeletionRules};
-use ferrokms_core::store::{KeyFilter, Order};
+use ferrokms_core::store::KeyFilter;
 use ferrokms_core::{Error, validate};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -11,8 +11,8 @@ use super::{Ctx, Outcome};
 use crate::error::ApiError;
 use crate::render::key_metadata;
 use crate::request::{
-    TagFilterIn, TagIn, decode, id_list, key_id, no_hsm_cluster, no_member_account, paging, required, required_str,
-    tag_filters, tags,
+    TagFilterIn, TagIn, decode, id_list, key_id, no_hsm_cluster, no_member_account, order_type, origin_filter, paging,
+    required, required_str, tag_filters, tags,
 };
 
 const MAX_DESCRIPTION: usize = 1024;
@@ -178,11 +178,7 @@ pub(super) async fn list_key_detail(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     let r: ListKeyDetailIn = decode(body)?;
     no_member_account(&r.member_accounts)?;
     let (offset, limit) = paging(r.offset, r.limit)?;
-    let order = match r.order_type.unwrap_or(0) {
-        0 => Order::NewestFirst,
-        1 => Order::OldestFirst,
-        _ => return Err(ApiError::invalid_value("OrderType", "must be 0 or 1")),
-    };
+    let order = order_type(r.order_type)?;
     let states = match r.key_state.unwrap_or(0) {
         0 => vec![],
         1 => vec![KeyState::Enabled],
@@ -192,14 +188,7 @@ pub(super) async fn list_key_detail(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
         5 => vec![KeyState::Archived],
         _ => return Err(ApiError::invalid_value("KeyState", "must be 0 to 5")),
     };
-    let origin = match r.origin.as_deref().unwrap_or_default() {
-        "" | "ALL" => None,
-        "TENCENT_KMS" => Some(Origin::Generated),
-        "EXTERNAL" => Some(Origin::External),
-        _ => {
-            return Err(ApiError::invalid_value("Origin", "must be TENCENT_KMS, EXTERNAL or ALL"));
-        }
-    };
+    let origin = origin_filter(r.origin.as_deref())?;
     let usage = match r.key_usage.as_deref().unwrap_or_default() {
         "" | "ENCRYPT_DECRYPT" => Some(KeyUsage::EncryptDecrypt),
         "ALL" => None,
