@@ -151,9 +151,16 @@ def test_hangzhou_has_no_tencent_counterpart(gz):
 
 
 def test_region_from_host_header(gz):
-    """No RegionId, v1 signature: a Host of the form kms.<region>.aliyuncs.com picks the region."""
+    """The v1 signature does not cover the Host, so for v1 requests it never picks the region
+    (docs/compatibility.md): with no RegionId they go to the configured default."""
     r = acs.v1_send(gz.endpoint, "CreateKey", {}, ACCESS_KEY_ID, ACCESS_KEY_SECRET,
                     headers={"Host": "kms.cn-beijing.aliyuncs.com"})
+    assert r.status_code == 200, r.text
+    assert arn_parts(r.json()["KeyMetadata"]["Arn"])["region"] == "cn-guangzhou"
+    # ACS3 signs the Host: there a host of the form kms.<region>.aliyuncs.com picks the region
+    h = acs.v3_headers("kms.cn-beijing.aliyuncs.com", "CreateKey", {}, ACCESS_KEY_ID, ACCESS_KEY_SECRET)
+    h["Host"] = h.pop("host")
+    r = acs.send_query(gz.endpoint, {}, headers=h)
     assert r.status_code == 200, r.text
     assert arn_parts(r.json()["KeyMetadata"]["Arn"])["region"] == "cn-beijing"
     # RegionId wins over the host

@@ -185,14 +185,18 @@ def test_dry_run_encrypt_decrypt_reencrypt(ali, ali_old):
     old_expect(ali_old, "Decrypt", "DryRunOperationError", 400, CiphertextBlob=blob, DryRun="TRUE")
     # DryRun=false is an ordinary call
     assert tea(ali, "Decrypt", CiphertextBlob=blob, DryRun="false")["Plaintext"] == "x"
-    # invalid parameters with DryRun: the validation error, not DryRunOperationError
+    # invalid parameters with DryRun: ValidationError (the seed's DryRun results), not
+    # DryRunOperationError; an unknown key keeps its own code
     tea_expect(ali, "Encrypt", "Forbidden.KeyNotFound", 404, KeyId=str(uuid.uuid4()), Plaintext="x", DryRun="true")
-    tea_expect(ali, "Encrypt", "InvalidParameter", 400, KeyId=k, Plaintext="a" * 6145, DryRun="true")
-    tea_expect(ali, "Encrypt", "MissingParameter", 400, KeyId=k, DryRun="true")
-    tea_expect(ali, "Decrypt", "InvalidParameter", 400, CiphertextBlob=_tamper(blob, len(unb64(blob)) - 1),
+    tea_expect(ali, "Encrypt", "ValidationError", 400, KeyId=k, Plaintext="a" * 6145, DryRun="true")
+    tea_expect(ali, "Encrypt", "ValidationError", 400, KeyId=k, DryRun="true")
+    tea_expect(ali, "Decrypt", "ValidationError", 400, CiphertextBlob=_tamper(blob, len(unb64(blob)) - 1),
                DryRun="true")
-    tea_expect(ali, "Decrypt", "InvalidParameter", 400, CiphertextBlob=blob, EncryptionContext={"a": "b"},
+    tea_expect(ali, "Decrypt", "ValidationError", 400, CiphertextBlob=blob, EncryptionContext={"a": "b"},
                DryRun="true")
+    # the same mistakes without DryRun keep their ordinary codes
+    tea_expect(ali, "Encrypt", "InvalidParameter", 400, KeyId=k, Plaintext="a" * 6145)
+    tea_expect(ali, "Encrypt", "MissingParameter", 400, KeyId=k)
     tea(ali, "DisableKey", KeyId=k)
     tea_expect(ali, "Encrypt", "Rejected.Disabled", 409, KeyId=k, Plaintext="x", DryRun="true")
 

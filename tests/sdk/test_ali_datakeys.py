@@ -219,7 +219,8 @@ def test_export_check_order(ali, wrap_keys):
     tea_expect(ali, "GenerateAndExportDataKey", "Forbidden.AliasNotFound", 404, KeyId=uname("x"), **badpair,
                DryRun="true")
     k = create_key(ali)["KeyId"]
-    tea_expect(ali, "GenerateAndExportDataKey", "InvalidParameter", 400, KeyId=k, **badpair, DryRun="true")
+    tea_expect(ali, "GenerateAndExportDataKey", "ValidationError", 400, KeyId=k, **badpair, DryRun="true")
+    tea_expect(ali, "GenerateAndExportDataKey", "InvalidParameter", 400, KeyId=k, **badpair)
     tea_expect(ali, "GenerateAndExportDataKey", "DryRunOperationError", 400, KeyId=k, **good, DryRun="true")
     tea(ali, "DisableKey", KeyId=k)
     tea_expect(ali, "GenerateAndExportDataKey", "Rejected.Disabled", 409, KeyId=k, **badpair)
@@ -252,7 +253,7 @@ def test_export_data_key_validation_and_dry_run(ali, wrap_keys, tmp_path):
     good = dict(PublicKeyBlob=rsa, WrappingKeySpec="RSA_2048", WrappingAlgorithm="RSAES_OAEP_SHA_256")
     tea_expect(ali, "ExportDataKey", "DryRunOperationError", 400, CiphertextBlob=g["CiphertextBlob"], **good,
                DryRun="true")
-    tea_expect(ali, "ExportDataKey", "InvalidParameter", 400, CiphertextBlob=g["CiphertextBlob"],
+    tea_expect(ali, "ExportDataKey", "ValidationError", 400, CiphertextBlob=g["CiphertextBlob"],
                PublicKeyBlob=rsa, WrappingKeySpec="EC_SM2", WrappingAlgorithm="SM2PKE", DryRun="true")
     tea_expect(ali, "ExportDataKey", "InvalidParameter", 400, CiphertextBlob=g["CiphertextBlob"],
                PublicKeyBlob=spki_b64(wrap_keys["rsa1024"].pub_pem), WrappingKeySpec="RSA_2048",
@@ -275,7 +276,8 @@ def test_dry_run_data_keys(ali, ali_old):
     for action in ("GenerateDataKey", "GenerateDataKeyWithoutPlaintext"):
         tea_expect(ali, action, "DryRunOperationError", 400, KeyId=k, DryRun="true")
         old_expect(ali_old, action, "DryRunOperationError", 400, KeyId=k, DryRun="true")
-        tea_expect(ali, action, "InvalidParameter", 400, KeyId=k, NumberOfBytes=2000, DryRun="true")
+        tea_expect(ali, action, "ValidationError", 400, KeyId=k, NumberOfBytes=2000, DryRun="true")
+        tea_expect(ali, action, "InvalidParameter", 400, KeyId=k, NumberOfBytes=2000)
         tea_expect(ali, action, "Forbidden.KeyNotFound", 404, KeyId=str(uuid.uuid4()), DryRun="true")
 
 

@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::actions;
 use crate::error::ApiError;
-use crate::nonce::NonceCache;
+use crate::nonce::{NonceCache, NonceCheck};
 use crate::params::Params;
 use crate::render::{self, Format};
 use crate::request::Ctx;
@@ -109,13 +109,20 @@ impl AlibabaApi {
         if *method != Method::POST && *method != Method::GET {
             return Err(ApiError::new(StatusCode::FORBIDDEN, "UnsupportedHTTPMethod", "Use POST or GET."));
         }
-        let action_name = header(headers, "x-acs-action").or_else(|| params.get("Action")).unwrap_or_default();
-        if action_name.is_empty() {
+        if let Some(name) = params.duplicate_name() {
+            // The signature sorts parameters: with a name twice, which value counts is unsigned.
+            return Err(ApiError::invalid(name, "given more than once"));
+        }
+        if header(headers, "x-acs-action").or_else(|| params.get("Action")).is_none_or(str::is_empty) {
             return Err(ApiError::missing("Action"));
         }
         let req = HttpRequest { method: method.as_str(), headers, body };
-        let (account, region_from_scope) = self.authenticate(&req, params).await?;
-        match header(headers, "x-acs-version").or_else(|| params.get("Version")) {
+        let verified = self.authenticate(&req, params).await?;
+        // Only what the signature covers may steer the request: ACS3/ACS4 sign the x-acs-*
+        // headers and the host; the RPC signature covers the parameters and nothing else.
+        let rpc = matches!(verified.scheme, Scheme::RpcV1 { .. });
+        let action_name = signed(headers, params, rpc, "x-acs-action", "Action")?.unwrap_or_default();
+        match signed(headers, params, rpc, "x-acs-version", "Version")? {
             Some(VERSION) => {}
             None => return Err(ApiError::missing("Version")),
             Some(v) => {
@@ -126,7 +133,8 @@ impl AlibabaApi {
                 ));
             }
         }
-        let region = self.region(params, region_from_scope.as_deref(), headers)?;
+        let host = if rpc { None } else { header(headers, "host") };
+        let region = self.region(params, verified.scope_region.as_deref(), host)?;
         let action = actions::lookup(action_name).ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -134,26 +142,44 @@ impl AlibabaApi {
                 "Specified api is not found, please check your url and method.",
             )
         })?;
-        if let Err(t) = self.limits.check(account, action) {
+        if let Err(t) = self.limits.check(verified.account, action) {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "Throttling",
                 format!("Request was denied due to request throttling: {action} allows {} per second.", t.limit),
             ));
         }
-        let ctx = Ctx { kms: &self.kms, scope: Scope { account, region }, params };
+        // Only a verified request within its quota may use up a nonce, so nobody can burn another
+        // caller's nonces or fill the cache with throttled requests.
+        let nonce = verified.nonce.as_deref().unwrap_or_default();
+        match self.nonces.check_and_insert(&verified.access_key_id, nonce, verified.now) {
+            NonceCheck::Fresh => {}
+            NonceCheck::Replayed => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "SignatureNonceUsed",
+                    "Specified signature nonce was used already.",
+                ));
+            }
+            NonceCheck::Full => {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailableTemporary",
+                    "Replay protection is at capacity ([alibaba] nonce_capacity); retry shortly.",
+                ));
+            }
+        }
+        let ctx = Ctx { kms: &self.kms, scope: Scope { account: verified.account, region }, params };
         let value = actions::dispatch(&ctx, action)
             .await
-            .unwrap_or_else(|| Err(ApiError::unsupported(&format!("The action {action}"))))?;
+            .unwrap_or_else(|| Err(ApiError::unsupported(&format!("The action {action}"))))
+            .map_err(|e| dry_run_outcome(&ctx, e))?;
         Ok((action, value))
     }
 
-    fn region(&self, params: &Params, from_scope: Option<&str>, headers: &HeaderMap) -> Result<Region, ApiError> {
-        let named = params
-            .get("RegionId")
-            .filter(|r| !r.is_empty())
-            .or(from_scope)
-            .or_else(|| header(headers, "host").and_then(region_of_host));
+    fn region(&self, params: &Params, from_scope: Option<&str>, host: Option<&str>) -> Result<Region, ApiError> {
+        let named =
+            params.get("RegionId").filter(|r| !r.is_empty()).or(from_scope).or_else(|| host.and_then(region_of_host));
         match named {
             None => Ok(self.default_region.clone()),
             Some(name) => Region::from_alibaba(name).ok_or_else(|| {
@@ -166,12 +192,8 @@ impl AlibabaApi {
         }
     }
 
-    /// Verifies the signature; returns the caller's account and the region of an ACS4 scope.
-    async fn authenticate(
-        &self,
-        req: &HttpRequest<'_>,
-        params: &Params,
-    ) -> Result<(AccountId, Option<String>), ApiError> {
+    /// Verifies the signature and the timestamp.
+    async fn authenticate(&self, req: &HttpRequest<'_>, params: &Params) -> Result<Verified, ApiError> {
         let claimed = sign::claimed(req, params).map_err(sign_error)?.ok_or_else(|| {
             ApiError::new(StatusCode::BAD_REQUEST, "IncompleteSignature", "The request is not signed.")
         })?;
@@ -187,21 +209,63 @@ impl AlibabaApi {
             ));
         }
         sign::verify(&claimed, &credential.secret, req, params).map_err(sign_error)?;
-        // Only a verified request may use up a nonce, so nobody can burn another's nonces.
-        let nonce = claimed.nonce.as_deref().unwrap_or_default();
-        if !self.nonces.check_and_insert(&claimed.access_key_id, nonce, now) {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "SignatureNonceUsed",
-                "Specified signature nonce was used already.",
-            ));
-        }
-        let scope_region = match claimed.scheme {
-            Scheme::Acs4 { region, .. } => Some(region),
+        let scope_region = match &claimed.scheme {
+            Scheme::Acs4 { region, .. } => Some(region.clone()),
             _ => None,
         };
-        Ok((credential.account, scope_region))
+        Ok(Verified {
+            account: credential.account,
+            access_key_id: claimed.access_key_id,
+            nonce: claimed.nonce,
+            scheme: claimed.scheme,
+            scope_region,
+            now,
+        })
     }
+}
+
+/// With `DryRun=true`, invalid parameters answer `ValidationError` (the DryRun results of the
+/// API are DryRunOperationError, ValidationError and AccessDeniedError); other errors stay.
+fn dry_run_outcome(ctx: &Ctx<'_>, e: ApiError) -> ApiError {
+    let invalid = matches!(e.code, "InvalidParameter" | "MissingParameter");
+    if invalid && ctx.dry_run().unwrap_or(false) {
+        return ApiError::new(StatusCode::BAD_REQUEST, "ValidationError", e.message);
+    }
+    e
+}
+
+/// What a verified signature establishes.
+struct Verified {
+    account: AccountId,
+    access_key_id: String,
+    nonce: Option<String>,
+    scheme: Scheme,
+    scope_region: Option<String>,
+    now: i64,
+}
+
+/// A value that must be covered by the signature: for RPC requests the parameter (a header of
+/// the same meaning must agree with it); otherwise the signed `x-acs-*` header, else the parameter.
+fn signed<'a>(
+    headers: &'a HeaderMap,
+    params: &'a Params,
+    rpc: bool,
+    header_name: &str,
+    param: &str,
+) -> Result<Option<&'a str>, ApiError> {
+    let from_header = header(headers, header_name);
+    let from_param = params.get(param);
+    if rpc {
+        if from_header.is_some_and(|h| Some(h) != from_param) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "IncompleteSignature",
+                format!("The {header_name} header disagrees with the signed {param} parameter."),
+            ));
+        }
+        return Ok(from_param);
+    }
+    Ok(from_header.or(from_param))
 }
 
 fn sign_error(e: SignError) -> ApiError {

@@ -18,6 +18,17 @@ pub const MAX_ACCESS_KEY_ID_LEN: usize = 256;
 /// generation, and a lookup costs one probe per generation.
 const GENERATIONS: i64 = 3;
 
+/// The verdict on a nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceCheck {
+    /// Not seen within the window; now remembered.
+    Fresh,
+    /// Seen within the window (or malformed): a replay.
+    Replayed,
+    /// The cache is full: refuse the request rather than forget.
+    Full,
+}
+
 /// Remembers `(AccessKeyId, nonce)` pairs for at least `window_secs`.
 ///
 /// A pair is kept as a 64-bit keyed hash (a random key per process: nobody can aim collisions)
@@ -47,11 +58,10 @@ impl NonceCache {
         }
     }
 
-    /// Records the pair; false if it was seen within the window (a replay), is malformed, or the
-    /// cache is full.
-    pub fn check_and_insert(&self, access_key_id: &str, nonce: &str, now: i64) -> bool {
+    /// Records the pair unless it was seen within the window, is malformed, or the cache is full.
+    pub fn check_and_insert(&self, access_key_id: &str, nonce: &str, now: i64) -> NonceCheck {
         if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN || access_key_id.len() > MAX_ACCESS_KEY_ID_LEN {
-            return false;
+            return NonceCheck::Replayed;
         }
         let mut h = self.hasher.build_hasher();
         // Both parts hashed with their lengths, so distinct pairs never feed the same bytes.
@@ -65,10 +75,10 @@ impl NonceCache {
             generations.pop_front();
         }
         if generations.iter().any(|(_, seen)| seen.contains(&key)) {
-            return false;
+            return NonceCheck::Replayed;
         }
         if generations.iter().map(|(_, seen)| seen.len()).sum::<usize>() >= self.max_entries {
-            return false;
+            return NonceCheck::Full;
         }
         match generations.back_mut() {
             Some((g, seen)) if *g >= current => {
@@ -76,7 +86,7 @@ impl NonceCache {
             }
             _ => generations.push_back((current, HashSet::from([key]))),
         }
-        true
+        NonceCheck::Fresh
     }
 
     /// Pairs remembered now.
@@ -97,13 +107,13 @@ mod tests {
     #[test]
     fn replay_is_refused() {
         let c = NonceCache::new(900, 100);
-        assert!(c.check_and_insert("ak", "n1", 1000));
-        assert!(!c.check_and_insert("ak", "n1", 1000));
-        assert!(!c.check_and_insert("ak", "n1", 1899));
+        assert!(c.check_and_insert("ak", "n1", 1000) == NonceCheck::Fresh);
+        assert!(c.check_and_insert("ak", "n1", 1000) != NonceCheck::Fresh);
+        assert!(c.check_and_insert("ak", "n1", 1899) != NonceCheck::Fresh);
         // Same nonce, other key: independent.
-        assert!(c.check_and_insert("ak2", "n1", 1000));
+        assert!(c.check_and_insert("ak2", "n1", 1000) == NonceCheck::Fresh);
         // No ambiguity between (ak, "1n") and (ak1, "n") style splits.
-        assert!(c.check_and_insert("a", "kn1", 1000));
+        assert!(c.check_and_insert("a", "kn1", 1000) == NonceCheck::Fresh);
     }
 
     #[test]
@@ -111,42 +121,42 @@ mod tests {
         // Window 900 s in generations of 300 s: a pair is remembered for at least 900 s and
         // forgotten within 1200 s.
         let c = NonceCache::new(900, 100);
-        assert!(c.check_and_insert("ak", "n1", 1000));
-        assert!(c.check_and_insert("ak", "n2", 1500));
-        assert!(!c.check_and_insert("ak", "n1", 1899), "still within the window");
-        assert!(c.check_and_insert("ak", "n1", 2200), "forgotten after window + one generation");
-        assert!(!c.check_and_insert("ak", "n1", 2201), "re-accepted entry is remembered again");
-        assert!(!c.check_and_insert("ak", "n2", 2399));
-        assert!(c.check_and_insert("ak", "n3", 3700));
+        assert!(c.check_and_insert("ak", "n1", 1000) == NonceCheck::Fresh);
+        assert!(c.check_and_insert("ak", "n2", 1500) == NonceCheck::Fresh);
+        assert!(c.check_and_insert("ak", "n1", 1899) != NonceCheck::Fresh, "still within the window");
+        assert!(c.check_and_insert("ak", "n1", 2200) == NonceCheck::Fresh, "forgotten after window + one generation");
+        assert!(c.check_and_insert("ak", "n1", 2201) != NonceCheck::Fresh, "re-accepted entry is remembered again");
+        assert!(c.check_and_insert("ak", "n2", 2399) != NonceCheck::Fresh);
+        assert!(c.check_and_insert("ak", "n3", 3700) == NonceCheck::Fresh);
         assert_eq!(c.len(), 1, "old generations dropped");
     }
 
     #[test]
     fn full_cache_refuses_until_entries_expire() {
         let c = NonceCache::new(60, 3);
-        assert!(c.check_and_insert("ak", "a", 0));
-        assert!(c.check_and_insert("ak", "b", 10));
-        assert!(c.check_and_insert("ak", "c", 20));
-        assert!(!c.check_and_insert("ak", "d", 30), "full of unexpired entries");
-        assert!(!c.check_and_insert("ak", "a", 30), "still a replay");
-        assert!(c.check_and_insert("ak", "d", 80), "the first generation expired, room again");
-        assert!(!c.check_and_insert("ak", "d", 81));
+        assert!(c.check_and_insert("ak", "a", 0) == NonceCheck::Fresh);
+        assert!(c.check_and_insert("ak", "b", 10) == NonceCheck::Fresh);
+        assert!(c.check_and_insert("ak", "c", 20) == NonceCheck::Fresh);
+        assert_eq!(c.check_and_insert("ak", "d", 30), NonceCheck::Full, "full of unexpired entries");
+        assert_eq!(c.check_and_insert("ak", "a", 30), NonceCheck::Replayed, "still a replay");
+        assert!(c.check_and_insert("ak", "d", 80) == NonceCheck::Fresh, "the first generation expired, room again");
+        assert!(c.check_and_insert("ak", "d", 81) != NonceCheck::Fresh);
     }
 
     #[test]
     fn bad_nonces() {
         let c = NonceCache::new(900, 100);
-        assert!(!c.check_and_insert("ak", "", 0));
-        assert!(!c.check_and_insert("ak", &"x".repeat(MAX_NONCE_LEN + 1), 0));
-        assert!(c.check_and_insert("ak", &"x".repeat(MAX_NONCE_LEN), 0));
-        assert!(!c.check_and_insert(&"k".repeat(MAX_ACCESS_KEY_ID_LEN + 1), "n", 0));
+        assert!(c.check_and_insert("ak", "", 0) != NonceCheck::Fresh);
+        assert!(c.check_and_insert("ak", &"x".repeat(MAX_NONCE_LEN + 1), 0) != NonceCheck::Fresh);
+        assert!(c.check_and_insert("ak", &"x".repeat(MAX_NONCE_LEN), 0) == NonceCheck::Fresh);
+        assert!(c.check_and_insert(&"k".repeat(MAX_ACCESS_KEY_ID_LEN + 1), "n", 0) != NonceCheck::Fresh);
     }
 
     #[test]
     fn clock_going_backwards_is_safe() {
         let c = NonceCache::new(100, 10);
-        assert!(c.check_and_insert("ak", "n", 1000));
-        assert!(!c.check_and_insert("ak", "n", 990));
+        assert!(c.check_and_insert("ak", "n", 1000) == NonceCheck::Fresh);
+        assert!(c.check_and_insert("ak", "n", 990) != NonceCheck::Fresh);
     }
 
     #[test]
@@ -155,7 +165,9 @@ mod tests {
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 let c = std::sync::Arc::clone(&c);
-                std::thread::spawn(move || (0..1000).filter(|i| c.check_and_insert("ak", &i.to_string(), 5)).count())
+                std::thread::spawn(move || {
+                    (0..1000).filter(|i| c.check_and_insert("ak", &i.to_string(), 5) == NonceCheck::Fresh).count()
+                })
             })
             .collect();
         let accepted: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();

@@ -109,6 +109,12 @@ impl Params {
     }
 
     /// Every parameter name, query first, then form; repeated names appear repeatedly.
+    /// A parameter name given more than once (in the query, the form, or both), if any.
+    pub fn duplicate_name(&self) -> Option<&str> {
+        let mut seen = std::collections::HashSet::new();
+        self.query.iter().chain(self.form.iter()).map(|(k, _)| k.as_str()).find(|k| !seen.insert(*k))
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.iter().map(|(k, _)| k.as_str())
     }

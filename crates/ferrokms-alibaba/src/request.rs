@@ -70,7 +70,7 @@ impl Ctx<'_> {
         let number = self.int("PageNumber", 1..=u64::from(u32::MAX))?.unwrap_or(1);
         let size = self.int("PageSize", min..=max)?.unwrap_or(10);
         let limit = if size == 0 { 10 } else { size };
-        Ok(((number - 1).saturating_mul(limit), limit, number, size))
+        Ok(((number - 1).saturating_mul(limit), limit, number, limit))
     }
 
     /// The key named by parameter `name`: a key id, `alias/...`, or a key or alias ARN.
@@ -116,16 +116,12 @@ pub(crate) fn rotation_interval(text: &str, min_days: u64, max_days: u64) -> Res
             &format!("must be between {min_days}d and {max_days}d, e.g. 30d or 2592000s"),
         )
     };
-    let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+    let (digits, scale) = [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)]
+        .into_iter()
+        .find_map(|(unit, scale)| text.strip_suffix(unit).map(|d| (d, scale)))
+        .ok_or_else(bad)?;
     let n: u64 = digits.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "d" => n.checked_mul(86_400),
-        "h" => n.checked_mul(3_600),
-        "m" => n.checked_mul(60),
-        "s" => Some(n),
-        _ => None,
-    }
-    .ok_or_else(bad)?;
+    let secs = n.checked_mul(scale).ok_or_else(bad)?;
     if secs < min_days * 86_400 || secs > max_days * 86_400 {
         return Err(bad());
     }
@@ -159,6 +155,7 @@ mod tests {
         assert!(rotation_interval("730d", 7, 730).is_ok());
         assert!(rotation_interval("30", 7, 365).is_err());
         assert!(rotation_interval("", 7, 365).is_err());
+        assert!(rotation_interval("30é", 7, 365).is_err(), "a multi-byte last character is refused, not a panic");
         assert!(rotation_interval("99999999999999999999d", 7, 365).is_err());
     }
 }

@@ -284,14 +284,17 @@ fn claimed_acs(auth: &str, headers: &HeaderMap) -> Result<Claimed, SignError> {
     Ok(Claimed { access_key_id, nonce: Some(nonce.to_owned()), timestamp, scheme })
 }
 
-/// Checks that `SignedHeaders` is a list of non-empty names covering `host` and every `x-acs-*`
-/// header of the request.
+/// Checks that `SignedHeaders` is a list of non-empty names covering `host`, every `x-acs-*`
+/// header of the request, and `content-type` when there is one (it decides whether the form
+/// body is read; every SDK signs it).
 fn check_signed_headers(signed_headers: &str, headers: &HeaderMap) -> Result<(), SignError> {
     let names: Vec<String> = signed_headers.split(';').map(str::to_ascii_lowercase).collect();
     if names.iter().any(|n| n.is_empty() || n.bytes().any(|b| b.is_ascii_whitespace() || b == b',')) {
         return Err(SignError::Incomplete("malformed SignedHeaders".into()));
     }
-    let required = headers.keys().map(|k| k.as_str()).filter(|k| k.starts_with("x-acs-")).chain(["host"]);
+    let content_type = headers.contains_key(http::header::CONTENT_TYPE).then_some("content-type");
+    let required =
+        headers.keys().map(|k| k.as_str()).filter(|k| k.starts_with("x-acs-")).chain(["host"]).chain(content_type);
     for name in required {
         if !names.iter().any(|n| n == name) {
             return Err(SignError::Incomplete(format!("header {name} is not signed")));

@@ -12,7 +12,7 @@ use ferrokms_crypto::aead::SymmetricAlgorithm;
 
 use crate::model::{
     AccessKeyRecord, AccountId, AccountRecord, AliasRecord, DataKeyRecord, KeyRecord, KeyState, KeyUsage, Origin,
-    Region, Tag, VersionRecord,
+    Region, VersionRecord,
 };
 
 /// Storage failures, normalised across backends.
@@ -124,7 +124,7 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_key(&self, key: &KeyRecord, first: Option<&VersionRecord>) -> Result<(), StoreError>;
     /// One key by id, whatever its account.
     async fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
-    /// Replaces a key's mutable fields if its stored revision is `expected_revision`.
+    /// Replaces a key's mutable fields and tags if its stored revision is `expected_revision`.
     async fn update_key(&self, key: &KeyRecord, expected_revision: u64) -> Result<(), StoreError>;
     /// Adds a version and updates the key (current version, rotation times) atomically.
     async fn add_version(
@@ -137,8 +137,6 @@ pub trait Store: Send + Sync + 'static {
     async fn get_version(&self, key_id: Uuid, version: u32) -> Result<Option<VersionRecord>, StoreError>;
     /// Every version of a key, oldest first.
     async fn list_versions(&self, key_id: Uuid) -> Result<Vec<VersionRecord>, StoreError>;
-    /// Replaces the tags of a key or hosted data key.
-    async fn replace_tags(&self, resource: Uuid, tags: &[Tag]) -> Result<(), StoreError>;
 
     /// Stores a new alias (`Conflict::Alias` if the name is taken).
     async fn insert_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;

@@ -111,32 +111,41 @@ pub(super) async fn untag_resources(ctx: &Ctx<'_>) -> Outcome {
     ok()
 }
 
+/// Keys per page of ListTagResources; `NextToken` is the offset of the next page.
+const TAG_PAGE: u64 = 100;
+
 pub(super) async fn list_tag_resources(ctx: &Ctx<'_>) -> Outcome {
     resource_type(ctx)?;
-    if ctx.opt("NextToken").is_some() {
-        // Every answer is one complete page, so no token is ever handed out.
-        return Err(ApiError::invalid("NextToken", "unknown token"));
-    }
+    let offset = match ctx.opt("NextToken") {
+        None => 0,
+        Some(t) => t.parse::<u64>().map_err(|_| ApiError::invalid("NextToken", "not a token of this server"))?,
+    };
     let filters = tag_list(ctx)?;
-    let mut ids = resources(ctx, false).await?;
-    if ids.is_empty() {
-        let filter = ferrokms_core::store::KeyFilter { limit: 10_000, ..Default::default() };
-        ids = ctx.kms.list_keys(&ctx.scope, &filter).await?.0.into_iter().map(|k| k.id).collect();
-    }
+    let wanted = |t: &Tag| {
+        filters.is_empty() || filters.iter().any(|f| f.key == t.key && (f.value.is_empty() || f.value == t.value))
+    };
+    let named = resources(ctx, false).await?;
+    let (keys, next) = if named.is_empty() {
+        let filter = ferrokms_core::store::KeyFilter { offset, limit: TAG_PAGE, ..Default::default() };
+        let (keys, total) = ctx.kms.list_keys(&ctx.scope, &filter).await?;
+        let next = (offset + TAG_PAGE < total).then(|| (offset + TAG_PAGE).to_string());
+        (keys, next)
+    } else {
+        let mut keys = Vec::with_capacity(named.len());
+        for id in named {
+            keys.push(ctx.kms.describe_key(&ctx.scope, id).await?);
+        }
+        (keys, None)
+    };
     let mut rows = BTreeSet::new();
-    for id in ids {
-        let k = ctx.kms.describe_key(&ctx.scope, id).await?;
-        for t in &k.tags {
-            let wanted = filters.is_empty()
-                || filters.iter().any(|f| f.key == t.key && (f.value.is_empty() || f.value == t.value));
-            if wanted {
-                rows.insert((id.to_string(), t.key.clone(), t.value.clone()));
-            }
+    for k in &keys {
+        for t in k.tags.iter().filter(|t| wanted(t)) {
+            rows.insert((k.id.to_string(), t.key.clone(), t.value.clone()));
         }
     }
     let items: Vec<_> = rows
         .into_iter()
         .map(|(id, k, v)| json!({"ResourceId": id, "ResourceType": "key", "TagKey": k, "TagValue": v}))
         .collect();
-    object(json!({ "NextToken": "", "TagResources": {"TagResource": items} }))
+    object(json!({ "NextToken": next.unwrap_or_default(), "TagResources": {"TagResource": items} }))
 }

@@ -65,6 +65,11 @@ impl CredentialCache {
     }
 }
 
+/// Access key ids: 1-128 characters of `[A-Za-z0-9_-]`.
+fn is_access_key_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 /// `len` random characters of A-Z a-z 0-9.
 fn random_token(len: usize) -> Result<String> {
     let mut out = String::with_capacity(len);
@@ -96,7 +101,7 @@ impl Kms {
             Some((id, secret)) => (id, Zeroizing::new(secret)),
             None => (format!("AKID{}", random_token(32)?), Zeroizing::new(random_token(32)?)),
         };
-        if id.is_empty() || id.len() > 128 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if !is_access_key_id(&id) {
             return Err(Error::invalid("access key id", "1-128 characters of A-Z a-z 0-9 _ -"));
         }
         if secret.len() < 16 {
@@ -126,6 +131,10 @@ impl Kms {
     /// The active credential with this id, if any. Cached for the cache TTL, so a revocation
     /// made by another process takes effect within it.
     pub async fn credential(&self, id: &str) -> Result<Option<Arc<Credential>>> {
+        // Not even looked up (nor cached) unless it could be an access key id.
+        if !is_access_key_id(id) {
+            return Ok(None);
+        }
         if let Some((at, c)) = self.credentials.entries.read().get(id)
             && at.elapsed() < self.credentials.ttl
         {
@@ -147,7 +156,11 @@ impl Kms {
         };
         let mut entries = self.credentials.entries.write();
         if entries.len() > 100_000 {
-            entries.clear();
+            // Unknown ids go first, so a flood of made-up ids cannot push out real credentials.
+            entries.retain(|_, (_, c)| c.is_some());
+            if entries.len() > 100_000 {
+                entries.clear();
+            }
         }
         entries.insert(id.to_owned(), (Instant::now(), loaded.clone()));
         Ok(loaded)

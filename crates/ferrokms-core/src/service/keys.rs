@@ -257,15 +257,17 @@ impl Kms {
     /// `remove`; at most 20 tags remain.
     pub async fn retag_key(&self, scope: &Scope, id: Uuid, add: &[Tag], remove: &[String]) -> Result<KeyRecord> {
         validate::tags(add)?;
-        let mut k = self.key_for_update(scope, id).await?;
-        k.tags.retain(|t| !remove.contains(&t.key) && !add.iter().any(|a| a.key == t.key));
-        k.tags.extend(add.iter().cloned());
-        k.tags.sort();
-        if k.tags.len() > MAX_TAGS {
-            return Err(Error::LimitExceeded(format!("a key holds at most {MAX_TAGS} tags")));
-        }
-        self.store.replace_tags(id, &k.tags).await?;
-        Ok(k)
+        // Through the revision check like every key update, so concurrent retags do not lose tags.
+        self.modify_key(scope, id, |k| {
+            k.tags.retain(|t| !remove.contains(&t.key) && !add.iter().any(|a| a.key == t.key));
+            k.tags.extend(add.iter().cloned());
+            k.tags.sort();
+            if k.tags.len() > MAX_TAGS {
+                return Err(Error::LimitExceeded(format!("a key holds at most {MAX_TAGS} tags")));
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Archives an Enabled key: it keeps decrypting but no longer encrypts.

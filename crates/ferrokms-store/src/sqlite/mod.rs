@@ -341,6 +341,12 @@ impl Store for SqliteStore {
     async fn update_key(&self, k: &KeyRecord, expected_revision: u64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         update_key_row(&mut tx, k, expected_revision).await?;
+        sqlx::query("DELETE FROM tags WHERE resource_id = ?")
+            .bind(k.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        insert_tags(&mut tx, k.id, &k.tags).await?;
         tx.commit().await.map_err(map_err)
     }
 
@@ -368,17 +374,6 @@ impl Store for SqliteStore {
             .await
             .map_err(map_err)?;
         rows.iter().map(rows::version).collect()
-    }
-
-    async fn replace_tags(&self, resource: Uuid, tags: &[Tag]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query("DELETE FROM tags WHERE resource_id = ?")
-            .bind(resource.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        insert_tags(&mut tx, resource, tags).await?;
-        tx.commit().await.map_err(map_err)
     }
 
     async fn insert_alias(&self, a: &AliasRecord) -> Result<(), StoreError> {
