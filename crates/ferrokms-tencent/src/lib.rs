@@ -22,7 +22,7 @@ use std::sync::Arc;
 use ferrokms_core::model::{Region, Scope};
 use ferrokms_core::quota::RateLimiter;
 use ferrokms_core::service::Kms;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
 
 pub use actions::{ALL_ACTIONS, lookup};
@@ -78,10 +78,7 @@ impl TencentApi {
 
     /// The reply for a body larger than [`MAX_BODY`].
     pub fn too_large(&self) -> Reply {
-        render(Err(ApiError::new(
-            "RequestSizeLimitExceeded",
-            format!("The request body is larger than {MAX_BODY} bytes."),
-        )))
+        render(Err(too_large_error()))
     }
 
     /// Answers one request.
@@ -91,7 +88,7 @@ impl TencentApi {
 
     async fn answer(&self, method: &Method, query: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         if body.len() > MAX_BODY {
-            return Err(self.too_large_error());
+            return Err(too_large_error());
         }
         // POST carries a JSON body; GET carries the same parameters flattened in the query.
         let method_name = match *method {
@@ -134,10 +131,6 @@ impl TencentApi {
                 format!("The action `{action}` is not supported by this ferrokms version (see docs/compatibility.md)."),
             ))
         })
-    }
-
-    fn too_large_error(&self) -> ApiError {
-        ApiError::new("RequestSizeLimitExceeded", format!("The request body is larger than {MAX_BODY} bytes."))
     }
 
     async fn authenticate(
@@ -185,6 +178,10 @@ impl TencentApi {
     }
 }
 
+fn too_large_error() -> ApiError {
+    ApiError::new("RequestSizeLimitExceeded", format!("The request body is larger than {MAX_BODY} bytes."))
+}
+
 fn render(result: Result<Value, ApiError>) -> Reply {
     let request_id = uuid::Uuid::new_v4().to_string();
     let response = match result {
@@ -198,6 +195,3 @@ fn render(result: Result<Value, ApiError>) -> Reply {
     let body = serde_json::to_vec(&json!({ "Response": response })).unwrap_or_default();
     Reply { status: StatusCode::OK, body }
 }
-
-/// The `Content-Type` header name, re-exported for the server.
-pub const CONTENT_TYPE: header::HeaderName = header::CONTENT_TYPE;

@@ -3,7 +3,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use ferrokms_core::Error;
 use ferrokms_core::service::{GenerateDataKey, PublicKeyWrap};
 use ferrokms_crypto::blob::PayloadKind;
 use ferrokms_crypto::wrap::{WrapAlgorithm, WrappingKey};
@@ -120,7 +119,7 @@ pub(super) async fn export_data_key(ctx: &Ctx<'_>) -> Outcome {
     if ctx.dry_run()? {
         return Err(ApiError::dry_run());
     }
-    let exported = wrap.key.encrypt(wrap.algorithm, &key_bytes).map_err(|e| Error::EncryptFailed(e.to_string()))?;
+    let exported = wrap.encrypt(&key_bytes)?;
     object(json!({
         "ExportedDataKey": STANDARD.encode(exported),
         "KeyId": opened.key.id.to_string(),

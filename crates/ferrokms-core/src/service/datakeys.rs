@@ -37,7 +37,8 @@ impl PublicKeyWrap {
         }
     }
 
-    fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
+    /// Encrypts `plaintext` (a data key) to the public key.
+    pub fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
         self.key.encrypt(self.algorithm, plaintext).map_err(|e| match e {
             CryptoError::MessageTooLong { .. } | CryptoError::KeyAlgorithmMismatch => {
                 Error::invalid("EncryptionPublicKey", e.to_string())

@@ -69,7 +69,7 @@ pub(super) async fn decrypt(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     let plaintext = match &wrap {
         Some(w) => {
             w.check_capacity("EncryptionPublicKey", out.plaintext.len())?;
-            Zeroizing::new(w.key.encrypt(w.algorithm, &out.plaintext).map_err(|e| Error::EncryptFailed(e.to_string()))?)
+            Zeroizing::new(w.encrypt(&out.plaintext)?)
         }
         None => out.plaintext,
     };
