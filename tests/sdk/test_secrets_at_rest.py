@@ -107,12 +107,28 @@ def _drive(c) -> tuple[dict[str, bytes], list[tuple[str, bytes]]]:
     return secrets, hosted
 
 
+def _drive_alibaba(endpoint: str, secrets: dict[str, bytes]) -> None:
+    """The Alibaba dialect seals Encrypt's Plaintext string verbatim: it must not reach the disk
+    either, nor must its data keys (plain, and exported to a public key)."""
+    from alikms import tea, tea_client
+    ali = tea_client(endpoint)
+    k = tea(ali, "CreateKey")["KeyMetadata"]["KeyId"]
+    text = "ALIBABA-AT-REST-MARKER-" + uuid.uuid4().hex
+    secrets["alibaba-encrypt-text"] = text.encode()
+    blob = tea(ali, "Encrypt", KeyId=k, Plaintext=text)["CiphertextBlob"]
+    assert tea(ali, "Decrypt", CiphertextBlob=blob)["Plaintext"] == text
+    g = tea(ali, "GenerateDataKey", KeyId=k, NumberOfBytes=40)
+    secrets["alibaba-data-key"] = b64d(g["Plaintext"])
+    assert tea(ali, "Decrypt", CiphertextBlob=g["CiphertextBlob"])["Plaintext"] == g["Plaintext"]
+
+
 @pytest.mark.parametrize("mode", ["sigterm", "sigkill"])
 def test_no_plaintext_at_rest(make_server, mode):
     s = make_server(extra_args=["--no-rate-limit"],
                     env={"RUST_LOG": "info" if mode == "sigterm" else "debug"}).start()
     c = tencent_client(s.endpoint)
     secrets, hosted = _drive(c)
+    _drive_alibaba(s.endpoint, secrets)
     if mode == "sigterm":
         s.stop()
     else:
