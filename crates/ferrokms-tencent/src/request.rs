@@ -194,6 +194,15 @@ pub fn no_member_account<T>(value: &Option<T>) -> Result<(), ApiError> {
     }
 }
 
+/// PendingWindowInDays: required, 7-30.
+pub fn pending_window(days: Option<u64>) -> Result<u64, ApiError> {
+    let days = required(days, "PendingWindowInDays")?;
+    if !(7..=30).contains(&days) {
+        return Err(ferrokms_core::Error::InvalidPendingWindow { min: 7, max: 30 }.into());
+    }
+    Ok(days)
+}
+
 /// Listing order: OrderType 0 (default) newest first, 1 oldest first.
 pub fn order_type(value: Option<u64>) -> Result<ferrokms_core::store::Order, ApiError> {
     match value.unwrap_or(0) {

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::render::data_key_metadata;
 use crate::request::{
     TagFilterIn, TagIn, data_key_id, decode, id_list, no_hsm_cluster, no_member_account, order_type, origin_filter,
-    paging, public_key_wrap, required, required_str, tag_filters, tags,
+    paging, pending_window, public_key_wrap, required, required_str, tag_filters, tags,
 };
 
 /// DataKeyMetadata needs the CMK's alias (KeyName); a deleted CMK has none.
@@ -257,10 +257,7 @@ pub(super) async fn schedule_data_key_deletion(ctx: &Ctx<'_>, body: &[u8]) -> Ou
     let r: ScheduleIn = decode(body)?;
     no_member_account(&r.member_account)?;
     let id = data_key_id(&r.data_key_id)?;
-    let days = required(r.pending_window_in_days, "PendingWindowInDays")?;
-    if !(7..=30).contains(&days) {
-        return Err(Error::InvalidPendingWindow { min: 7, max: 30 }.into());
-    }
+    let days = pending_window(r.pending_window_in_days)?;
     let d = ctx.kms.schedule_data_key_deletion(&ctx.scope, id, days).await?;
     Ok(json!({ "DeletionDate": d.deletion_date, "DataKeyId": d.id.to_string() }))
 }

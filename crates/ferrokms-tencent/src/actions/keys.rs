@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::render::key_metadata;
 use crate::request::{
     TagFilterIn, TagIn, decode, id_list, key_id, no_hsm_cluster, no_member_account, order_type, origin_filter, paging,
-    required, required_str, tag_filters, tags,
+    pending_window, required, required_str, tag_filters, tags,
 };
 
 const MAX_DESCRIPTION: usize = 1024;
@@ -249,10 +249,7 @@ pub(super) async fn schedule_key_deletion(ctx: &Ctx<'_>, body: &[u8]) -> Outcome
     let r: ScheduleIn = decode(body)?;
     no_member_account(&r.member_account)?;
     let id = key_id(&r.key_id)?;
-    let days = required(r.pending_window_in_days, "PendingWindowInDays")?;
-    if !(7..=30).contains(&days) {
-        return Err(Error::InvalidPendingWindow { min: 7, max: 30 }.into());
-    }
+    let days = pending_window(r.pending_window_in_days)?;
     let k = ctx.kms.schedule_key_deletion(&ctx.scope, id, days, DELETION).await?;
     Ok(json!({ "DeletionDate": k.deletion_date, "KeyId": k.id.to_string() }))
 }
