@@ -1,6 +1,6 @@
 //! Group commit for hosted data keys: concurrent inserts are gathered by one writer task and
-//! committed together, so one fsync acknowledges many. Each insert runs under its own savepoint,
-//! so a duplicate name fails only its own request.
+//! committed together, so one fsync acknowledges many. A duplicate name inserts nothing and fails
+//! only its own request.
 
 use ferrokms_core::model::DataKeyRecord;
 use ferrokms_core::store::StoreError;
@@ -49,19 +49,11 @@ async fn commit(pool: &SqlitePool, batch: &[Job]) -> Vec<Result<(), StoreError>>
         let mut tx = pool.begin().await.map_err(map_err)?;
         let mut results = Vec::with_capacity(batch.len());
         for (record, _) in batch {
-            sqlx::query("SAVEPOINT dk").execute(&mut *tx).await.map_err(map_err)?;
             match insert_data_key_rows(&mut tx, record).await {
-                Ok(()) => {
-                    sqlx::query("RELEASE dk").execute(&mut *tx).await.map_err(map_err)?;
-                    results.push(Ok(()));
-                }
-                // Only a broken uniqueness rule is this request's own failure; anything else
-                // (busy, I/O) fails the whole batch, which is then not committed.
-                Err(e @ StoreError::Conflict(_)) => {
-                    sqlx::query("ROLLBACK TO dk").execute(&mut *tx).await.map_err(map_err)?;
-                    sqlx::query("RELEASE dk").execute(&mut *tx).await.map_err(map_err)?;
-                    results.push(Err(e));
-                }
+                Ok(()) => results.push(Ok(())),
+                // Only a taken name is this request's own failure; anything else (busy, I/O)
+                // fails the whole batch, which is then not committed.
+                Err(e @ StoreError::Conflict(_)) => results.push(Err(e)),
                 Err(e) => return Err(e),
             }
         }

@@ -139,13 +139,17 @@ async fn insert_tags(tx: &mut Transaction<'_, Sqlite>, resource: Uuid, tags: &[T
     Ok(())
 }
 
+/// Inserts a hosted data key and its tags. A taken name inserts nothing (`ON CONFLICT DO
+/// NOTHING`, so the surrounding transaction stays usable without a savepoint) and answers
+/// `Conflict::DataKeyName`; ids are random UUIDs, so the name is the only rule that can clash.
 pub(crate) async fn insert_data_key_rows(
     tx: &mut Transaction<'_, Sqlite>,
     r: &DataKeyRecord,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    let done = sqlx::query(
         "INSERT INTO data_keys (id, account_id, region, key_id, name, description, number_of_bytes, origin, state, \
-         created_at, deletion_date, ciphertext, context, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         created_at, deletion_date, ciphertext, context, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT DO NOTHING",
     )
     .bind(r.id.to_string())
     .bind(i(r.account.0))
@@ -163,7 +167,10 @@ pub(crate) async fn insert_data_key_rows(
     .bind(i(r.revision))
     .execute(&mut **tx)
     .await
-    .map_err(unique(Conflict::DataKeyName))?;
+    .map_err(map_err)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Conflict(Conflict::DataKeyName));
+    }
     insert_tags(tx, r.id, &r.tags).await
 }
 
