@@ -193,3 +193,31 @@ def test_concurrent_hosted_generate_then_sigkill(srv):
                 assert e.code == "InvalidParameterValue.DataKeyNameAlreadyExists", (name, e.code, e.message)
                 assert any(md.DataKeyName == name for md in (r.DataKeyMetadatas or [])), \
                     f"{name} is taken but not listed"
+
+
+def test_alibaba_writes_survive_sigkill(make_server):
+    """Through the Alibaba dialect: a key, its alias, a new version, a tag, deletion protection and
+    a scheduled deletion that a response acknowledged are all there after a SIGKILL."""
+    from alikms import tea, tea_client
+    s = make_server(extra_args=["--no-rate-limit"], config="[rotation]\nmin_manual_interval_secs = 0\n").start()
+    for i in range(5):
+        ali = tea_client(s.endpoint)
+        k = tea(ali, "CreateKey", Description=f"round {i}")["KeyMetadata"]["KeyId"]
+        alias = f"alias/durable-{i}-{uuid.uuid4().hex[:8]}"
+        tea(ali, "CreateAlias", AliasName=alias, KeyId=k)
+        old = tea(ali, "Encrypt", KeyId=alias, Plaintext="before")["CiphertextBlob"]
+        v2 = tea(ali, "CreateKeyVersion", KeyId=k)["KeyVersion"]["KeyVersionId"]
+        tea(ali, "TagResource", KeyId=k, Tags='[{"TagKey":"round","TagValue":"%d"}]' % i)
+        tea(ali, "SetDeletionProtection", KeyId=k, EnableDeletionProtection="true",
+            DeletionProtectionDescription=f"keep {i}")
+        doomed = tea(ali, "CreateKey")["KeyMetadata"]["KeyId"]
+        tea(ali, "ScheduleKeyDeletion", KeyId=doomed, PendingWindowInDays=7)
+        crash_and_restart(s)
+        ali = tea_client(s.endpoint)
+        md = tea(ali, "DescribeKey", KeyId=alias)["KeyMetadata"]
+        assert md["KeyId"] == k and md["PrimaryKeyVersion"] == v2
+        assert (md["DeletionProtection"], md["DeletionProtectionDescription"]) == ("Enabled", f"keep {i}")
+        assert tea(ali, "Decrypt", CiphertextBlob=old)["Plaintext"] == "before"
+        tags = tea(ali, "ListResourceTags", KeyId=k)["Tags"]["Tag"]
+        assert [(t["TagKey"], t["TagValue"]) for t in tags] == [("round", str(i))]
+        assert tea(ali, "DescribeKey", KeyId=doomed)["KeyMetadata"]["KeyState"] == "PendingDeletion"
