@@ -127,6 +127,11 @@ fn rsa_public_key() -> Result<Vec<u8>, String> {
     Ok(der.as_ref().to_vec())
 }
 
+/// Random hex, so concurrent or back-to-back runs never reuse an alias or data key name.
+fn random_hex() -> String {
+    ferrokms_crypto::random::array::<8>().unwrap_or_default().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// One request's content: query parameters (Alibaba) or a JSON body (Tencent).
 type Payload = (Vec<(String, String)>, Vec<u8>);
 /// Makes the payload of request `i` of connection `conn`.
@@ -150,7 +155,7 @@ struct Setup {
 /// The action and a payload maker for each request of a connection.
 fn workload(w: Workload, s: Setup) -> (&'static str, PayloadMaker) {
     let Setup { key_id, blob, public_key } = s;
-    let run = ferrokms_core::model::now();
+    let run = random_hex();
     let pem = ferrokms_crypto::pem::encode(&public_key, "PUBLIC KEY");
     let b64 = STANDARD.encode(&public_key);
     const PLAINTEXT: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -212,7 +217,8 @@ async fn prepare(args: &BenchArgs, signer: &Signer) -> Result<Setup, String> {
     }
     let mut conn = connect(&args.endpoint).await?;
     if setup.key_id.is_empty() {
-        let alias = format!("bench-{}", ferrokms_core::model::now());
+        // Random, so runs started within the same second do not collide on the alias.
+        let alias = format!("bench-{}", random_hex());
         let v =
             call(&mut conn, signer.request("CreateKey", &[], json!({"Alias": alias}).to_string().into_bytes())).await?;
         let id = v.pointer("/Response/KeyId").or_else(|| v.pointer("/KeyMetadata/KeyId"));

@@ -24,7 +24,8 @@ pub(super) struct Signer {
     pub(super) region: String,
     pub(super) host: String,
     nonce: AtomicU64,
-    run: u64,
+    /// Random per process, so concurrent load tools never send the same nonce.
+    run: String,
 }
 
 /// Which API a request speaks.
@@ -38,7 +39,7 @@ pub(super) enum Dialect {
 
 impl Signer {
     pub(super) fn new(dialect: Dialect, secret_id: String, secret_key: String, region: String, host: String) -> Self {
-        let run = ferrokms_core::model::now();
+        let run = hex(&ferrokms_crypto::random::array::<16>().unwrap_or_default());
         Self { dialect, secret_id, secret_key, region, host, nonce: AtomicU64::new(0), run }
     }
 
@@ -83,7 +84,7 @@ impl Signer {
         sorted.sort();
         let query = sorted.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
         let date = ferrokms_alibaba::render::iso(ferrokms_core::model::now());
-        let nonce = format!("{:x}-{}", self.run, self.nonce.fetch_add(1, Ordering::Relaxed));
+        let nonce = format!("{}-{}", self.run, self.nonce.fetch_add(1, Ordering::Relaxed));
         let empty = sha256_hex(b"");
         let headers = [
             ("host", self.host.as_str()),
