@@ -124,9 +124,8 @@ def server(tmp_path_factory):
     s.stop()
 
 
-@pytest.fixture
-def make_server(tmp_path_factory):
-    """Factory for a private server (own data dir, config, flags); stopped after the test."""
+def _servers(tmp_path_factory):
+    """Yields a factory of private servers (own data dir, config, flags), then stops them all."""
     started: list[Server] = []
 
     def make(**kw) -> Server:
@@ -137,6 +136,12 @@ def make_server(tmp_path_factory):
     yield make
     for s in started:
         s.stop()
+
+
+@pytest.fixture
+def make_server(tmp_path_factory):
+    """Factory for a private server; stopped after the test."""
+    yield from _servers(tmp_path_factory)
 
 
 def tencent_client(endpoint: str, region: str = REGION, secret_id: str = ACCESS_KEY_ID,
@@ -203,16 +208,7 @@ def create_account(server: Server) -> Account:
 @pytest.fixture(scope="session")
 def server_factory(tmp_path_factory):
     """Like make_server, but the servers live until the end of the session (for module fixtures)."""
-    started: list[Server] = []
-
-    def make(**kw) -> Server:
-        s = _new_server(tmp_path_factory, "private", **kw)
-        started.append(s)
-        return s
-
-    yield make
-    for s in started:
-        s.stop()
+    yield from _servers(tmp_path_factory)
 
 
 @pytest.fixture

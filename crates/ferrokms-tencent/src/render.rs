@@ -20,64 +20,70 @@ fn compliance_type(a: SymmetricAlgorithm) -> u64 {
     }
 }
 
+/// The fields KeyMetadata and DataKeyMetadata share: ferrokms keys are never sync replicas.
+fn with_common(uin: u64, mut v: Value) -> Value {
+    if let Value::Object(m) = &mut v {
+        for (k, val) in [
+            ("IsSyncReplica", json!(0)),
+            ("SourceRegion", json!("")),
+            ("SyncStatus", json!(0)),
+            ("SyncMessages", json!("")),
+            ("SyncStartTime", json!(0)),
+            ("SyncEndTime", json!(0)),
+            ("SourceHsmClusterId", json!("")),
+            ("HsmClusterId", json!("")),
+            ("Owner", json!("user")),
+            ("CreatorUin", json!(uin)),
+            ("CreatorUinString", json!(uin.to_string())),
+        ] {
+            m.insert(k.into(), val);
+        }
+    }
+    v
+}
+
 /// A CMK as `KeyMetadata`.
 pub fn key_metadata(k: &KeyRecord) -> Value {
     let uin = k.account.0;
-    json!({
-        "KeyId": k.id.to_string(),
-        "Alias": k.alias,
-        "CreateTime": k.created_at,
-        "Description": k.description,
-        "KeyState": k.state.as_str(),
-        "KeyUsage": k.usage.as_str(),
-        "Type": compliance_type(k.algorithm),
-        "CreatorUin": uin,
-        "KeyRotationEnabled": k.rotation_enabled,
-        "Owner": "user",
-        "NextRotateTime": if k.rotation_enabled { k.next_rotation_at } else { 0 },
-        "DeletionDate": k.deletion_date,
-        "Origin": origin(k.origin),
-        "ValidTo": 0,
-        "ResourceId": format!("creatorUin/{uin}/{}", k.id),
-        "HsmClusterId": "",
-        "RotateDays": if k.rotation_enabled { k.rotation_interval / 86_400 } else { 0 },
-        "LastRotateTime": k.last_rotated_at,
-        "IsSyncReplica": 0,
-        "SourceRegion": "",
-        "SyncStatus": 0,
-        "SyncMessages": "",
-        "SyncStartTime": 0,
-        "SyncEndTime": 0,
-        "SourceHsmClusterId": "",
-        "CreatorUinString": uin.to_string(),
-    })
+    with_common(
+        uin,
+        json!({
+            "KeyId": k.id.to_string(),
+            "Alias": k.alias,
+            "CreateTime": k.created_at,
+            "Description": k.description,
+            "KeyState": k.state.as_str(),
+            "KeyUsage": k.usage.as_str(),
+            "Type": compliance_type(k.algorithm),
+            "KeyRotationEnabled": k.rotation_enabled,
+            "NextRotateTime": if k.rotation_enabled { k.next_rotation_at } else { 0 },
+            "DeletionDate": k.deletion_date,
+            "Origin": origin(k.origin),
+            "ValidTo": 0,
+            "ResourceId": format!("creatorUin/{uin}/{}", k.id),
+            "RotateDays": if k.rotation_enabled { k.rotation_interval / 86_400 } else { 0 },
+            "LastRotateTime": k.last_rotated_at,
+        }),
+    )
 }
 
 /// A hosted data key as `DataKeyMetadata`; `key_name` is its CMK's alias.
 pub fn data_key_metadata(d: &DataKeyRecord, key_name: &str) -> Value {
     let uin = d.account.0;
-    json!({
-        "DataKeyId": d.id.to_string(),
-        "KeyId": d.key_id.to_string(),
-        "KeyName": key_name,
-        "DataKeyName": d.name,
-        "NumberOfBytes": d.number_of_bytes,
-        "CreateTime": d.created_at,
-        "Description": d.description,
-        "KeyState": d.state.as_str(),
-        "CreatorUin": uin,
-        "Owner": "user",
-        "DeletionDate": d.deletion_date,
-        "Origin": origin(d.origin),
-        "HsmClusterId": "",
-        "ResourceId": format!("creatorUin/{uin}/{}", d.id),
-        "IsSyncReplica": 0,
-        "SourceRegion": "",
-        "SyncStatus": 0,
-        "SyncMessages": "",
-        "SyncStartTime": 0,
-        "SyncEndTime": 0,
-        "SourceHsmClusterId": "",
-        "CreatorUinString": uin.to_string(),
-    })
+    with_common(
+        uin,
+        json!({
+            "DataKeyId": d.id.to_string(),
+            "KeyId": d.key_id.to_string(),
+            "KeyName": key_name,
+            "DataKeyName": d.name,
+            "NumberOfBytes": d.number_of_bytes,
+            "CreateTime": d.created_at,
+            "Description": d.description,
+            "KeyState": d.state.as_str(),
+            "DeletionDate": d.deletion_date,
+            "Origin": origin(d.origin),
+            "ResourceId": format!("creatorUin/{uin}/{}", d.id),
+        }),
+    )
 }

@@ -68,6 +68,33 @@ impl SqliteStore {
         Ok(Self { pool, data_keys })
     }
 
+    /// A count of an account's rows.
+    async fn count(&self, sql: &'static str, account: AccountId) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(sql).bind(i(account.0)).fetch_one(&self.pool).await.map_err(map_err)?;
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    /// Deletes a record that is still PendingDelete and due (`delete`, bound to id and `due_by`),
+    /// then its dependent rows (`children`, bound to id), in one transaction; false if it was not.
+    async fn delete_due(
+        &self,
+        delete: &'static str,
+        children: &[&'static str],
+        id: Uuid,
+        due_by: u64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let done = sqlx::query(delete).bind(id.to_string()).bind(i(due_by)).execute(&mut *tx).await.map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        for sql in children {
+            sqlx::query(*sql).bind(id.to_string()).execute(&mut *tx).await.map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
     /// A listing: the total of what `build` selects, then one page of rows with their tags.
     async fn page<T>(
         &self,
@@ -509,35 +536,22 @@ impl Store for SqliteStore {
     }
 
     async fn count_keys(&self, account: AccountId) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM keys WHERE account_id = ?")
-            .bind(i(account.0))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(u64::try_from(n).unwrap_or_default())
+        self.count("SELECT COUNT(*) FROM keys WHERE account_id = ?", account).await
     }
 
     async fn delete_key(&self, id: Uuid, due_by: u64) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let done = sqlx::query("DELETE FROM keys WHERE id = ? AND state = 'PendingDelete' AND deletion_date <= ?")
-            .bind(id.to_string())
-            .bind(i(due_by))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        for sql in [
-            "DELETE FROM key_versions WHERE key_id = ?",
-            "DELETE FROM tags WHERE resource_id = ?",
-            "DELETE FROM cloud_bindings WHERE key_id = ?",
-            "DELETE FROM aliases WHERE key_id = ?",
-        ] {
-            sqlx::query(sql).bind(id.to_string()).execute(&mut *tx).await.map_err(map_err)?;
-        }
-        tx.commit().await.map_err(map_err)?;
-        Ok(true)
+        self.delete_due(
+            "DELETE FROM keys WHERE id = ? AND state = 'PendingDelete' AND deletion_date <= ?",
+            &[
+                "DELETE FROM key_versions WHERE key_id = ?",
+                "DELETE FROM tags WHERE resource_id = ?",
+                "DELETE FROM cloud_bindings WHERE key_id = ?",
+                "DELETE FROM aliases WHERE key_id = ?",
+            ],
+            id,
+            due_by,
+        )
+        .await
     }
 
     async fn keys_due_for_deletion(&self, now: u64) -> Result<Vec<KeyRecord>, StoreError> {
@@ -659,32 +673,17 @@ impl Store for SqliteStore {
     }
 
     async fn count_data_keys(&self, account: AccountId) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM data_keys WHERE account_id = ?")
-            .bind(i(account.0))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(u64::try_from(n).unwrap_or_default())
+        self.count("SELECT COUNT(*) FROM data_keys WHERE account_id = ?", account).await
     }
 
     async fn delete_data_key(&self, id: Uuid, due_by: u64) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let done = sqlx::query("DELETE FROM data_keys WHERE id = ? AND state = 'PendingDelete' AND deletion_date <= ?")
-            .bind(id.to_string())
-            .bind(i(due_by))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query("DELETE FROM tags WHERE resource_id = ?")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(true)
+        self.delete_due(
+            "DELETE FROM data_keys WHERE id = ? AND state = 'PendingDelete' AND deletion_date <= ?",
+            &["DELETE FROM tags WHERE resource_id = ?"],
+            id,
+            due_by,
+        )
+        .await
     }
 
     async fn data_keys_due_for_deletion(&self, now: u64) -> Result<Vec<DataKeyRecord>, StoreError> {
