@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::actions;
 use crate::error::ApiError;
-use crate::nonce::{NonceCache, NonceCheck};
+use crate::nonce::{NonceCheck, Nonces};
 use crate::params::Params;
 use crate::render::{self, Format};
 use crate::request::Ctx;
@@ -19,14 +19,12 @@ use crate::sign::{self, HttpRequest, Scheme, SignError};
 pub const VERSION: &str = "2016-01-20";
 /// Accepted clock difference of signed requests (spec section 9), seconds.
 const MAX_SKEW: i64 = 15 * 60;
-/// Nonces are remembered for twice the skew: a request is valid for that long.
-const NONCE_WINDOW: i64 = 2 * MAX_SKEW;
 
 /// The Alibaba front.
 pub struct AlibabaApi {
     kms: Arc<Kms>,
     limits: Arc<RateLimiter>,
-    nonces: NonceCache,
+    nonces: Nonces,
     default_region: Region,
 }
 
@@ -55,9 +53,16 @@ fn region_of_host(host: &str) -> Option<&str> {
 }
 
 impl AlibabaApi {
-    /// A front over `kms`; requests that name no region go to `default_region`.
-    pub fn new(kms: Arc<Kms>, limits: Arc<RateLimiter>, default_region: Region, nonce_capacity: usize) -> Self {
-        Self { kms, limits, nonces: NonceCache::new(NONCE_WINDOW, nonce_capacity), default_region }
+    /// A front over `kms`; requests that name no region go to `default_region`. At most
+    /// `nonce_capacity` nonces are remembered at once, `nonce_share` of them one account's.
+    pub fn new(
+        kms: Arc<Kms>,
+        limits: Arc<RateLimiter>,
+        default_region: Region,
+        nonce_capacity: usize,
+        nonce_share: usize,
+    ) -> Self {
+        Self { kms, limits, nonces: Nonces::new(MAX_SKEW, nonce_capacity, nonce_share), default_region }
     }
 
     /// Whether a request is addressed to this dialect (the Tencent front, asked first, claims
@@ -149,10 +154,17 @@ impl AlibabaApi {
                 format!("Request was denied due to request throttling: {action} allows {} per second.", t.limit),
             ));
         }
-        // Only a verified request within its quota may use up a nonce, so nobody can burn another
-        // caller's nonces or fill the cache with throttled requests.
+        // Only a verified request for a known action within its quota may use up a nonce, so
+        // nobody can burn another caller's nonces or fill the memory with throttled requests.
         let nonce = verified.nonce.as_deref().unwrap_or_default();
-        match self.nonces.check_and_insert(&verified.access_key_id, nonce, verified.now) {
+        let (check, claim) = self.nonces.check_and_insert(
+            verified.account,
+            &verified.access_key_id,
+            nonce,
+            verified.timestamp,
+            verified.now,
+        );
+        match check {
             NonceCheck::Fresh => {}
             NonceCheck::Replayed => {
                 return Err(ApiError::new(
@@ -165,15 +177,20 @@ impl AlibabaApi {
                 return Err(ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "ServiceUnavailableTemporary",
-                    "Replay protection is at capacity ([alibaba] nonce_capacity); retry shortly.",
+                    "This access key's share of replay protection is in use ([alibaba] nonce_share_per_account); \
+                     retry shortly.",
                 ));
             }
         }
         let ctx = Ctx { kms: &self.kms, scope: Scope { account: verified.account, region }, params };
-        let value = actions::dispatch(&ctx, action)
-            .await
-            .unwrap_or_else(|| Err(ApiError::unsupported(&format!("The action {action}"))))
-            .map_err(|e| dry_run_outcome(&ctx, e))?;
+        let Some(outcome) = actions::dispatch(&ctx, action).await else {
+            // An action ferrokms does not implement did nothing: its nonce need not take room.
+            if let Some(claim) = claim {
+                self.nonces.release(claim);
+            }
+            return Err(ApiError::unsupported(&format!("The action {action}")));
+        };
+        let value = outcome.map_err(|e| dry_run_outcome(&ctx, e))?;
         Ok((action, value))
     }
 
@@ -219,6 +236,7 @@ impl AlibabaApi {
             nonce: claimed.nonce,
             scheme: claimed.scheme,
             scope_region,
+            timestamp: claimed.timestamp,
             now,
         })
     }
@@ -241,6 +259,8 @@ struct Verified {
     nonce: Option<String>,
     scheme: Scheme,
     scope_region: Option<String>,
+    /// The signed timestamp.
+    timestamp: i64,
     now: i64,
 }
 

@@ -130,6 +130,7 @@ impl From<Error> for ApiError {
                 Self::new(StatusCode::BAD_REQUEST, "Rejected.UnsupportedOperation", e.to_string())
             }
             Error::Unsupported(what) => Self::unsupported(&what),
+            Error::Busy(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableTemporary", e.to_string()),
             Error::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", "An internal error occurred.")

@@ -24,21 +24,16 @@ impl EncryptionContext {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|_| Error::invalid(field, "not a JSON object"))?;
-        let serde_json::Value::Object(map) = value else {
-            return Err(Error::invalid(field, "not a JSON object"));
-        };
-        let mut out = BTreeMap::new();
-        for (k, v) in map {
-            match v {
-                serde_json::Value::String(s) => {
-                    out.insert(k, s);
-                }
-                _ => return Err(Error::invalid(field, "values must be strings")),
+        match serde_json::from_str::<StrictPairs>(text) {
+            Ok(StrictPairs(pairs)) => Ok(Self(pairs)),
+            Err(e) if e.is_data() && e.to_string().starts_with(DUPLICATE) => {
+                Err(Error::invalid(field, "a key appears more than once"))
             }
+            Err(e) if e.is_data() && e.to_string().starts_with(NOT_STRING) => {
+                Err(Error::invalid(field, "values must be strings"))
+            }
+            Err(_) => Err(Error::invalid(field, "not a JSON object")),
         }
-        Ok(Self(out))
     }
 
     /// The canonical bytes bound as associated data.
@@ -55,6 +50,41 @@ impl EncryptionContext {
             return Self::default();
         }
         Self(serde_json::from_slice(bytes).unwrap_or_default())
+    }
+}
+
+const DUPLICATE: &str = "duplicate key";
+const NOT_STRING: &str = "value not a string";
+
+/// A JSON object of strings, refusing a key given twice: a generic JSON map keeps the last value,
+/// so `{"a":"1","a":"2"}` would silently bind as `{"a":"2"}` while the caller may have meant
+/// either.
+struct StrictPairs(BTreeMap<String, String>);
+
+impl<'de> serde::Deserialize<'de> for StrictPairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = StrictPairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object of strings")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<StrictPairs, A::Error> {
+                use serde::de::Error as _;
+                let mut out = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value = map.next_value::<serde_json::Value>()?;
+                    let serde_json::Value::String(value) = value else {
+                        return Err(A::Error::custom(NOT_STRING));
+                    };
+                    if out.insert(key, value).is_some() {
+                        return Err(A::Error::custom(DUPLICATE));
+                    }
+                }
+                Ok(StrictPairs(out))
+            }
+        }
+        d.deserialize_map(Pairs)
     }
 }
 
@@ -82,6 +112,10 @@ mod tests {
     fn rejects_what_is_not_an_object_of_strings() {
         for t in ["[]", "\"x\"", "{\"a\":1}", "{\"a\":{}}", "{", "null"] {
             assert!(EncryptionContext::parse("c", t).is_err(), "{t}");
+        }
+        for t in [r#"{"a":"1","a":"2"}"#, r#"{"a":"1","b":"x","a":"1"}"#] {
+            let e = EncryptionContext::parse("c", t).unwrap_err();
+            assert!(e.to_string().contains("more than once"), "{t}: {e}");
         }
         let long = format!("{{\"a\":\"{}\"}}", "x".repeat(1100));
         assert!(EncryptionContext::parse("c", &long).is_err());

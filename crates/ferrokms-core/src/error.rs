@@ -133,6 +133,10 @@ pub enum Error {
     /// The account holds as many hosted data keys as allowed.
     #[error("the hosted data key quota of {0} is reached")]
     DataKeyLimitExceeded(u64),
+    /// The caller's share of an expensive resource is in use (concurrent listings, a listing over
+    /// its time limit): retry later or narrow the request. Never another tenant's fault.
+    #[error("busy: {0}")]
+    Busy(String),
     /// Storage or crypto failed; details are logged, never shown to callers.
     #[error("internal error: {0}")]
     Internal(String),

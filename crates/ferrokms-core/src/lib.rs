@@ -14,6 +14,7 @@ pub mod context;
 pub mod error;
 pub mod model;
 pub mod quota;
+pub mod replay;
 pub mod service;
 pub mod store;
 pub mod validate;

@@ -21,6 +21,9 @@ pub enum StoreError {
     /// A uniqueness rule was broken.
     #[error("conflict: {0:?}")]
     Conflict(Conflict),
+    /// A read ran past its time limit (or its caller went away) and was stopped.
+    #[error("statement stopped: {0}")]
+    Interrupted(String),
     /// The backend failed; the text is for logs only.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -215,6 +218,7 @@ impl From<StoreError> for crate::Error {
         match e {
             StoreError::Conflict(Conflict::Alias) => Self::AliasExists,
             StoreError::Conflict(Conflict::DataKeyName) => Self::DataKeyNameExists,
+            StoreError::Interrupted(why) => Self::Busy(why),
             other => Self::internal(other),
         }
     }

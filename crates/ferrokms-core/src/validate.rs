@@ -4,6 +4,17 @@ use std::collections::HashSet;
 
 use crate::Error;
 use crate::model::Tag;
+use crate::store::TagFilter;
+
+/// Most tags one key or hosted data key holds, whichever dialect set them (the limit of
+/// Tencent's tag service; Alibaba requests carry at most 20 each, as its API documents).
+pub const MAX_TAGS_PER_RESOURCE: usize = 50;
+
+/// Most tag filters in one listing request.
+pub const MAX_TAG_FILTERS: usize = 20;
+
+/// Most accepted values in one tag filter.
+pub const MAX_TAG_FILTER_VALUES: usize = 20;
 
 /// Tencent alias / data key name rule: 1-60 of `[A-Za-z0-9_-]`, first a letter or digit.
 pub fn is_valid_name(name: &str) -> bool {
@@ -43,8 +54,10 @@ pub fn description(field: &str, text: &str, max_bytes: usize) -> Result<(), Erro
     Ok(())
 }
 
-/// Checks tags: no duplicate keys, keys 1-128 and values 0-256 characters.
+/// Checks tags: at most [`MAX_TAGS_PER_RESOURCE`], no duplicate keys, keys 1-128 and values
+/// 0-256 characters.
 pub fn tags(tags: &[Tag]) -> Result<(), Error> {
+    tag_count(tags.len())?;
     let mut seen = HashSet::new();
     for t in tags {
         if t.key.is_empty() || t.key.chars().count() > 128 || t.value.chars().count() > 256 {
@@ -52,6 +65,36 @@ pub fn tags(tags: &[Tag]) -> Result<(), Error> {
         }
         if !seen.insert(t.key.as_str()) {
             return Err(Error::DuplicateTagKeys);
+        }
+    }
+    Ok(())
+}
+
+/// Checks the number of tags a resource would hold.
+pub fn tag_count(n: usize) -> Result<(), Error> {
+    if n > MAX_TAGS_PER_RESOURCE {
+        return Err(Error::LimitExceeded(format!("a resource holds at most {MAX_TAGS_PER_RESOURCE} tags")));
+    }
+    Ok(())
+}
+
+/// Checks listing tag filters: at most [`MAX_TAG_FILTERS`] of them, each with at most
+/// [`MAX_TAG_FILTER_VALUES`] values, no tag key twice (every filter must match, so a key twice
+/// would ask for one tag to hold two values at once).
+pub fn tag_filters(filters: &[TagFilter]) -> Result<(), Error> {
+    if filters.len() > MAX_TAG_FILTERS {
+        return Err(Error::invalid("TagFilters", format!("at most {MAX_TAG_FILTERS} filters")));
+    }
+    let mut seen = HashSet::new();
+    for f in filters {
+        if f.values.len() > MAX_TAG_FILTER_VALUES {
+            return Err(Error::invalid("TagFilters", format!("at most {MAX_TAG_FILTER_VALUES} values per filter")));
+        }
+        if f.key.is_empty() || f.key.chars().count() > 128 || f.values.iter().any(|v| v.chars().count() > 256) {
+            return Err(Error::invalid("TagFilters", "tag keys take 1-128 characters and values at most 256"));
+        }
+        if !seen.insert(f.key.as_str()) {
+            return Err(Error::invalid("TagFilters", "a tag key appears in more than one filter"));
         }
     }
     Ok(())
@@ -80,5 +123,22 @@ mod tests {
         assert!(tags(&[t("a"), t("b")]).is_ok());
         assert!(matches!(tags(&[t("a"), t("a")]), Err(Error::DuplicateTagKeys)));
         assert!(tags(&[t("")]).is_err());
+    }
+
+    #[test]
+    fn tag_and_filter_caps() {
+        let many = |n: usize| (0..n).map(|i| Tag { key: format!("k{i}"), value: "v".into() }).collect::<Vec<_>>();
+        assert!(tags(&many(MAX_TAGS_PER_RESOURCE)).is_ok());
+        assert!(matches!(tags(&many(MAX_TAGS_PER_RESOURCE + 1)), Err(Error::LimitExceeded(_))));
+        let f = |k: &str, n: usize| TagFilter { key: k.into(), values: (0..n).map(|i| i.to_string()).collect() };
+        let filters: Vec<_> = (0..MAX_TAG_FILTERS).map(|i| f(&format!("k{i}"), 1)).collect();
+        assert!(tag_filters(&filters).is_ok());
+        let mut more = filters;
+        more.push(f("extra", 0));
+        assert!(matches!(tag_filters(&more), Err(Error::InvalidValue { .. })));
+        assert!(tag_filters(&[f("a", MAX_TAG_FILTER_VALUES)]).is_ok());
+        assert!(tag_filters(&[f("a", MAX_TAG_FILTER_VALUES + 1)]).is_err());
+        assert!(tag_filters(&[f("a", 1), f("a", 2)]).is_err(), "one key twice");
+        assert!(tag_filters(&[f("", 1)]).is_err());
     }
 }

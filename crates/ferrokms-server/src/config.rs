@@ -38,9 +38,52 @@ pub struct FileConfig {
     /// Keys.
     #[serde(default)]
     pub keys: KeysConfig,
+    /// The Tencent dialect.
+    #[serde(default)]
+    pub tencent: TencentConfig,
     /// The Alibaba dialect.
     #[serde(default)]
     pub alibaba: AlibabaConfig,
+    /// The embedded store.
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Longest a listing (ListKeys, ListKeyDetail, ListDataKeys, ...) may run, milliseconds;
+    /// past it the listing is stopped and answered as busy.
+    #[serde(default = "listing_ms")]
+    pub listing_time_limit_ms: u64,
+    /// Database connections reserved for listings (writes and lookups have their own).
+    #[serde(default = "listing_connections")]
+    pub listing_connections: u32,
+}
+
+fn listing_ms() -> u64 {
+    5000
+}
+
+fn listing_connections() -> u32 {
+    4
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { listing_time_limit_ms: listing_ms(), listing_connections: listing_connections() }
+    }
+}
+
+impl StoreConfig {
+    /// The SQLite store's options.
+    pub fn sqlite(&self) -> ferrokms_store::sqlite::SqliteOptions {
+        ferrokms_store::sqlite::SqliteOptions {
+            listing_time_limit: std::time::Duration::from_millis(self.listing_time_limit_ms.max(1)),
+            listing_connections: self.listing_connections.max(1),
+        }
+    }
 }
 
 /// `[alibaba]`.
@@ -50,10 +93,13 @@ pub struct AlibabaConfig {
     /// Region of requests that name none (the Tea SDK's ACS3 signature carries no region).
     #[serde(default = "hangzhou")]
     pub default_region: String,
-    /// Most signature nonces remembered (30 minutes' worth); beyond it requests are refused
-    /// rather than let replays through.
+    /// Most signature nonces remembered at once (each for the 15-minute skew window around its
+    /// timestamp); beyond it requests are refused rather than let replays through.
     #[serde(default = "nonces")]
     pub nonce_capacity: usize,
+    /// Most of them one account may hold, so one tenant never refuses another's requests.
+    #[serde(default = "nonce_share")]
+    pub nonce_share_per_account: usize,
 }
 
 fn hangzhou() -> String {
@@ -61,12 +107,43 @@ fn hangzhou() -> String {
 }
 
 fn nonces() -> usize {
-    8_000_000
+    4_000_000
+}
+
+fn nonce_share() -> usize {
+    1_000_000
 }
 
 impl Default for AlibabaConfig {
     fn default() -> Self {
-        Self { default_region: hangzhou(), nonce_capacity: nonces() }
+        Self { default_region: hangzhou(), nonce_capacity: nonces(), nonce_share_per_account: nonce_share() }
+    }
+}
+
+/// `[tencent]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TencentConfig {
+    /// Most TC3 signatures remembered at once (each while its timestamp is valid), so that a
+    /// signature stays bound to the action it was first seen with.
+    #[serde(default = "signatures")]
+    pub signature_capacity: usize,
+    /// Most of them one account may hold.
+    #[serde(default = "signature_share")]
+    pub signature_share_per_account: usize,
+}
+
+fn signatures() -> usize {
+    8_000_000
+}
+
+fn signature_share() -> usize {
+    4_000_000
+}
+
+impl Default for TencentConfig {
+    fn default() -> Self {
+        Self { signature_capacity: signatures(), signature_share_per_account: signature_share() }
     }
 }
 
@@ -183,6 +260,13 @@ pub struct KeysConfig {
     /// Most hosted data keys per account.
     #[serde(default = "data_key_limit")]
     pub max_data_keys_per_account: u64,
+    /// Most listings one account runs at once; more are answered as busy.
+    #[serde(default = "listings_per_account")]
+    pub max_concurrent_listings_per_account: usize,
+}
+
+fn listings_per_account() -> usize {
+    2
 }
 
 fn data_key_limit() -> u64 {
@@ -208,6 +292,7 @@ impl Default for KeysConfig {
             cache_ttl_ms: second(),
             max_keys_per_account: key_limit(),
             max_data_keys_per_account: data_key_limit(),
+            max_concurrent_listings_per_account: listings_per_account(),
         }
     }
 }

@@ -16,6 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use ferrokms_crypto::random;
 use ferrokms_crypto::root::{LocalRootKey, PassphraseParams, RootKey};
 use ferrokms_store::SqliteStore;
+use ferrokms_store::sqlite::SqliteOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::config::RootKeySource;
@@ -126,6 +127,11 @@ pub fn exists(dir: &Path) -> bool {
 
 /// Opens `dir`, creating it (root key per `source`, empty database) if it does not exist yet.
 pub async fn open(dir: &Path, source: &RootKeySource) -> Result<DataDir, String> {
+    open_with(dir, source, &SqliteOptions::default()).await
+}
+
+/// [`open`] with the store's tunables.
+pub async fn open_with(dir: &Path, source: &RootKeySource, store: &SqliteOptions) -> Result<DataDir, String> {
     let meta_path = dir.join(META);
     let created = !meta_path.exists();
     if created {
@@ -164,7 +170,7 @@ pub async fn open(dir: &Path, source: &RootKeySource) -> Result<DataDir, String>
         }
         root
     };
-    let store = SqliteStore::open(&database_path(dir)).await.map_err(|e| e.to_string())?;
+    let store = SqliteStore::open_with(&database_path(dir), store).await.map_err(|e| e.to_string())?;
     Ok(DataDir { root: Arc::new(root), store: Arc::new(store), created })
 }
 

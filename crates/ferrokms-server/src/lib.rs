@@ -43,6 +43,42 @@ pub struct ServeOptions {
 pub const ACCESS_KEY_ID_ENV: &str = "FERROKMS_ACCESS_KEY_ID";
 /// See [`ACCESS_KEY_ID_ENV`].
 pub const ACCESS_KEY_SECRET_ENV: &str = "FERROKMS_ACCESS_KEY_SECRET";
+/// A file holding the secret of [`ACCESS_KEY_ID_ENV`], read once at start: unlike a variable's
+/// value, it does not stay readable in `/proc/PID/environ` for the life of the process.
+pub const ACCESS_KEY_SECRET_FILE_ENV: &str = "FERROKMS_ACCESS_KEY_SECRET_FILE";
+
+/// The access key the environment names, if any: the id from [`ACCESS_KEY_ID_ENV`], the secret
+/// from [`ACCESS_KEY_SECRET_FILE_ENV`] or [`ACCESS_KEY_SECRET_ENV`] (not both).
+fn given_access_key() -> Result<Option<(String, zeroize::Zeroizing<String>)>, String> {
+    let id = std::env::var(ACCESS_KEY_ID_ENV).ok().filter(|v| !v.is_empty());
+    let inline = std::env::var(ACCESS_KEY_SECRET_ENV).ok().filter(|v| !v.is_empty()).map(zeroize::Zeroizing::new);
+    let file = std::env::var_os(ACCESS_KEY_SECRET_FILE_ENV).filter(|v| !v.is_empty());
+    let secret = match (inline, file) {
+        (Some(_), Some(_)) => {
+            return Err(format!("set {ACCESS_KEY_SECRET_ENV} or {ACCESS_KEY_SECRET_FILE_ENV}, not both"));
+        }
+        (Some(s), None) => Some(s),
+        (None, Some(path)) => {
+            let path = PathBuf::from(path);
+            let text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{ACCESS_KEY_SECRET_FILE_ENV}: cannot read {}: {e}", path.display()))?,
+            );
+            let secret = text.trim_end_matches(['\n', '\r']);
+            if secret.is_empty() {
+                return Err(format!("{ACCESS_KEY_SECRET_FILE_ENV}: {} is empty", path.display()));
+            }
+            Some(zeroize::Zeroizing::new(secret.to_owned()))
+        }
+        (None, None) => None,
+    };
+    match (id, secret) {
+        (Some(id), Some(secret)) => Ok(Some((id, secret))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(format!("{ACCESS_KEY_ID_ENV} is set without a secret")),
+        (None, Some(_)) => Err(format!("a secret is set without {ACCESS_KEY_ID_ENV}")),
+    }
+}
 
 /// The core service configuration the file asks for; checked before anything is created.
 pub fn kms_config(file: &FileConfig) -> Result<KmsConfig, String> {
@@ -57,6 +93,7 @@ pub fn kms_config(file: &FileConfig) -> Result<KmsConfig, String> {
         min_manual_rotation_interval: file.rotation.min_manual_interval_secs,
         max_keys_per_account: file.keys.max_keys_per_account,
         max_data_keys_per_account: file.keys.max_data_keys_per_account,
+        max_concurrent_listings_per_account: file.keys.max_concurrent_listings_per_account,
         ..KmsConfig::default()
     })
 }
@@ -79,14 +116,11 @@ pub async fn bootstrap(kms: &Kms, created: bool) -> Result<Vec<String>, String> 
             a.id
         }
     };
-    let given = match (std::env::var(ACCESS_KEY_ID_ENV), std::env::var(ACCESS_KEY_SECRET_ENV)) {
-        (Ok(id), Ok(secret)) if !id.is_empty() && !secret.is_empty() => Some((id, secret)),
-        _ => None,
-    };
+    let given = given_access_key()?;
     let existing = kms.list_access_keys().await.map_err(|e| e.to_string())?;
     match given {
         Some((id, secret)) if !existing.iter().any(|k| k.id == id) => {
-            kms.create_access_key(account, Some((id.clone(), secret))).await.map_err(|e| e.to_string())?;
+            kms.create_access_key(account, Some((id.clone(), secret.to_string()))).await.map_err(|e| e.to_string())?;
             notes.push(format!("access key {id} (from {ACCESS_KEY_ID_ENV}) created for account {}", account.0));
         }
         Some(_) => {}
@@ -126,7 +160,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     if Region::from_alibaba(&opts.file.alibaba.default_region).is_none() {
         return Err(format!("alibaba.default_region: unknown region {}", opts.file.alibaba.default_region));
     }
-    let dir = datadir::open(&opts.data_dir, &opts.file.root_key.source).await?;
+    let dir = datadir::open_with(&opts.data_dir, &opts.file.root_key.source, &opts.file.store.sqlite()).await?;
     let kms = kms(&dir, &opts.file)?;
     for note in bootstrap(&kms, dir.created).await? {
         tracing::info!("{note}");
@@ -137,8 +171,23 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let limits = rate_limiter(&opts);
     let allow_unsigned = opts.file.allow_unsigned_payload;
     let state = app::AppState::new(
-        TencentApi::new(kms.clone(), limits.clone(), skew, allow_unsigned),
-        AlibabaApi::new(kms.clone(), limits, default_region, opts.file.alibaba.nonce_capacity),
+        TencentApi::new(
+            kms.clone(),
+            limits.clone(),
+            ferrokms_tencent::TencentOptions {
+                max_skew: skew,
+                allow_unsigned_payload: allow_unsigned,
+                signature_capacity: opts.file.tencent.signature_capacity,
+                signature_share: opts.file.tencent.signature_share_per_account,
+            },
+        ),
+        AlibabaApi::new(
+            kms.clone(),
+            limits,
+            default_region,
+            opts.file.alibaba.nonce_capacity,
+            opts.file.alibaba.nonce_share_per_account,
+        ),
     );
     let router = app::router(state);
     background::spawn(kms, Duration::from_secs(opts.file.background.interval_secs.max(1)));

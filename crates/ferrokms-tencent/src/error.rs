@@ -96,6 +96,7 @@ impl From<Error> for ApiError {
             Error::KeyVersionNotFound => "ResourceNotFound",
             Error::DeletionProtected => "FailedOperation",
             Error::LimitExceeded(_) => "LimitExceeded",
+            Error::Busy(_) => "RequestLimitExceeded",
             Error::KeyState { state, need } => return key_state(state, need),
             Error::DataKeyState { state, need } => return data_key_state(state, need),
             Error::DecryptFailed => "FailedOperation.DecryptError",

@@ -19,8 +19,9 @@ pub mod tc3;
 
 use std::sync::Arc;
 
-use ferrokms_core::model::{Region, Scope};
+use ferrokms_core::model::{AccountId, Region, Scope};
 use ferrokms_core::quota::RateLimiter;
+use ferrokms_core::replay::{Seen, SeenRequests};
 use ferrokms_core::service::Kms;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
@@ -41,6 +42,28 @@ pub struct TencentApi {
     signing_keys: SigningKeyCache,
     max_skew: i64,
     allow_unsigned_payload: bool,
+    signatures: SeenRequests,
+}
+
+/// Tunables of the Tencent front.
+#[derive(Debug, Clone)]
+pub struct TencentOptions {
+    /// Largest accepted difference between a request's timestamp and the server's clock, seconds.
+    pub max_skew: i64,
+    /// Accept `UNSIGNED-PAYLOAD`, whose signature does not cover the body.
+    pub allow_unsigned_payload: bool,
+    /// Most signatures remembered at once (see [`SeenRequests`]).
+    pub signature_capacity: usize,
+    /// Most of them one account may hold.
+    pub signature_share: usize,
+}
+
+/// A verified request: who sent it, and the signature that stays bound to its action.
+struct Authenticated {
+    account: AccountId,
+    signature: u64,
+    timestamp: i64,
+    now: i64,
 }
 
 /// A response ready to send.
@@ -64,10 +87,16 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 impl TencentApi {
-    /// A front over `kms`, refusing timestamps more than `max_skew` seconds from now, and
-    /// unsigned payloads unless `allow_unsigned_payload`.
-    pub fn new(kms: Arc<Kms>, limits: Arc<RateLimiter>, max_skew: i64, allow_unsigned_payload: bool) -> Self {
-        Self { kms, limits, signing_keys: SigningKeyCache::default(), max_skew, allow_unsigned_payload }
+    /// A front over `kms`.
+    pub fn new(kms: Arc<Kms>, limits: Arc<RateLimiter>, opts: TencentOptions) -> Self {
+        Self {
+            kms,
+            limits,
+            signing_keys: SigningKeyCache::default(),
+            max_skew: opts.max_skew,
+            allow_unsigned_payload: opts.allow_unsigned_payload,
+            signatures: SeenRequests::new(opts.max_skew, opts.signature_capacity, opts.signature_share),
+        }
     }
 
     /// Whether a request is addressed to this dialect.
@@ -99,7 +128,8 @@ impl TencentApi {
             }
         };
         let action_name = header_str(headers, "x-tc-action").ok_or_else(|| ApiError::missing("Action"))?;
-        let account = self.authenticate(method_name, query, headers, body).await?;
+        let verified = self.authenticate(method_name, query, headers, body).await?;
+        let account = verified.account;
         let json = match *method {
             Method::GET => std::borrow::Cow::Owned(query::to_json(query)?),
             _ => std::borrow::Cow::Borrowed(body),
@@ -124,6 +154,7 @@ impl TencentApi {
                 format!("The request rate of {action} exceeds the limit of {} per second.", t.limit),
             ));
         }
+        self.bind_signature(&verified, action, region_name, VERSION)?;
         let ctx = actions::Ctx { kms: &self.kms, scope: Scope { account, region } };
         actions::dispatch(&ctx, action, &json).await.unwrap_or_else(|| {
             Err(ApiError::new(
@@ -133,13 +164,33 @@ impl TencentApi {
         })
     }
 
+    /// The SDKs sign neither `X-TC-Action` nor `X-TC-Region`: a signature is bound to the action
+    /// and region it was first seen with, so a captured request cannot be resent as another
+    /// action (a DescribeKey body as DisableKey). An identical resend is answered as the cloud
+    /// answers it.
+    fn bind_signature(&self, v: &Authenticated, action: &str, region: &str, version: &str) -> Result<(), ApiError> {
+        let binding = self.signatures.binding(&[action.as_bytes(), region.as_bytes(), version.as_bytes()]);
+        match self.signatures.check(v.account, v.signature, binding, v.timestamp, v.now) {
+            Seen::New | Seen::Same => Ok(()),
+            Seen::Other => Err(ApiError::new(
+                "AuthFailure.SignatureFailure",
+                "This signature was already used for another action or region; sign each request anew.",
+            )),
+            Seen::Full => Err(ApiError::new(
+                "RequestLimitExceeded",
+                "This account's share of replay protection is in use ([tencent] signature_share_per_account); \
+                 retry shortly.",
+            )),
+        }
+    }
+
     async fn authenticate(
         &self,
         method: &str,
         query: &str,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<ferrokms_core::model::AccountId, ApiError> {
+    ) -> Result<Authenticated, ApiError> {
         if !self.allow_unsigned_payload && header_str(headers, "x-tc-content-sha256") == Some("UNSIGNED-PAYLOAD") {
             return Err(ApiError::new(
                 "AuthFailure.InvalidAuthorization",
@@ -169,7 +220,12 @@ impl TencentApi {
         }
         let req = SignedRequest { method, query, headers, body, timestamp };
         match tc3::verify(&self.signing_keys, &auth, &credential.secret, &req) {
-            Ok(()) => Ok(credential.account),
+            Ok(()) => Ok(Authenticated {
+                account: credential.account,
+                signature: self.signatures.identity(&[auth.secret_id.as_bytes(), &auth.signature]),
+                timestamp,
+                now,
+            }),
             Err(SignatureError::Malformed) => Err(invalid_auth()),
             Err(SignatureError::BadScope | SignatureError::Mismatch) => {
                 Err(ApiError::new("AuthFailure.SignatureFailure", "The request signature does not match."))

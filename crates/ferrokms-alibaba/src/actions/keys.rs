@@ -33,9 +33,12 @@ pub(super) fn tags_json(text: &str) -> Result<Vec<ferrokms_core::model::Tag>, Ap
     Ok(tags)
 }
 
+/// Most tags one Alibaba request carries (the API's documented limit).
+const MAX_TAGS_PER_REQUEST: usize = 20;
+
 /// Alibaba's tag rules: at most 20, keys 1-128 characters not starting with `aliyun` or `acs:`.
 pub(super) fn check_tags(tags: &[ferrokms_core::model::Tag]) -> Result<(), ApiError> {
-    if tags.len() > ferrokms_core::service::MAX_TAGS {
+    if tags.len() > MAX_TAGS_PER_REQUEST {
         return Err(ApiError::invalid("Tags", "at most 20 tags"));
     }
     for t in tags {

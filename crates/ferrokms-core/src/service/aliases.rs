@@ -81,6 +81,7 @@ impl Kms {
         if let Some(k) = key_id {
             self.key_for_update(scope, k).await?;
         }
+        let _turn = self.listings.enter(scope.account)?;
         Ok(self.store.list_aliases(scope.account, &scope.region, key_id, offset, limit).await?)
     }
 

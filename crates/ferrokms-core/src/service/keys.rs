@@ -48,9 +48,6 @@ pub struct DeletionRules {
     pub restore_to: KeyState,
 }
 
-/// Most tags on one key.
-pub const MAX_TAGS: usize = 20;
-
 /// Counts shown by service-status actions.
 #[derive(Debug, Clone, Copy)]
 pub struct ServiceStats {
@@ -139,6 +136,8 @@ impl Kms {
 
     /// The caller's keys in its region, filtered and paged, with the total before paging.
     pub async fn list_keys(&self, scope: &Scope, filter: &KeyFilter) -> Result<(Vec<KeyRecord>, u64)> {
+        validate::tag_filters(&filter.tags)?;
+        let _turn = self.listings.enter(scope.account)?;
         Ok(self.store.list_keys(scope.account, &scope.region, filter).await?)
     }
 
@@ -254,7 +253,7 @@ impl Kms {
     }
 
     /// Adds tags to a key (replacing values of existing tag keys) and removes the tag keys in
-    /// `remove`; at most 20 tags remain.
+    /// `remove`; at most [`validate::MAX_TAGS_PER_RESOURCE`] tags remain.
     pub async fn retag_key(&self, scope: &Scope, id: Uuid, add: &[Tag], remove: &[String]) -> Result<KeyRecord> {
         validate::tags(add)?;
         // Through the revision check like every key update, so concurrent retags do not lose tags.
@@ -262,10 +261,7 @@ impl Kms {
             k.tags.retain(|t| !remove.contains(&t.key) && !add.iter().any(|a| a.key == t.key));
             k.tags.extend(add.iter().cloned());
             k.tags.sort();
-            if k.tags.len() > MAX_TAGS {
-                return Err(Error::LimitExceeded(format!("a key holds at most {MAX_TAGS} tags")));
-            }
-            Ok(())
+            validate::tag_count(k.tags.len())
         })
         .await
     }

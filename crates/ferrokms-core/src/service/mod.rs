@@ -11,6 +11,7 @@ mod cache;
 mod crypto;
 mod datakeys;
 mod keys;
+mod listing;
 mod rotation;
 
 use std::sync::Arc;
@@ -27,7 +28,7 @@ pub use crypto::{Decrypted, Encrypted, ReEncrypted};
 pub use datakeys::{
     DataKeyOutput, GenerateDataKey, HostedSpec, ImportDataKey, MAX_DATA_KEY_DESCRIPTION, PublicKeyWrap,
 };
-pub use keys::{CreateKey, DeletionRules, MAX_TAGS, ServiceStats, default_policy};
+pub use keys::{CreateKey, DeletionRules, ServiceStats, default_policy};
 
 use crate::error::StateNeed;
 use crate::model::{AccountId, KeyRecord, KeyState, Scope};
@@ -51,6 +52,9 @@ pub struct KmsConfig {
     pub max_keys_per_account: u64,
     /// Most hosted data keys per account (all regions).
     pub max_data_keys_per_account: u64,
+    /// Most listings one account may run at once; more answer [`Error::Busy`], so one tenant's
+    /// expensive listings cannot occupy the store's read connections for everybody.
+    pub max_concurrent_listings_per_account: usize,
 }
 
 impl Default for KmsConfig {
@@ -62,6 +66,7 @@ impl Default for KmsConfig {
             min_manual_rotation_interval: 86_400,
             max_keys_per_account: 100_000,
             max_data_keys_per_account: 10_000_000,
+            max_concurrent_listings_per_account: 2,
         }
     }
 }
@@ -74,6 +79,7 @@ pub struct Kms {
     keys: KeyCache,
     credentials: access::CredentialCache,
     data_key_counts: datakeys::DataKeyCounts,
+    listings: listing::ListingGate,
 }
 
 impl std::fmt::Debug for Kms {
@@ -97,7 +103,8 @@ impl Kms {
         let keys = KeyCache::new(config.cache_ttl, config.cache_capacity);
         let credentials = access::CredentialCache::new(config.cache_ttl);
         let data_key_counts = datakeys::DataKeyCounts::default();
-        Self { store, root, config, keys, credentials, data_key_counts }
+        let listings = listing::ListingGate::new(config.max_concurrent_listings_per_account);
+        Self { store, root, config, keys, credentials, data_key_counts, listings }
     }
 
     /// The service configuration.

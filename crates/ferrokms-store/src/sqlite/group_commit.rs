@@ -12,7 +12,9 @@ use super::{insert_data_key_rows, map_err};
 /// Most inserts committed together.
 const MAX_BATCH: usize = 512;
 
-type Job = (DataKeyRecord, oneshot::Sender<Result<(), StoreError>>);
+/// A record to insert, or `None`: a barrier answered once everything queued before it is
+/// committed.
+type Job = (Option<DataKeyRecord>, oneshot::Sender<Result<(), StoreError>>);
 
 /// Handle to the writer task.
 #[derive(Clone)]
@@ -28,8 +30,17 @@ impl GroupCommit {
     }
 
     pub(super) async fn insert(&self, record: DataKeyRecord) -> Result<(), StoreError> {
+        self.submit(Some(record)).await
+    }
+
+    /// Returns once every insert queued before the call is committed (or has failed).
+    pub(super) async fn close(&self) {
+        let _ = self.submit(None).await;
+    }
+
+    async fn submit(&self, job: Option<DataKeyRecord>) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
-        self.tx.send((record, done)).await.map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?;
+        self.tx.send((job, done)).await.map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?;
         wait.await.map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?
     }
 }
@@ -49,6 +60,10 @@ async fn commit(pool: &SqlitePool, batch: &[Job]) -> Vec<Result<(), StoreError>>
         let mut tx = pool.begin().await.map_err(map_err)?;
         let mut results = Vec::with_capacity(batch.len());
         for (record, _) in batch {
+            let Some(record) = record else {
+                results.push(Ok(()));
+                continue;
+            };
             match insert_data_key_rows(&mut tx, record).await {
                 Ok(()) => results.push(Ok(())),
                 // Only a taken name is this request's own failure; anything else (busy, I/O)

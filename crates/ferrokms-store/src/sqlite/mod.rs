@@ -2,6 +2,7 @@
 //! acknowledged write survives a crash of the process or the machine.
 
 mod group_commit;
+mod listing;
 mod rows;
 mod schema;
 
@@ -11,22 +12,38 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ferrokms_core::model::{
-    AccessKeyRecord, AccountId, AccountRecord, AliasRecord, DataKeyRecord, KeyRecord, KeyState, Region, Tag,
-    VersionRecord,
+    AccessKeyRecord, AccountId, AccountRecord, AliasRecord, DataKeyRecord, KeyRecord, Region, Tag, VersionRecord,
 };
-use ferrokms_core::store::{Conflict, DataKeyFilter, KeyFilter, Order, Store, StoreError, TagFilter};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use ferrokms_core::store::{Conflict, DataKeyFilter, KeyFilter, Store, StoreError};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 use group_commit::GroupCommit;
+use listing::{Reader, push_search, push_states, push_tag_filters};
 use rows::i;
 
 /// The SQLite store.
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    reads: Reader,
     data_keys: GroupCommit,
+}
+
+/// Tunables of the SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Longest a listing may run before it is stopped.
+    pub listing_time_limit: Duration,
+    /// Connections for listings, apart from the ones for writes and lookups.
+    pub listing_connections: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self { listing_time_limit: Duration::from_secs(5), listing_connections: 4 }
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -55,6 +72,12 @@ pub(crate) fn unique(rule: Conflict) -> impl Fn(sqlx::Error) -> StoreError {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, &SqliteOptions::default()).await
+    }
+
+    /// [`SqliteStore::open`] with tunables.
+    pub async fn open_with(path: &Path, opts: &SqliteOptions) -> Result<Self, StoreError> {
+        owner_only(path)?;
         let options = SqliteConnectOptions::from_str("sqlite:")
             .map_err(map_err)?
             .filename(path)
@@ -62,10 +85,18 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(map_err)?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options.clone()).await.map_err(map_err)?;
         migrate(&pool).await?;
+        let reads = Reader::open(options, opts.listing_connections, opts.listing_time_limit).await?;
         let data_keys = GroupCommit::start(pool.clone());
-        Ok(Self { pool, data_keys })
+        Ok(Self { pool, reads, data_keys })
+    }
+
+    /// Waits for pending writes, then closes every connection (a clean shutdown).
+    pub async fn close(&self) {
+        self.data_keys.close().await;
+        self.reads.close().await;
+        self.pool.close().await;
     }
 
     /// A count of an account's rows.
@@ -95,28 +126,6 @@ impl SqliteStore {
         Ok(true)
     }
 
-    /// A listing: the total of what `build` selects, then one page of rows with their tags.
-    async fn page<T>(
-        &self,
-        build: impl Fn(&str) -> QueryBuilder<Sqlite>,
-        order: Order,
-        offset: u64,
-        limit: u64,
-        map: fn(&SqliteRow, Vec<Tag>) -> Result<T, StoreError>,
-    ) -> Result<(Vec<T>, u64), StoreError> {
-        let total: i64 = build("SELECT COUNT(*)").build_query_scalar().fetch_one(&self.pool).await.map_err(map_err)?;
-        let mut q = build("SELECT *");
-        push_page(&mut q, order, offset, limit);
-        let rows = q.build().fetch_all(&self.pool).await.map_err(map_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: String = sqlx::Row::try_get(row, "id").map_err(map_err)?;
-            let tags = self.tags(Uuid::parse_str(&id).map_err(|e| StoreError::Unavailable(e.to_string()))?).await?;
-            out.push(map(row, tags)?);
-        }
-        Ok((out, u64::try_from(total).unwrap_or_default()))
-    }
-
     async fn tags(&self, resource: Uuid) -> Result<Vec<Tag>, StoreError> {
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT tag_key, tag_value FROM tags WHERE resource_id = ? ORDER BY tag_key")
@@ -126,6 +135,23 @@ impl SqliteStore {
                 .map_err(map_err)?;
         Ok(rows.into_iter().map(|(key, value)| Tag { key, value }).collect())
     }
+}
+
+/// Creates the database file readable by its owner only (SQLite gives the `-wal` and `-shm`
+/// files the mode of the database), and tightens files an older version left wider.
+fn owner_only(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let fail = |e: std::io::Error| StoreError::Unavailable(format!("cannot create {}: {e}", path.display()));
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(fail)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = Path::new(&name);
+        if file.exists() {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+        }
+    }
+    Ok(())
 }
 
 async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
@@ -153,9 +179,15 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
     tx.commit().await.map_err(map_err)
 }
 
-async fn insert_tags(tx: &mut Transaction<'_, Sqlite>, resource: Uuid, tags: &[Tag]) -> Result<(), StoreError> {
+async fn insert_tags(
+    tx: &mut Transaction<'_, Sqlite>,
+    account: AccountId,
+    resource: Uuid,
+    tags: &[Tag],
+) -> Result<(), StoreError> {
     for t in tags {
-        sqlx::query("INSERT INTO tags (resource_id, tag_key, tag_value) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO tags (account_id, resource_id, tag_key, tag_value) VALUES (?, ?, ?, ?)")
+            .bind(i(account.0))
             .bind(resource.to_string())
             .bind(&t.key)
             .bind(&t.value)
@@ -198,59 +230,7 @@ pub(crate) async fn insert_data_key_rows(
     if done.rows_affected() == 0 {
         return Err(StoreError::Conflict(Conflict::DataKeyName));
     }
-    insert_tags(tx, r.id, &r.tags).await
-}
-
-/// Appends `AND EXISTS (...)` for every tag filter on the resource id column `id_col`.
-fn push_tag_filters(q: &mut QueryBuilder<Sqlite>, id_col: &str, filters: &[TagFilter]) {
-    for f in filters {
-        q.push(format!(" AND EXISTS (SELECT 1 FROM tags t WHERE t.resource_id = {id_col} AND t.tag_key = "));
-        q.push_bind(f.key.clone());
-        if !f.values.is_empty() {
-            q.push(" AND t.tag_value IN (");
-            let mut sep = q.separated(", ");
-            for v in &f.values {
-                sep.push_bind(v.clone());
-            }
-            q.push(")");
-        }
-        q.push(")");
-    }
-}
-
-fn push_states(q: &mut QueryBuilder<Sqlite>, states: &[KeyState]) {
-    if states.is_empty() {
-        return;
-    }
-    q.push(" AND state IN (");
-    let mut sep = q.separated(", ");
-    for s in states {
-        sep.push_bind(s.as_str());
-    }
-    q.push(")");
-}
-
-fn push_search(q: &mut QueryBuilder<Sqlite>, name_col: &str, search: Option<&String>) {
-    if let Some(s) = search.filter(|s| !s.is_empty()) {
-        let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        let pattern = format!("%{escaped}%");
-        q.push(" AND (id LIKE ");
-        q.push_bind(pattern.clone());
-        q.push(format!(" ESCAPE '\\' OR {name_col} LIKE "));
-        q.push_bind(pattern);
-        q.push(" ESCAPE '\\')");
-    }
-}
-
-fn push_page(q: &mut QueryBuilder<Sqlite>, order: Order, offset: u64, limit: u64) {
-    q.push(match order {
-        Order::NewestFirst => " ORDER BY created_at DESC, rowid DESC",
-        Order::OldestFirst => " ORDER BY created_at ASC, rowid ASC",
-    });
-    q.push(" LIMIT ");
-    q.push_bind(i(limit));
-    q.push(" OFFSET ");
-    q.push_bind(i(offset));
+    insert_tags(tx, r.account, r.id, &r.tags).await
 }
 
 #[async_trait]
@@ -356,7 +336,7 @@ impl Store for SqliteStore {
         if let Some(v) = first {
             insert_version(&mut tx, v).await?;
         }
-        insert_tags(&mut tx, k.id, &k.tags).await?;
+        insert_tags(&mut tx, k.account, k.id, &k.tags).await?;
         tx.commit().await.map_err(map_err)
     }
 
@@ -380,7 +360,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        insert_tags(&mut tx, k.id, &k.tags).await?;
+        insert_tags(&mut tx, k.account, k.id, &k.tags).await?;
         tx.commit().await.map_err(map_err)
     }
 
@@ -488,13 +468,20 @@ impl Store for SqliteStore {
             }
             q
         };
-        let total: i64 = build("SELECT COUNT(*)").build_query_scalar().fetch_one(&self.pool).await.map_err(map_err)?;
+        let mut conn = self.reads.conn().await?;
+        let total: i64 = match build("SELECT COUNT(*)").build_query_scalar().fetch_one(conn.get()).await {
+            Ok(n) => n,
+            Err(e) => return Err(conn.error(e)),
+        };
         let mut q = build("SELECT *");
         q.push(" ORDER BY name LIMIT ");
         q.push_bind(i(limit));
         q.push(" OFFSET ");
         q.push_bind(i(offset));
-        let rows = q.build().fetch_all(&self.pool).await.map_err(map_err)?;
+        let rows = match q.build().fetch_all(conn.get()).await {
+            Ok(rows) => rows,
+            Err(e) => return Err(conn.error(e)),
+        };
         let aliases = rows.iter().map(rows::alias).collect::<Result<Vec<_>, _>>()?;
         Ok((aliases, u64::try_from(total).unwrap_or_default()))
     }
@@ -529,10 +516,10 @@ impl Store for SqliteStore {
                 q.push(")");
             }
             push_search(&mut q, "alias", f.search.as_ref());
-            push_tag_filters(&mut q, "keys.id", &f.tags);
+            push_tag_filters(&mut q, "keys.id", account, &f.tags);
             q
         };
-        self.page(build, f.order, f.offset, f.limit, rows::key).await
+        self.reads.conn().await?.page(build, f.order, f.offset, f.limit, rows::key).await
     }
 
     async fn count_keys(&self, account: AccountId) -> Result<u64, StoreError> {
@@ -666,10 +653,10 @@ impl Store for SqliteStore {
                 q.push_bind(i64::from(n));
             }
             push_search(&mut q, "name", f.search.as_ref());
-            push_tag_filters(&mut q, "data_keys.id", &f.tags);
+            push_tag_filters(&mut q, "data_keys.id", account, &f.tags);
             q
         };
-        self.page(build, f.order, f.offset, f.limit, rows::data_key).await
+        self.reads.conn().await?.page(build, f.order, f.offset, f.limit, rows::data_key).await
     }
 
     async fn count_data_keys(&self, account: AccountId) -> Result<u64, StoreError> {

@@ -1,7 +1,8 @@
 //! The schema, applied in numbered steps and recorded in `ferrokms_schema`.
 
 /// Migrations in order; each runs once, in a transaction. Append, never edit.
-pub(super) const MIGRATIONS: &[&str] = &[r#"
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE accounts (
     id BIGINT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -85,4 +86,18 @@ CREATE TABLE data_keys (
 );
 CREATE UNIQUE INDEX data_keys_name ON data_keys (account_id, region, name);
 CREATE INDEX data_keys_due ON data_keys (state, deletion_date);
-"#];
+"#,
+    // Tags carry their account, and listings filter them through one index (account, key,
+    // value) instead of one probe per filter and row; listings walk (account, region,
+    // created_at) in order, so a page costs its own rows.
+    r#"
+ALTER TABLE tags ADD COLUMN account_id BIGINT NOT NULL DEFAULT 0;
+UPDATE tags SET account_id = COALESCE(
+    (SELECT account_id FROM keys WHERE keys.id = tags.resource_id),
+    (SELECT account_id FROM data_keys WHERE data_keys.id = tags.resource_id),
+    0);
+CREATE INDEX tags_filter ON tags (account_id, tag_key, tag_value);
+CREATE INDEX keys_listing ON keys (account_id, region, created_at);
+CREATE INDEX data_keys_listing ON data_keys (account_id, region, created_at);
+"#,
+];
