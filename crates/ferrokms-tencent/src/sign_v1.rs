@@ -281,7 +281,8 @@ mod tests {
         &SecretId=AKIDEXAMPLEKMS00000000000000000000001&SignatureMethod=HmacSHA1&Tags.0.TagKey=team\
         &Tags.0.TagValue=x&y=z&Timestamp=1700000000&Version=2019-01-18";
 
-    /// (SignatureMethod, HTTP method, Signature as the SDK sent it url-encoded, decoded).
+    /// (SignatureMethod, HTTP method, Signature as the SDK sent it url-encoded, decoded);
+    /// `scripts/sigv1_vectors.py` prints them.
     const SDK_VECTORS: &[(&str, &str, &str, &str)] = &[
         ("HmacSHA1", "POST", "UpKC6%2Fk9Xz7xqD8VNkY8Zj%2BwkoQ%3D", "UpKC6/k9Xz7xqD8VNkY8Zj+wkoQ="),
         ("HmacSHA1", "GET", "T6YP7Zj41f5KOnCVFwth58H7MTE%3D", "T6YP7Zj41f5KOnCVFwth58H7MTE="),
@@ -338,6 +339,31 @@ mod tests {
                 "AuthFailure.SignatureFailure"
             );
         }
+    }
+
+    /// The shape of Tencent's public v1 example (CVM DescribeInstances, no SignatureMethod so
+    /// HmacSHA1); signatures computed with `Sign.sign` of tencentcloud-sdk-python-common 3.1.195.
+    #[test]
+    fn public_example_shape() {
+        let key = "Gu5t9xGARNpq86cd98joQYCN3Cozk1qA";
+        let raw = "Action=DescribeInstances&Version=2017-03-12&InstanceIds.0=ins-09dx96dg&Limit=20&Offset=0\
+                   &Nonce=11886&Region=ap-guangzhou&SecretId=AKIDz8krbsJ5yKBZQpn74WFkmLPx3gnPhESA&Timestamp=1465185768";
+        let params = Params::parse(raw.as_bytes()).unwrap();
+        let sts = string_to_sign("GET", "cvm.tencentcloudapi.com", "/", &params);
+        assert_eq!(
+            sts,
+            "GETcvm.tencentcloudapi.com/?Action=DescribeInstances&InstanceIds.0=ins-09dx96dg&Limit=20&Nonce=11886\
+             &Offset=0&Region=ap-guangzhou&SecretId=AKIDz8krbsJ5yKBZQpn74WFkmLPx3gnPhESA&Timestamp=1465185768\
+             &Version=2017-03-12"
+        );
+        assert_eq!(STANDARD.encode(sign(key, SignatureMethod::HmacSha1, &sts)), "phf49X02J2xBdx6otFSYbvFRoy4=");
+        let sts = "GETcvm.api.qcloud.com/v2/index.php?Action=DescribeInstances&InstanceIds.0=ins-09dx96dg\
+                   &Nonce=11886&Region=ap-guangzhou&SecretId=AKIDz8krbsJ5yKBZQpn74WFkmLPx3gnPhESA\
+                   &SignatureMethod=HmacSHA256&Timestamp=1465185768";
+        assert_eq!(
+            STANDARD.encode(sign(key, SignatureMethod::HmacSha256, sts)),
+            "0EEm/HtGRr/VJXTAD9tYMth1Bzm3lLHz5RCDv1GdM8s="
+        );
     }
 
     /// Independent of the SDK: RFC 2202 / RFC 4231 test case 2 ("Jefe").
