@@ -59,9 +59,13 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         parts.headers.insert(header::HOST, authority);
     }
     let query = parts.uri.query().unwrap_or_default();
-    // One listener, two dialects: the request itself says which (TC3 headers or ACS/RPC ones).
-    let alibaba = !TencentApi::claims(&parts.headers) && AlibabaApi::claims(&parts.headers, query);
-    let Ok(body) = to_bytes(body, MAX_BODY).await else {
+    // The body first: a Tencent v1-signed POST says so only in its form body.
+    let body = to_bytes(body, MAX_BODY).await;
+    // One listener, two dialects: the request itself says which (TC3 headers or v1 parameters,
+    // asked first, or ACS/RPC ones).
+    let seen = body.as_deref().unwrap_or_default();
+    let alibaba = !TencentApi::claims(&parts.headers, query, seen) && AlibabaApi::claims(&parts.headers, query);
+    let Ok(body) = body else {
         return if alibaba {
             alibaba_reply(state.alibaba.too_large(&parts.headers))
         } else {

@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`tc3`]: TC3-HMAC-SHA256 verification.
+//! - [`sign_v1`]: signature v1 (`HmacSHA1`/`HmacSHA256`, form-encoded parameters).
 //! - [`request`]: body decoding and the common field parsers.
 //! - `actions`: the action table and one module per action family (decode → core → encode).
 //! - [`error`]: the table from domain errors to Tencent codes.
@@ -15,6 +16,7 @@ pub mod error;
 mod query;
 mod render;
 pub mod request;
+pub mod sign_v1;
 pub mod tc3;
 
 use std::sync::Arc;
@@ -99,10 +101,18 @@ impl TencentApi {
         }
     }
 
-    /// Whether a request is addressed to this dialect.
-    pub fn claims(headers: &HeaderMap) -> bool {
+    /// Whether a request is addressed to this dialect: TC3 headers, or signature v1 parameters
+    /// (`SecretId` and `Signature` in the query or in a form body).
+    pub fn claims(headers: &HeaderMap, query: &str, body: &[u8]) -> bool {
         headers.contains_key("x-tc-action")
             || header_str(headers, "authorization").is_some_and(|a| a.starts_with("TC3-"))
+            || sign_v1::detect(headers, query, body)
+    }
+
+    /// Whether a request is to be verified as signature v1 rather than TC3.
+    fn is_v1(query: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+        !header_str(headers, "authorization").is_some_and(|a| a.starts_with("TC3-"))
+            && sign_v1::detect(headers, query, body)
     }
 
     /// The reply for a body larger than [`MAX_BODY`].
@@ -112,6 +122,9 @@ impl TencentApi {
 
     /// Answers one request.
     pub async fn handle(&self, method: &Method, query: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
+        if Self::is_v1(query, headers, body) {
+            return render(self.answer_v1(method, query, headers, body).await);
+        }
         render(self.answer(method, query, headers, body).await)
     }
 
@@ -134,15 +147,27 @@ impl TencentApi {
             Method::GET => std::borrow::Cow::Owned(query::to_json(query)?),
             _ => std::borrow::Cow::Borrowed(body),
         };
-        match header_str(headers, "x-tc-version") {
+        let (version, region) = (header_str(headers, "x-tc-version"), header_str(headers, "x-tc-region"));
+        self.execute(account, action_name, version, region, &json).await
+    }
+
+    /// Checks the version and region, then runs the action for an authenticated account.
+    async fn execute(
+        &self,
+        account: ferrokms_core::model::AccountId,
+        action_name: &str,
+        version: Option<&str>,
+        region: Option<&str>,
+        json: &[u8],
+    ) -> Result<Value, ApiError> {
+        match version {
             None | Some("") => return Err(ApiError::missing("Version")),
             Some(VERSION) => {}
             Some(v) => {
                 return Err(ApiError::new("NoSuchVersion", format!("The API version `{v}` does not exist.")));
             }
         }
-        let region_name =
-            header_str(headers, "x-tc-region").filter(|r| !r.is_empty()).ok_or_else(|| ApiError::missing("Region"))?;
+        let region_name = region.filter(|r| !r.is_empty()).ok_or_else(|| ApiError::missing("Region"))?;
         let region = Region::from_tencent(region_name).ok_or_else(|| {
             ApiError::new("UnsupportedRegion", format!("The region `{region_name}` is not supported."))
         })?;
@@ -156,7 +181,7 @@ impl TencentApi {
         }
         self.bind_signature(&verified, action, region_name, VERSION)?;
         let ctx = actions::Ctx { kms: &self.kms, scope: Scope { account, region } };
-        actions::dispatch(&ctx, action, &json).await.unwrap_or_else(|| {
+        actions::dispatch(&ctx, action, json).await.unwrap_or_else(|| {
             Err(ApiError::new(
                 "UnsupportedOperation",
                 format!("The action `{action}` is not supported by this ferrokms version (see docs/compatibility.md)."),
@@ -231,6 +256,56 @@ impl TencentApi {
                 Err(ApiError::new("AuthFailure.SignatureFailure", "The request signature does not match."))
             }
         }
+    }
+}
+
+impl TencentApi {
+    /// A signature v1 request: every parameter (action, region and version included) comes from
+    /// the signed set, the query of a GET or the form body of a POST; headers steer nothing.
+    async fn answer_v1(
+        &self,
+        method: &Method,
+        query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Value, ApiError> {
+        if body.len() > MAX_BODY {
+            return Err(too_large_error());
+        }
+        let (method_name, raw) = match *method {
+            Method::GET => ("GET", query.as_bytes()),
+            Method::POST if query.is_empty() => ("POST", body),
+            Method::POST => {
+                return Err(ApiError::invalid_parameter(
+                    "A v1-signed POST carries its parameters in the form body; the query must be empty.",
+                ));
+            }
+            _ => {
+                return Err(ApiError::new("UnsupportedProtocol", "ferrokms accepts v1-signed POST and GET requests."));
+            }
+        };
+        let params = sign_v1::Params::parse(raw)?;
+        let account = self.authenticate_v1(method_name, headers, &params).await?;
+        let action_name = params.get("Action").filter(|a| !a.is_empty()).ok_or_else(|| ApiError::missing("Action"))?;
+        let json = query::pairs_to_json(params.action_parameters())?;
+        self.execute(account, action_name, params.get("Version"), params.get("Region"), &json).await
+    }
+
+    async fn authenticate_v1(
+        &self,
+        method: &str,
+        headers: &HeaderMap,
+        params: &sign_v1::Params,
+    ) -> Result<ferrokms_core::model::AccountId, ApiError> {
+        let claimed = sign_v1::Claimed::from_params(params)?;
+        let credential = self.kms.credential(claimed.secret_id).await?;
+        let check = sign_v1::Check {
+            method,
+            host: header_str(headers, "host").unwrap_or_default(),
+            now: i64::try_from(ferrokms_core::model::now()).unwrap_or(i64::MAX),
+            max_skew: self.max_skew,
+        };
+        sign_v1::verify(params, &claimed, credential.as_ref().map(|c| (c.secret.as_str(), c.account)), &check)
     }
 }
 

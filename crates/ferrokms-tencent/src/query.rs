@@ -31,8 +31,16 @@ const MAX_DEPTH: usize = 4;
 
 /// Turns a query string into the JSON body of the equivalent POST.
 pub fn to_json(query: &str) -> Result<Vec<u8>, ApiError> {
+    pairs_to_json(form_urlencoded::parse(query.as_bytes()))
+}
+
+/// Turns decoded `(name, value)` pairs (names flattened as in a query) into a JSON body.
+pub fn pairs_to_json<N: AsRef<str>, V: AsRef<str>>(
+    pairs: impl IntoIterator<Item = (N, V)>,
+) -> Result<Vec<u8>, ApiError> {
     let mut root = Value::Object(Map::new());
-    for (n, (name, value)) in form_urlencoded::parse(query.as_bytes()).enumerate() {
+    for (n, (name, value)) in pairs.into_iter().enumerate() {
+        let (name, value) = (name.as_ref(), value.as_ref());
         if n >= MAX_PARAMETERS {
             return Err(ApiError::invalid_parameter(format!("At most {MAX_PARAMETERS} parameters.")));
         }
@@ -46,7 +54,7 @@ pub fn to_json(query: &str) -> Result<Vec<u8>, ApiError> {
                 Ok(n) => Value::from(n),
                 Err(_) => return Err(ApiError::invalid_parameter(format!("`{name}` must be an integer."))),
             },
-            _ => Value::String(value.into_owned()),
+            _ => Value::String(value.to_owned()),
         };
         insert(&mut root, &path, leaf)
             .map_err(|()| ApiError::invalid_parameter(format!("Malformed parameter `{name}`.")))?;

@@ -147,7 +147,7 @@ fn first_label(host: &str) -> &str {
 }
 
 /// `host` without a trailing `:port`, if it has one.
-fn without_port(host: &str) -> Option<&str> {
+pub(crate) fn without_port(host: &str) -> Option<&str> {
     let (h, port) = host.rsplit_once(':')?;
     (!port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with('/')).then_some(h)
 }
