@@ -32,18 +32,23 @@ pub enum Seen {
     New,
     /// Seen with the same binding (an identical resend).
     Same,
-    /// Seen with another binding (the same signature sent for something else).
-    Other,
+    /// Seen with another binding (the same signature sent for something else); whether that
+    /// first sighting came over the same connection as this one.
+    Other {
+        /// Same connection as the first sighting.
+        same_connection: bool,
+    },
     /// Not seen, but the account's share or the total is used up: refuse the request.
     Full,
 }
 
-/// One remembered request, 12 bytes.
+/// One remembered request, 16 bytes.
 #[derive(Clone, Copy)]
 #[repr(C, packed)]
 struct Entry {
     hash: u64,
     binding: u32,
+    connection: u32,
 }
 
 struct Generation {
@@ -74,10 +79,6 @@ impl std::fmt::Debug for SeenRequests {
         f.debug_struct("SeenRequests").field("skew", &self.skew).field("len", &self.len()).finish_non_exhaustive()
     }
 }
-
-/// Bytes of memory an entry costs at most, as measured (`docs/security.md`): 12 bytes and one
-/// control byte per table slot, tables between half and seven-eighths full.
-pub const BYTES_PER_ENTRY: usize = 26;
 
 impl SeenRequests {
     /// Remembers requests whose timestamps pass a check of `skew` seconds; at most `capacity`
@@ -112,9 +113,18 @@ impl SeenRequests {
         (h ^ (h >> 32)) as u32
     }
 
-    /// Looks a request up and remembers it if new. `timestamp` is the request's signed time,
-    /// already checked to be within the skew of `now`.
-    pub fn check(&self, account: AccountId, identity: u64, binding: u32, timestamp: i64, now: i64) -> Seen {
+    /// Looks a request up and remembers it if new. `connection` tells connections apart (0 if
+    /// the caller does not care); `timestamp` is the request's signed time, already checked to be
+    /// within the skew of `now`.
+    pub fn check(
+        &self,
+        account: AccountId,
+        identity: u64,
+        binding: u32,
+        connection: u32,
+        timestamp: i64,
+        now: i64,
+    ) -> Seen {
         let number = timestamp.div_euclid(self.generation_secs);
         let oldest_valid = (now - self.skew).div_euclid(self.generation_secs);
         if number < oldest_valid {
@@ -127,7 +137,11 @@ impl SeenRequests {
         if let Some(g) = s.generations.iter().find(|g| g.number == number)
             && let Some(e) = g.entries.find(identity, |e| ({ e.hash }) == identity)
         {
-            return if { e.binding } == binding { Seen::Same } else { Seen::Other };
+            return if { e.binding } == binding {
+                Seen::Same
+            } else {
+                Seen::Other { same_connection: { e.connection } == connection }
+            };
         }
         if s.total >= self.shard_capacity || s.per_account.get(&account).copied().unwrap_or(0) >= self.shard_share {
             return Seen::Full;
@@ -144,7 +158,7 @@ impl SeenRequests {
             }
         };
         let g = &mut s.generations[at];
-        g.entries.insert_unique(identity, Entry { hash: identity, binding }, |e| e.hash);
+        g.entries.insert_unique(identity, Entry { hash: identity, binding, connection }, |e| e.hash);
         *g.per_account.entry(account).or_default() += 1;
         *s.per_account.entry(account).or_default() += 1;
         s.total += 1;
@@ -221,10 +235,12 @@ mod tests {
     fn resends_and_rebinding() {
         let m = SeenRequests::new(300, 1000, 1000);
         let id = m.identity(&[b"sig"]);
-        assert_eq!(m.check(A, id, 7, 1000, 1000), Seen::New);
-        assert_eq!(m.check(A, id, 7, 1000, 1001), Seen::Same);
-        assert_eq!(m.check(A, id, 8, 1000, 1002), Seen::Other);
-        assert_eq!(m.check(A, m.identity(&[b"sig2"]), 8, 1000, 1002), Seen::New);
+        assert_eq!(m.check(A, id, 7, 0, 1000, 1000), Seen::New);
+        assert_eq!(m.check(A, id, 7, 0, 1000, 1001), Seen::Same);
+        assert_eq!(m.check(A, id, 8, 0, 1000, 1002), Seen::Other { same_connection: true });
+        assert_eq!(m.check(A, id, 8, 5, 1000, 1002), Seen::Other { same_connection: false });
+        assert_eq!(m.check(A, id, 7, 5, 1000, 1002), Seen::Same, "a resend over another connection");
+        assert_eq!(m.check(A, m.identity(&[b"sig2"]), 8, 0, 1000, 1002), Seen::New);
         assert_ne!(m.identity(&[b"ab", b"c"]), m.identity(&[b"a", b"bc"]));
     }
 
@@ -232,23 +248,23 @@ mod tests {
     fn kept_while_the_timestamp_is_valid_then_dropped() {
         let m = SeenRequests::new(300, 1000, 1000);
         let id = m.identity(&[b"x"]);
-        assert_eq!(m.check(A, id, 1, 1000, 1000), Seen::New);
+        assert_eq!(m.check(A, id, 1, 0, 1000, 1000), Seen::New);
         // Still valid at 1000 + 300: still remembered.
-        assert_eq!(m.check(A, id, 2, 1000, 1300), Seen::Other);
+        assert_eq!(m.check(A, id, 2, 0, 1000, 1300), Seen::Other { same_connection: true });
         // A fresh request much later expires the old generation.
-        assert_eq!(m.check(A, m.identity(&[b"y"]), 1, 2000, 2000), Seen::New);
+        assert_eq!(m.check(A, m.identity(&[b"y"]), 1, 0, 2000, 2000), Seen::New);
         m.sweep(2000);
         assert_eq!(m.len(), 1);
         // The old one is refused as too old rather than accepted as new.
-        assert_eq!(m.check(A, id, 1, 1000, 2000), Seen::Full);
+        assert_eq!(m.check(A, id, 1, 0, 1000, 2000), Seen::Full);
     }
 
     #[test]
     fn timestamps_from_the_future_are_kept_until_they_expire() {
         let m = SeenRequests::new(300, 1000, 1000);
         let id = m.identity(&[b"f"]);
-        assert_eq!(m.check(A, id, 1, 1300, 1000), Seen::New);
-        assert_eq!(m.check(A, id, 2, 1300, 1550), Seen::Other, "valid until 1600");
+        assert_eq!(m.check(A, id, 1, 0, 1300, 1000), Seen::New);
+        assert_eq!(m.check(A, id, 2, 0, 1300, 1550), Seen::Other { same_connection: true }, "valid until 1600");
     }
 
     #[test]
@@ -257,7 +273,7 @@ mod tests {
         let m = SeenRequests::new(300, 64 * 100, 64 * 10);
         let mut full = 0;
         for i in 0..20_000u32 {
-            if m.check(A, m.identity(&[&i.to_be_bytes()]), 0, 1000, 1000) == Seen::Full {
+            if m.check(A, m.identity(&[&i.to_be_bytes()]), 0, 0, 1000, 1000) == Seen::Full {
                 full += 1;
             }
         }
@@ -265,7 +281,7 @@ mod tests {
         assert!(m.len() <= 64 * 10);
         for i in 0..100u32 {
             let id = m.identity(&[b"b", &i.to_be_bytes()]);
-            assert_eq!(m.check(B, id, 0, 1000, 1000), Seen::New, "B has its own share");
+            assert_eq!(m.check(B, id, 0, 0, 1000, 1000), Seen::New, "B has its own share");
         }
     }
 
@@ -275,13 +291,13 @@ mod tests {
         let mut accepted = 0;
         for i in 0..10_000u32 {
             let account = AccountId(u64::from(i));
-            if m.check(account, m.identity(&[&i.to_be_bytes()]), 0, 0, 0) == Seen::New {
+            if m.check(account, m.identity(&[&i.to_be_bytes()]), 0, 0, 0, 0) == Seen::New {
                 accepted += 1;
             }
         }
         assert!(accepted <= 64 && accepted > 0, "{accepted}");
         let later = m.identity(&[b"later"]);
-        assert_eq!(m.check(A, later, 0, 1000, 1000), Seen::New, "room again after expiry");
+        assert_eq!(m.check(A, later, 0, 0, 1000, 1000), Seen::New, "room again after expiry");
     }
 
     #[test]
@@ -291,7 +307,9 @@ mod tests {
             .map(|_| {
                 let m = std::sync::Arc::clone(&m);
                 std::thread::spawn(move || {
-                    (0..2000u32).filter(|i| m.check(A, m.identity(&[&i.to_be_bytes()]), 0, 5, 5) == Seen::New).count()
+                    (0..2000u32)
+                        .filter(|i| m.check(A, m.identity(&[&i.to_be_bytes()]), 0, 0, 5, 5) == Seen::New)
+                        .count()
                 })
             })
             .collect();

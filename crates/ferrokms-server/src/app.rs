@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header;
 use axum::response::Response;
 use axum::routing::get;
@@ -75,12 +75,13 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     if alibaba {
         return alibaba_reply(state.alibaba.handle(&parts.method, query, &parts.headers, &body).await);
     }
-    reply(state.tencent.handle(&parts.method, query, &parts.headers, &body).await)
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    reply(state.tencent.handle(&parts.method, query, &parts.headers, &body, peer).await)
 }
 
 /// Serves `router` on `addr` (TLS when configured) until SIGTERM or Ctrl-C.
 pub async fn run(router: Router, addr: SocketAddr, tls: Option<&TlsConfig>) -> Result<(), String> {
-    let service = router.into_make_service();
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         None => {
             let listener =

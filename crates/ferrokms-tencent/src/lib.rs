@@ -19,6 +19,7 @@ pub mod request;
 pub mod sign_v1;
 pub mod tc3;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ferrokms_core::model::{AccountId, Region, Scope};
@@ -60,10 +61,11 @@ pub struct TencentOptions {
     pub signature_share: usize,
 }
 
-/// A verified request: who sent it, and the signature that stays bound to its action.
+/// A verified TC3 request: who sent it, and the signature that stays bound to its action.
 struct Authenticated {
     account: AccountId,
     signature: u64,
+    connection: u32,
     timestamp: i64,
     now: i64,
 }
@@ -120,15 +122,29 @@ impl TencentApi {
         render(Err(too_large_error()))
     }
 
-    /// Answers one request.
-    pub async fn handle(&self, method: &Method, query: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
+    /// Answers one request; `peer` is the address of the connection it came over.
+    pub async fn handle(
+        &self,
+        method: &Method,
+        query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        peer: Option<SocketAddr>,
+    ) -> Reply {
         if Self::is_v1(query, headers, body) {
             return render(self.answer_v1(method, query, headers, body).await);
         }
-        render(self.answer(method, query, headers, body).await)
+        render(self.answer(method, query, headers, body, peer).await)
     }
 
-    async fn answer(&self, method: &Method, query: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    async fn answer(
+        &self,
+        method: &Method,
+        query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        peer: Option<SocketAddr>,
+    ) -> Result<Value, ApiError> {
         if body.len() > MAX_BODY {
             return Err(too_large_error());
         }
@@ -141,20 +157,21 @@ impl TencentApi {
             }
         };
         let action_name = header_str(headers, "x-tc-action").ok_or_else(|| ApiError::missing("Action"))?;
-        let verified = self.authenticate(method_name, query, headers, body).await?;
-        let account = verified.account;
+        let verified = self.authenticate(method_name, query, headers, body, peer).await?;
         let json = match *method {
             Method::GET => std::borrow::Cow::Owned(query::to_json(query)?),
             _ => std::borrow::Cow::Borrowed(body),
         };
         let (version, region) = (header_str(headers, "x-tc-version"), header_str(headers, "x-tc-region"));
-        self.execute(account, action_name, version, region, &json).await
+        self.execute(verified.account, Some(&verified), action_name, version, region, &json).await
     }
 
-    /// Checks the version and region, then runs the action for an authenticated account.
+    /// Checks the version and region, then runs the action for an authenticated account (with
+    /// the TC3 signature to bind to the action: signature v1 covers the action itself).
     async fn execute(
         &self,
-        account: ferrokms_core::model::AccountId,
+        account: AccountId,
+        tc3: Option<&Authenticated>,
         action_name: &str,
         version: Option<&str>,
         region: Option<&str>,
@@ -179,7 +196,9 @@ impl TencentApi {
                 format!("The request rate of {action} exceeds the limit of {} per second.", t.limit),
             ));
         }
-        self.bind_signature(&verified, action, region_name, VERSION)?;
+        if let Some(verified) = tc3 {
+            self.bind_signature(verified, action, region_name, VERSION)?;
+        }
         let ctx = actions::Ctx { kms: &self.kms, scope: Scope { account, region } };
         actions::dispatch(&ctx, action, json).await.unwrap_or_else(|| {
             Err(ApiError::new(
@@ -190,14 +209,17 @@ impl TencentApi {
     }
 
     /// The SDKs sign neither `X-TC-Action` nor `X-TC-Region`: a signature is bound to the action
-    /// and region it was first seen with, so a captured request cannot be resent as another
-    /// action (a DescribeKey body as DisableKey). An identical resend is answered as the cloud
-    /// answers it.
+    /// and region it was first seen with, so a captured request cannot be resent elsewhere as
+    /// another action (a DescribeKey body as DisableKey). An identical resend (an SDK retry, over
+    /// any connection) is answered as the cloud answers it. Over the connection that first
+    /// carried it, another action is let through: within one second, one client may send the same
+    /// body for two actions, which signs identically, and nobody else can speak on that
+    /// connection (see docs/security.md).
     fn bind_signature(&self, v: &Authenticated, action: &str, region: &str, version: &str) -> Result<(), ApiError> {
         let binding = self.signatures.binding(&[action.as_bytes(), region.as_bytes(), version.as_bytes()]);
-        match self.signatures.check(v.account, v.signature, binding, v.timestamp, v.now) {
-            Seen::New | Seen::Same => Ok(()),
-            Seen::Other => Err(ApiError::new(
+        match self.signatures.check(v.account, v.signature, binding, v.connection, v.timestamp, v.now) {
+            Seen::New | Seen::Same | Seen::Other { same_connection: true } => Ok(()),
+            Seen::Other { same_connection: false } => Err(ApiError::new(
                 "AuthFailure.SignatureFailure",
                 "This signature was already used for another action or region; sign each request anew.",
             )),
@@ -209,12 +231,23 @@ impl TencentApi {
         }
     }
 
+    /// A connection's number for [`SeenRequests`] (never 0, which means none is known).
+    fn connection_id(&self, peer: SocketAddr) -> u32 {
+        let port = peer.port().to_be_bytes();
+        let id = match peer.ip() {
+            std::net::IpAddr::V4(ip) => self.signatures.binding(&[&ip.octets(), &port]),
+            std::net::IpAddr::V6(ip) => self.signatures.binding(&[&ip.octets(), &port]),
+        };
+        id | 1
+    }
+
     async fn authenticate(
         &self,
         method: &str,
         query: &str,
         headers: &HeaderMap,
         body: &[u8],
+        peer: Option<SocketAddr>,
     ) -> Result<Authenticated, ApiError> {
         if !self.allow_unsigned_payload && header_str(headers, "x-tc-content-sha256") == Some("UNSIGNED-PAYLOAD") {
             return Err(ApiError::new(
@@ -248,6 +281,7 @@ impl TencentApi {
             Ok(()) => Ok(Authenticated {
                 account: credential.account,
                 signature: self.signatures.identity(&[auth.secret_id.as_bytes(), &auth.signature]),
+                connection: peer.map_or(0, |p| self.connection_id(p)),
                 timestamp,
                 now,
             }),
@@ -288,7 +322,7 @@ impl TencentApi {
         let account = self.authenticate_v1(method_name, headers, &params).await?;
         let action_name = params.get("Action").filter(|a| !a.is_empty()).ok_or_else(|| ApiError::missing("Action"))?;
         let json = query::pairs_to_json(params.action_parameters())?;
-        self.execute(account, action_name, params.get("Version"), params.get("Region"), &json).await
+        self.execute(account, None, action_name, params.get("Version"), params.get("Region"), &json).await
     }
 
     async fn authenticate_v1(
@@ -296,7 +330,7 @@ impl TencentApi {
         method: &str,
         headers: &HeaderMap,
         params: &sign_v1::Params,
-    ) -> Result<ferrokms_core::model::AccountId, ApiError> {
+    ) -> Result<AccountId, ApiError> {
         let claimed = sign_v1::Claimed::from_params(params)?;
         let credential = self.kms.credential(claimed.secret_id).await?;
         let check = sign_v1::Check {
