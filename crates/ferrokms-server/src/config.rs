@@ -41,6 +41,83 @@ pub struct FileConfig {
     /// The Alibaba dialect.
     #[serde(default)]
     pub alibaba: AlibabaConfig,
+    /// Connections: how many, and how long each may take.
+    #[serde(default)]
+    pub http: HttpConfig,
+}
+
+/// `[http]`: connection limits and timeouts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Most connections open at once (further lowered to what `RLIMIT_NOFILE` leaves room for).
+    #[serde(default = "max_connections")]
+    pub max_connections: usize,
+    /// Seconds a new connection has for its TLS handshake and first request head, and any
+    /// request head has from its first byte to its last.
+    #[serde(default = "ten")]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a keep-alive connection may wait, with no request in flight, for its next request.
+    #[serde(default = "sixty")]
+    pub idle_timeout_secs: u64,
+    /// Seconds a request has, once its head is in, for the whole of its body.
+    #[serde(default = "ten")]
+    pub body_read_timeout_secs: u64,
+    /// Seconds in-flight requests are given to finish on SIGTERM or Ctrl-C.
+    #[serde(default = "ten")]
+    pub shutdown_timeout_secs: u64,
+}
+
+/// Largest accepted timeout, seconds.
+const MAX_TIMEOUT_SECS: u64 = 86_400;
+
+fn max_connections() -> usize {
+    4096
+}
+
+fn sixty() -> u64 {
+    60
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: max_connections(),
+            header_read_timeout_secs: ten(),
+            idle_timeout_secs: sixty(),
+            body_read_timeout_secs: ten(),
+            shutdown_timeout_secs: ten(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Refuses values that would switch a protection off.
+    pub fn check(&self) -> Result<(), String> {
+        if self.max_connections == 0 {
+            return Err("http.max_connections must be at least 1".into());
+        }
+        for (name, v) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            ("body_read_timeout_secs", self.body_read_timeout_secs),
+        ] {
+            if v == 0 {
+                return Err(format!("http.{name} must be at least 1"));
+            }
+        }
+        for (name, v) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            ("body_read_timeout_secs", self.body_read_timeout_secs),
+            ("shutdown_timeout_secs", self.shutdown_timeout_secs),
+        ] {
+            if v > MAX_TIMEOUT_SECS {
+                return Err(format!("http.{name} must be at most {MAX_TIMEOUT_SECS} (a day)"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `[alibaba]`.

@@ -81,6 +81,14 @@ impl TencentApi {
         render(Err(too_large_error()))
     }
 
+    /// The reply for a body that did not arrive within `secs` seconds of the request head.
+    pub fn body_timeout(&self, secs: u64) -> Reply {
+        render(Err(ApiError::new(
+            "InvalidRequest",
+            format!("The request body did not arrive within {secs} seconds of its headers."),
+        )))
+    }
+
     /// Answers one request.
     pub async fn handle(&self, method: &Method, query: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
         render(self.answer(method, query, headers, body).await)

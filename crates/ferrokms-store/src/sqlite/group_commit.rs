@@ -14,10 +14,17 @@ const MAX_BATCH: usize = 512;
 
 type Job = (DataKeyRecord, oneshot::Sender<Result<(), StoreError>>);
 
+#[expect(clippy::large_enum_variant, reason = "nearly every message is an insert: boxing would only add an allocation")]
+enum Msg {
+    Insert(Job),
+    /// Answered once everything sent before it is committed (or has failed).
+    Flush(oneshot::Sender<()>),
+}
+
 /// Handle to the writer task.
 #[derive(Clone)]
 pub(super) struct GroupCommit {
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<Msg>,
 }
 
 impl GroupCommit {
@@ -29,17 +36,41 @@ impl GroupCommit {
 
     pub(super) async fn insert(&self, record: DataKeyRecord) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
-        self.tx.send((record, done)).await.map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?;
+        self.tx
+            .send(Msg::Insert((record, done)))
+            .await
+            .map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?;
         wait.await.map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?
+    }
+
+    /// Waits until every insert sent so far is committed (or has failed).
+    pub(super) async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Msg::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
     }
 }
 
-async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
+async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Msg>) {
+    let mut received: Vec<Msg> = Vec::with_capacity(MAX_BATCH);
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let results = commit(&pool, &batch).await;
-        for ((_, done), result) in batch.drain(..).zip(results) {
-            let _ = done.send(result);
+    let mut flushes = Vec::new();
+    while rx.recv_many(&mut received, MAX_BATCH).await > 0 {
+        for msg in received.drain(..) {
+            match msg {
+                Msg::Insert(job) => batch.push(job),
+                Msg::Flush(done) => flushes.push(done),
+            }
+        }
+        if !batch.is_empty() {
+            let results = commit(&pool, &batch).await;
+            for ((_, done), result) in batch.drain(..).zip(results) {
+                let _ = done.send(result);
+            }
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
         }
     }
 }

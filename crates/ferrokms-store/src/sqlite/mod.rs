@@ -68,6 +68,13 @@ impl SqliteStore {
         Ok(Self { pool, data_keys })
     }
 
+    /// Commits what the data key writer still holds, then closes the database (SQLite
+    /// checkpoints the WAL when its last connection closes). Calls after it fail.
+    pub async fn close(&self) {
+        self.data_keys.flush().await;
+        self.pool.close().await;
+    }
+
     /// A count of an account's rows.
     async fn count(&self, sql: &'static str, account: AccountId) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(sql).bind(i(account.0)).fetch_one(&self.pool).await.map_err(map_err)?;
