@@ -294,3 +294,27 @@ pub fn load(path: &std::path::Path) -> Result<FileConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     toml::from_str(&text).map_err(|e| format!("invalid configuration {}: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_defaults_and_checks() {
+        let c: FileConfig = toml::from_str("").expect("empty file");
+        assert_eq!(c.http.max_connections, 4096);
+        assert_eq!(
+            (c.http.header_read_timeout_secs, c.http.idle_timeout_secs, c.http.body_read_timeout_secs),
+            (10, 60, 10)
+        );
+        assert_eq!(c.http.shutdown_timeout_secs, 10);
+        assert!(c.http.check().is_ok());
+        let c: FileConfig = toml::from_str("[http]\nidle_timeout_secs = 0\n").expect("parses");
+        assert!(c.http.check().unwrap_err().contains("idle_timeout_secs"));
+        let c: FileConfig = toml::from_str("[http]\nbody_read_timeout_secs = 100000\n").expect("parses");
+        assert!(c.http.check().is_err());
+        let c: FileConfig = toml::from_str("[http]\nshutdown_timeout_secs = 0\n").expect("parses");
+        assert!(c.http.check().is_ok());
+        assert!(toml::from_str::<FileConfig>("[http]\nmax_conections = 5\n").is_err());
+    }
+}

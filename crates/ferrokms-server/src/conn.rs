@@ -420,3 +420,71 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            max_connections: 2,
+            header_read: Duration::from_secs(10),
+            idle: Duration::from_secs(60),
+            body_read: Duration::from_secs(10),
+            shutdown: Duration::from_secs(10),
+        }
+    }
+
+    #[test]
+    fn a_new_silent_connection_gets_the_header_timeout() {
+        let r = Registry::default();
+        let c = r.add();
+        let now = Instant::now();
+        assert!(!c.expired(&limits(), now + Duration::from_secs(9)));
+        assert!(c.expired(&limits(), now + Duration::from_secs(11)));
+    }
+
+    #[test]
+    fn keep_alive_gets_the_idle_timeout_and_a_head_the_header_timeout() {
+        let r = Registry::default();
+        let c = r.add();
+        drop(c.begin().expect("open"));
+        let now = Instant::now();
+        assert!(!c.expired(&limits(), now + Duration::from_secs(30)), "idle keep-alive cut at the header timeout");
+        assert!(c.expired(&limits(), now + Duration::from_secs(61)));
+        c.on_read();
+        assert!(c.expired(&limits(), now + Duration::from_secs(11)), "a head started is under the header timeout");
+        // HTTP/2 frames between streams are not a request head.
+        c.set_h2();
+        c.on_read();
+        assert!(!c.expired(&limits(), now + Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn a_request_in_flight_never_expires_nor_is_evicted() {
+        let r = Registry::default();
+        let c = r.add();
+        let guard = c.begin().expect("open");
+        assert!(!c.expired(&limits(), Instant::now() + Duration::from_secs(3600)));
+        assert!(!c.try_close());
+        assert!(!r.evict_idlest());
+        drop(guard);
+        assert!(r.evict_idlest());
+        assert!(c.begin().is_none(), "a request started on a connection being closed");
+    }
+
+    #[test]
+    fn eviction_takes_the_idlest() {
+        let r = Registry::default();
+        let old = r.add();
+        std::thread::sleep(Duration::from_millis(5));
+        let newer = r.add();
+        assert_eq!(r.open(), 2);
+        assert!(r.evict_idlest());
+        assert!(old.is_closing() && !newer.is_closing());
+        assert_eq!(r.open(), 1);
+        assert_eq!(r.len(), 2, "an evicted connection counts until its task has dropped it");
+        r.remove(old.id);
+        assert_eq!(r.len(), 1);
+    }
+}

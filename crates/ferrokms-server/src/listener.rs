@@ -223,3 +223,93 @@ async fn connection(tcp: TcpStream, tls: Option<TlsAcceptor>, info: Arc<ConnInfo
 pub fn local_addr(listener: &TcpListener) -> Result<SocketAddr, String> {
     listener.local_addr().map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn limits(max_connections: usize) -> Limits {
+        Limits {
+            max_connections,
+            header_read: Duration::from_millis(300),
+            idle: Duration::from_millis(600),
+            body_read: Duration::from_secs(5),
+            shutdown: Duration::from_secs(2),
+        }
+    }
+
+    async fn start(limits: Limits) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+        let router = Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = tcp.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(serve(tcp, None, router, limits, async move {
+            let _ = stopped.await;
+        }));
+        (addr, stop, task)
+    }
+
+    /// Reads until EOF or reset; how long it took, `None` if still open after `within`.
+    async fn closed(sock: &mut TcpStream, within: Duration) -> Option<Duration> {
+        let t0 = Instant::now();
+        let mut buf = [0u8; 1024];
+        loop {
+            match tokio::time::timeout_at((t0 + within).into(), sock.read(&mut buf)).await {
+                Err(_) => return None,
+                Ok(Ok(0) | Err(_)) => return Some(t0.elapsed()),
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    async fn get(sock: &mut TcpStream) -> String {
+        sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+        let mut buf = vec![0u8; 1024];
+        let n = sock.read(&mut buf).await.expect("read");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    #[test]
+    fn open_files_limit_reads_proc() {
+        if Path::new("/proc/self/limits").exists() {
+            assert!(open_files_limit().is_some_and(|n| n > 0));
+        }
+    }
+
+    #[tokio::test]
+    async fn silent_and_idle_connections_are_closed() {
+        let (addr, _stop, _task) = start(limits(16)).await;
+        let mut silent = TcpStream::connect(addr).await.expect("connect");
+        let mut keep_alive = TcpStream::connect(addr).await.expect("connect");
+        assert!(get(&mut keep_alive).await.starts_with("HTTP/1.1 200"));
+        let took = closed(&mut silent, Duration::from_secs(2)).await.expect("silent socket left open");
+        assert!(took < Duration::from_secs(1));
+        let took = closed(&mut keep_alive, Duration::from_secs(2)).await.expect("idle keep-alive left open");
+        assert!(took >= Duration::from_millis(200), "keep-alive closed at the header timeout: {took:?}");
+    }
+
+    #[tokio::test]
+    async fn at_the_limit_the_idlest_makes_room() {
+        let (addr, _stop, _task) = start(Limits { header_read: Duration::from_secs(30), ..limits(2) }).await;
+        let mut first = TcpStream::connect(addr).await.expect("connect");
+        let _second = TcpStream::connect(addr).await.expect("connect");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut third = TcpStream::connect(addr).await.expect("connect");
+        assert!(get(&mut third).await.starts_with("HTTP/1.1 200"));
+        assert!(closed(&mut first, Duration::from_secs(1)).await.is_some(), "the idlest connection was kept");
+    }
+
+    #[tokio::test]
+    async fn shutdown_closes_idle_connections_and_returns() {
+        let (addr, stop, task) = start(Limits { header_read: Duration::from_secs(30), ..limits(16) }).await;
+        let mut half = TcpStream::connect(addr).await.expect("connect");
+        half.write_all(b"GET / HTTP/1.1\r\nHo").await.expect("write");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let t0 = Instant::now();
+        let _ = stop.send(());
+        tokio::time::timeout(Duration::from_secs(1), task).await.expect("serve did not return").expect("join");
+        assert!(t0.elapsed() < Duration::from_secs(1));
+        assert!(closed(&mut half, Duration::from_secs(1)).await.is_some());
+    }
+}
