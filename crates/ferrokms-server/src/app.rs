@@ -102,10 +102,11 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
 /// then drains connections (see [`listener`]).
 pub async fn run(router: Router, addr: SocketAddr, tls: Option<&TlsConfig>, limits: Limits) -> Result<(), String> {
     let acceptor = tls.map(listener::tls_acceptor).transpose()?;
+    let shutdown = shutdown_signal();
     let tcp = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener::local_addr(&tcp)?;
     announce(if acceptor.is_some() { "https" } else { "http" }, local);
-    listener::serve(tcp, acceptor, router, limits, shutdown()).await;
+    listener::serve(tcp, acceptor, router, limits, shutdown).await;
     Ok(())
 }
 
@@ -113,20 +114,36 @@ fn announce(scheme: &str, addr: SocketAddr) {
     println!("ferrokms listening on {scheme}://{addr}");
 }
 
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on SIGTERM or Ctrl-C. The handlers are installed by this call, before the server
+/// announces itself, so a signal sent as soon as it listens is not lost.
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            s.recv().await;
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let install = |kind: SignalKind, name: &str| {
+            signal(kind)
+                .inspect_err(|e| tracing::warn!(error = %e, "cannot handle {name}; it will not stop the server"))
+                .ok()
+        };
+        let mut term = install(SignalKind::terminate(), "SIGTERM");
+        let mut int = install(SignalKind::interrupt(), "SIGINT");
+        async fn recv(s: Option<&mut Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
         }
-    };
+        async move {
+            tokio::select! {
+                () = recv(term.as_mut()) => {},
+                () = recv(int.as_mut()) => {},
+            }
+        }
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
