@@ -14,7 +14,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -74,9 +74,19 @@ pub(crate) struct ConnInfo {
     activity: Mutex<Activity>,
     kill: Notify,
     changed: Arc<Notify>,
+    /// The registry's count of connections not closing.
+    open: Arc<AtomicUsize>,
 }
 
 impl ConnInfo {
+    /// Marks it closing (once: the open count drops by one).
+    fn mark_closing(&self, a: &mut Activity) {
+        if !a.closing {
+            a.closing = true;
+            self.open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     /// Marks a request as started; `None` if the connection is closing.
     fn begin(self: &Arc<Self>) -> Option<InFlight> {
         let mut a = self.activity.lock();
@@ -109,7 +119,7 @@ impl ConnInfo {
     fn try_close(&self) -> bool {
         let mut a = self.activity.lock();
         if a.in_flight == 0 {
-            a.closing = true;
+            self.mark_closing(&mut a);
         }
         a.closing
     }
@@ -136,13 +146,14 @@ impl ConnInfo {
         self.kill.notified()
     }
 
+    #[cfg(test)]
     fn is_closing(&self) -> bool {
         self.activity.lock().closing
     }
 
     /// Has the connection's task drop it (whatever is in flight).
     fn kill(&self) {
-        self.activity.lock().closing = true;
+        self.mark_closing(&mut self.activity.lock());
         self.kill.notify_one();
     }
 }
@@ -172,6 +183,8 @@ pub(crate) struct Registry {
     conns: Mutex<HashMap<u64, Arc<ConnInfo>>>,
     /// Notified when a connection closes or becomes idle.
     changed: Arc<Notify>,
+    /// Connections not closing: what counts against the limit.
+    open: Arc<AtomicUsize>,
     next: AtomicU64,
 }
 
@@ -191,13 +204,17 @@ impl Registry {
             }),
             kill: Notify::new(),
             changed: self.changed.clone(),
+            open: self.open.clone(),
         });
+        self.open.fetch_add(1, Ordering::Relaxed);
         self.conns.lock().insert(id, info.clone());
         info
     }
 
     fn remove(&self, id: u64) {
-        self.conns.lock().remove(&id);
+        if let Some(c) = self.conns.lock().remove(&id) {
+            c.mark_closing(&mut c.activity.lock());
+        }
         self.changed.notify_waiters();
     }
 
@@ -208,17 +225,19 @@ impl Registry {
 
     /// Connections open and not closing: what counts against the limit.
     pub(crate) fn open(&self) -> usize {
-        self.conns.lock().values().filter(|c| !c.is_closing()).count()
+        self.open.load(Ordering::Relaxed)
     }
 
     /// Closes the connection idle the longest; false if every connection is busy.
     pub(crate) fn evict_idlest(&self) -> bool {
         let conns = self.conns.lock();
-        let mut candidates: Vec<(Instant, &Arc<ConnInfo>)> =
-            conns.values().filter_map(|c| c.idle_since().map(|t| (t, c))).collect();
-        candidates.sort_by_key(|(t, _)| *t);
-        // Idle now may be busy a moment later: try the next one then.
-        for (_, c) in candidates {
+        // Idle when looked at may be busy a moment later: then look again (bounded: each miss
+        // is a connection that just started a request).
+        for _ in 0..8 {
+            let Some((_, c)) = conns.values().filter_map(|c| c.idle_since().map(|t| (t, c))).min_by_key(|(t, _)| *t)
+            else {
+                return false;
+            };
             if c.try_close() {
                 c.kill.notify_one();
                 return true;
@@ -485,6 +504,8 @@ mod tests {
         assert_eq!(r.open(), 1);
         assert_eq!(r.len(), 2, "an evicted connection counts until its task has dropped it");
         r.remove(old.id);
-        assert_eq!(r.len(), 1);
+        assert_eq!((r.len(), r.open()), (1, 1));
+        r.remove(newer.id);
+        assert_eq!((r.len(), r.open()), (0, 0));
     }
 }
