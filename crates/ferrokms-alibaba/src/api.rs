@@ -81,6 +81,17 @@ impl AlibabaApi {
         error_reply(Format::Json, headers, &e)
     }
 
+    /// The reply for a body that did not arrive within `secs` seconds of the request head:
+    /// 408 `RequestTimeout` (the KMS documentation lists no code for it).
+    pub fn body_timeout(&self, headers: &HeaderMap, secs: u64) -> Reply {
+        let e = ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeout",
+            format!("The request body did not arrive within {secs} seconds of its headers."),
+        );
+        error_reply(Format::Json, headers, &e)
+    }
+
     /// Answers one request.
     pub async fn handle(&self, method: &Method, query: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
         let content_type = header(headers, "content-type");

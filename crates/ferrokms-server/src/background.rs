@@ -4,13 +4,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrokms_core::service::Kms;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The running task.
+pub struct Background {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
 
 /// Starts the periodic pass.
-pub fn spawn(kms: Arc<Kms>, every: Duration) {
-    tokio::spawn(async move {
+pub fn spawn(kms: Arc<Kms>, every: Duration) -> Background {
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stopped.wait_for(|s| *s) => return,
+            }
+            // A pass, once started, runs to its end: `stop` waits for it.
             match kms.run_due_work().await {
                 Ok(r) if r.keys_deleted + r.data_keys_deleted + r.keys_rotated > 0 => {
                     tracing::info!(
@@ -25,4 +38,17 @@ pub fn spawn(kms: Arc<Kms>, every: Duration) {
             }
         }
     });
+    Background { stop, task }
+}
+
+impl Background {
+    /// Stops the task: no new pass; the one running, if any, gets up to `grace` to finish.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(grace, self.task).await.is_err() {
+            tracing::warn!("background pass still running at shutdown; cut short (it is redone next start)");
+            abort.abort();
+        }
+    }
 }

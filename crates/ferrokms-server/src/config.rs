@@ -47,6 +47,9 @@ pub struct FileConfig {
     /// The embedded store.
     #[serde(default)]
     pub store: StoreConfig,
+    /// Connections: how many, and how long each may take.
+    #[serde(default)]
+    pub http: HttpConfig,
 }
 
 /// `[store]`.
@@ -83,6 +86,80 @@ impl StoreConfig {
             listing_time_limit: std::time::Duration::from_millis(self.listing_time_limit_ms.max(1)),
             listing_connections: self.listing_connections.max(1),
         }
+    }
+}
+
+/// `[http]`: connection limits and timeouts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Most connections open at once (further lowered to what `RLIMIT_NOFILE` leaves room for).
+    #[serde(default = "max_connections")]
+    pub max_connections: usize,
+    /// Seconds a new connection has for its TLS handshake and first request head, and any
+    /// request head has from its first byte to its last.
+    #[serde(default = "ten")]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a keep-alive connection may wait, with no request in flight, for its next request.
+    #[serde(default = "sixty")]
+    pub idle_timeout_secs: u64,
+    /// Seconds a request has, once its head is in, for the whole of its body.
+    #[serde(default = "ten")]
+    pub body_read_timeout_secs: u64,
+    /// Seconds in-flight requests are given to finish on SIGTERM or Ctrl-C.
+    #[serde(default = "ten")]
+    pub shutdown_timeout_secs: u64,
+}
+
+/// Largest accepted timeout, seconds.
+const MAX_TIMEOUT_SECS: u64 = 86_400;
+
+fn max_connections() -> usize {
+    4096
+}
+
+fn sixty() -> u64 {
+    60
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: max_connections(),
+            header_read_timeout_secs: ten(),
+            idle_timeout_secs: sixty(),
+            body_read_timeout_secs: ten(),
+            shutdown_timeout_secs: ten(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Refuses values that would switch a protection off.
+    pub fn check(&self) -> Result<(), String> {
+        if self.max_connections == 0 {
+            return Err("http.max_connections must be at least 1".into());
+        }
+        for (name, v) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            ("body_read_timeout_secs", self.body_read_timeout_secs),
+        ] {
+            if v == 0 {
+                return Err(format!("http.{name} must be at least 1"));
+            }
+        }
+        for (name, v) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            ("body_read_timeout_secs", self.body_read_timeout_secs),
+            ("shutdown_timeout_secs", self.shutdown_timeout_secs),
+        ] {
+            if v > MAX_TIMEOUT_SECS {
+                return Err(format!("http.{name} must be at most {MAX_TIMEOUT_SECS} (a day)"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -301,4 +378,28 @@ impl Default for KeysConfig {
 pub fn load(path: &std::path::Path) -> Result<FileConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     toml::from_str(&text).map_err(|e| format!("invalid configuration {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_defaults_and_checks() {
+        let c: FileConfig = toml::from_str("").expect("empty file");
+        assert_eq!(c.http.max_connections, 4096);
+        assert_eq!(
+            (c.http.header_read_timeout_secs, c.http.idle_timeout_secs, c.http.body_read_timeout_secs),
+            (10, 60, 10)
+        );
+        assert_eq!(c.http.shutdown_timeout_secs, 10);
+        assert!(c.http.check().is_ok());
+        let c: FileConfig = toml::from_str("[http]\nidle_timeout_secs = 0\n").expect("parses");
+        assert!(c.http.check().unwrap_err().contains("idle_timeout_secs"));
+        let c: FileConfig = toml::from_str("[http]\nbody_read_timeout_secs = 100000\n").expect("parses");
+        assert!(c.http.check().is_err());
+        let c: FileConfig = toml::from_str("[http]\nshutdown_timeout_secs = 0\n").expect("parses");
+        assert!(c.http.check().is_ok());
+        assert!(toml::from_str::<FileConfig>("[http]\nmax_conections = 5\n").is_err());
+    }
 }

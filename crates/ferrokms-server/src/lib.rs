@@ -6,11 +6,14 @@
 //! - [`datadir`]: the data directory (root key, database, bootstrap).
 //! - [`app`]: the router: `/healthz`, and every other request handed to the dialect it is for.
 //! - [`background`]: due deletions and rotations.
+//! - [`listener`] (and its `conn` module): the accept loop, connection limits and timeouts, graceful shutdown.
 
 pub mod app;
 pub mod background;
 pub mod config;
+mod conn;
 pub mod datadir;
+pub mod listener;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -154,12 +157,15 @@ pub fn rate_limiter(opts: &ServeOptions) -> Arc<RateLimiter> {
     Arc::new(RateLimiter::new(true, r.default, limits))
 }
 
-/// Runs the server until SIGTERM or Ctrl-C.
+/// Runs the server until SIGTERM or Ctrl-C, then drains connections (up to
+/// `http.shutdown_timeout_secs`), stops the background task and closes the store (pending
+/// commits written, database closed).
 pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     kms_config(&opts.file)?;
     if Region::from_alibaba(&opts.file.alibaba.default_region).is_none() {
         return Err(format!("alibaba.default_region: unknown region {}", opts.file.alibaba.default_region));
     }
+    let limits = listener::limits(&opts.file.http)?;
     let dir = datadir::open_with(&opts.data_dir, &opts.file.root_key.source, &opts.file.store.sqlite()).await?;
     let kms = kms(&dir, &opts.file)?;
     for note in bootstrap(&kms, dir.created).await? {
@@ -168,12 +174,12 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let skew = opts.file.max_clock_skew_secs.unwrap_or(300);
     let default_region = Region::from_alibaba(&opts.file.alibaba.default_region)
         .ok_or_else(|| format!("alibaba.default_region: unknown region {}", opts.file.alibaba.default_region))?;
-    let limits = rate_limiter(&opts);
+    let rate_limits = rate_limiter(&opts);
     let allow_unsigned = opts.file.allow_unsigned_payload;
     let state = app::AppState::new(
         TencentApi::new(
             kms.clone(),
-            limits.clone(),
+            rate_limits.clone(),
             ferrokms_tencent::TencentOptions {
                 max_skew: skew,
                 allow_unsigned_payload: allow_unsigned,
@@ -183,13 +189,20 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         ),
         AlibabaApi::new(
             kms.clone(),
-            limits,
+            rate_limits,
             default_region,
             opts.file.alibaba.nonce_capacity,
             opts.file.alibaba.nonce_share_per_account,
         ),
-    );
+    )
+    .with_body_timeout(limits.body_read);
     let router = app::router(state);
-    background::spawn(kms, Duration::from_secs(opts.file.background.interval_secs.max(1)));
-    app::run(router, opts.listen, opts.file.tls.as_ref()).await
+    let background = background::spawn(kms, Duration::from_secs(opts.file.background.interval_secs.max(1)));
+    let served = app::run(router, opts.listen, opts.file.tls.as_ref(), limits).await;
+    background.stop(Duration::from_secs(5)).await;
+    dir.store.close().await;
+    if served.is_ok() {
+        tracing::info!("shutdown complete: connections closed, store flushed");
+    }
+    served
 }

@@ -122,6 +122,14 @@ impl TencentApi {
         render(Err(too_large_error()))
     }
 
+    /// The reply for a body that did not arrive within `secs` seconds of the request head.
+    pub fn body_timeout(&self, secs: u64) -> Reply {
+        render(Err(ApiError::new(
+            "InvalidRequest",
+            format!("The request body did not arrive within {secs} seconds of its headers."),
+        )))
+    }
+
     /// Answers one request; `peer` is the address of the connection it came over.
     pub async fn handle(
         &self,
@@ -197,7 +205,7 @@ impl TencentApi {
             ));
         }
         if let Some(verified) = tc3 {
-            self.bind_signature(verified, action, region_name, VERSION)?;
+            self.bind_signature(verified, action)?;
         }
         let ctx = actions::Ctx { kms: &self.kms, scope: Scope { account, region } };
         actions::dispatch(&ctx, action, json).await.unwrap_or_else(|| {
@@ -208,20 +216,21 @@ impl TencentApi {
         })
     }
 
-    /// The SDKs sign neither `X-TC-Action` nor `X-TC-Region`: a signature is bound to the action
-    /// and region it was first seen with, so a captured request cannot be resent elsewhere as
-    /// another action (a DescribeKey body as DisableKey). An identical resend (an SDK retry, over
-    /// any connection) is answered as the cloud answers it. Over the connection that first
-    /// carried it, another action is let through: within one second, one client may send the same
-    /// body for two actions, which signs identically, and nobody else can speak on that
-    /// connection (see docs/security.md).
-    fn bind_signature(&self, v: &Authenticated, action: &str, region: &str, version: &str) -> Result<(), ApiError> {
-        let binding = self.signatures.binding(&[action.as_bytes(), region.as_bytes(), version.as_bytes()]);
+    /// The SDKs do not sign `X-TC-Action`: a signature is bound to the action it was first seen
+    /// with, so a captured request cannot be resent elsewhere as another action (a DescribeKey
+    /// body as DisableKey). An identical resend (an SDK retry, over any connection) is answered
+    /// as the cloud answers it, and so is another action over the connection that first carried
+    /// the signature: within one second one client may send one body for two actions, which sign
+    /// alike, and nobody else speaks on its connection. The region is not bound: clients of
+    /// several regions send identical requests within a second, and a request resent to another
+    /// region meets that region's keys, as a resend to its own region would (docs/security.md).
+    fn bind_signature(&self, v: &Authenticated, action: &str) -> Result<(), ApiError> {
+        let binding = self.signatures.binding(&[action.as_bytes()]);
         match self.signatures.check(v.account, v.signature, binding, v.connection, v.timestamp, v.now) {
             Seen::New | Seen::Same | Seen::Other { same_connection: true } => Ok(()),
             Seen::Other { same_connection: false } => Err(ApiError::new(
                 "AuthFailure.SignatureFailure",
-                "This signature was already used for another action or region; sign each request anew.",
+                "This signature was already used for another action; sign each request anew.",
             )),
             Seen::Full => Err(ApiError::new(
                 "RequestLimitExceeded",

@@ -75,6 +75,9 @@ fn main() -> std::process::ExitCode {
             Command::Bench(args) => bench::run(args).await,
         }
     });
+    // Whatever is still running (a stuck blocking call) must not hold the exit: serve has
+    // already drained connections and closed the store.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

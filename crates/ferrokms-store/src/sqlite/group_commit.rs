@@ -12,14 +12,19 @@ use super::{insert_data_key_rows, map_err};
 /// Most inserts committed together.
 const MAX_BATCH: usize = 512;
 
-/// A record to insert, or `None`: a barrier answered once everything queued before it is
-/// committed.
-type Job = (Option<DataKeyRecord>, oneshot::Sender<Result<(), StoreError>>);
+type Job = (DataKeyRecord, oneshot::Sender<Result<(), StoreError>>);
+
+#[expect(clippy::large_enum_variant, reason = "nearly every message is an insert: boxing would only add an allocation")]
+enum Msg {
+    Insert(Job),
+    /// Answered once everything sent before it is committed (or has failed).
+    Flush(oneshot::Sender<()>),
+}
 
 /// Handle to the writer task.
 #[derive(Clone)]
 pub(super) struct GroupCommit {
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<Msg>,
 }
 
 impl GroupCommit {
@@ -30,27 +35,42 @@ impl GroupCommit {
     }
 
     pub(super) async fn insert(&self, record: DataKeyRecord) -> Result<(), StoreError> {
-        self.submit(Some(record)).await
-    }
-
-    /// Returns once every insert queued before the call is committed (or has failed).
-    pub(super) async fn close(&self) {
-        let _ = self.submit(None).await;
-    }
-
-    async fn submit(&self, job: Option<DataKeyRecord>) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
-        self.tx.send((job, done)).await.map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?;
+        self.tx
+            .send(Msg::Insert((record, done)))
+            .await
+            .map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?;
         wait.await.map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?
+    }
+
+    /// Waits until every insert sent so far is committed (or has failed).
+    pub(super) async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Msg::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
     }
 }
 
-async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
+async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Msg>) {
+    let mut received: Vec<Msg> = Vec::with_capacity(MAX_BATCH);
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let results = commit(&pool, &batch).await;
-        for ((_, done), result) in batch.drain(..).zip(results) {
-            let _ = done.send(result);
+    let mut flushes = Vec::new();
+    while rx.recv_many(&mut received, MAX_BATCH).await > 0 {
+        for msg in received.drain(..) {
+            match msg {
+                Msg::Insert(job) => batch.push(job),
+                Msg::Flush(done) => flushes.push(done),
+            }
+        }
+        if !batch.is_empty() {
+            let results = commit(&pool, &batch).await;
+            for ((_, done), result) in batch.drain(..).zip(results) {
+                let _ = done.send(result);
+            }
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
         }
     }
 }
@@ -60,10 +80,6 @@ async fn commit(pool: &SqlitePool, batch: &[Job]) -> Vec<Result<(), StoreError>>
         let mut tx = pool.begin().await.map_err(map_err)?;
         let mut results = Vec::with_capacity(batch.len());
         for (record, _) in batch {
-            let Some(record) = record else {
-                results.push(Ok(()));
-                continue;
-            };
             match insert_data_key_rows(&mut tx, record).await {
                 Ok(()) => results.push(Ok(())),
                 // Only a taken name is this request's own failure; anything else (busy, I/O)

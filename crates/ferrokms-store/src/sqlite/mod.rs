@@ -92,9 +92,10 @@ impl SqliteStore {
         Ok(Self { pool, reads, data_keys })
     }
 
-    /// Waits for pending writes, then closes every connection (a clean shutdown).
+    /// Commits what the data key writer still holds, then closes the database (SQLite
+    /// checkpoints the WAL when its last connection closes). Calls after it fail.
     pub async fn close(&self) {
-        self.data_keys.close().await;
+        self.data_keys.flush().await;
         self.reads.close().await;
         self.pool.close().await;
     }
