@@ -2,9 +2,10 @@
 
 - A captured TC3 request resent with another X-TC-Action: the SDKs sign only
   `content-type;host`, so nothing but the server's memory of the signature can tell. It is
-  refused (AuthFailure.SignatureFailure); an identical resend (an SDK retry) is still answered,
-  and so is another action over the connection that first carried the signature (one client
-  sending one body for two actions within a second signs both alike).
+  refused (AuthFailure.SignatureFailure) when the other action changes something or answers
+  secrets; an identical resend (an SDK retry) is still answered, and so is another action over
+  the connection that first carried the signature, or a read of metadata from anywhere (clients
+  sharing an access key send `{}` to several such actions within a second, which sign alike).
 - The memory of signatures and of Alibaba nonces is bounded per account: one tenant filling its
   share never makes another tenant's requests fail, and requests for actions ferrokms does not
   implement do not use up nonces.
@@ -50,7 +51,7 @@ def test_a_signed_request_cannot_be_resent_as_another_action(server, kms):
     body = {"KeyId": key}
     first = tc3_send(server, "DescribeKey", body, ts)
     assert code(first) is None, first
-    for other in ("DisableKey", "ArchiveKey", "ScheduleKeyDeletion", "EnableKeyRotation"):
+    for other in ("DisableKey", "ArchiveKey", "ScheduleKeyDeletion", "EnableKeyRotation", "GetDataKeyPlaintext"):
         replay = tc3_send(server, other, body, ts)
         assert code(replay) == "AuthFailure.SignatureFailure", (other, replay)
         assert replay["RequestId"]
@@ -59,6 +60,23 @@ def test_a_signed_request_cannot_be_resent_as_another_action(server, kms):
     # An identical resend (what an SDK retry sends) is answered as the first time.
     again = tc3_send(server, "DescribeKey", body, ts)
     assert code(again) is None and again["KeyMetadata"]["KeyId"] == key
+
+
+def test_clients_sharing_a_key_may_send_one_body_to_several_reads(server):
+    """`{}` signs alike for GetRegions, ListAlgorithms and ListKeys within one second: reads of
+    metadata are let through from anywhere; an action that changes something is not."""
+    ts = int(time.time())
+    for action in ("GetRegions", "ListAlgorithms", "ListKeys", "GetServiceStatus"):
+        assert code(tc3_send(server, action, {}, ts)) is None, action
+    assert code(tc3_send(server, "CreateKey", {}, ts)) == "AuthFailure.SignatureFailure"
+
+
+def test_a_write_seen_first_may_be_followed_by_a_read(server, kms):
+    key = create_key(kms)
+    ts = int(time.time())
+    assert code(tc3_send(server, "DisableKey", {"KeyId": key}, ts)) is None
+    described = tc3_send(server, "DescribeKey", {"KeyId": key}, ts)
+    assert described["KeyMetadata"]["KeyState"] == "Disabled"
 
 
 def test_clients_of_two_regions_may_send_the_same_request(server, kms):

@@ -58,9 +58,9 @@ impl Nonces {
             return (NonceCheck::Replayed, None);
         }
         let identity = self.seen.identity(&[access_key_id.as_bytes(), nonce.as_bytes()]);
-        match self.seen.check(account, identity, 0, 0, timestamp, now) {
+        match self.seen.check(account, identity, 0, timestamp, now) {
             Seen::New => (NonceCheck::Fresh, Some(Claim { identity, account, timestamp })),
-            Seen::Same | Seen::Other { .. } => (NonceCheck::Replayed, None),
+            Seen::Before(_) => (NonceCheck::Replayed, None),
             Seen::Full => (NonceCheck::Full, None),
         }
     }

@@ -3,8 +3,8 @@
 //! action it was first seen with, since the SDKs do not sign `X-TC-Action`).
 //!
 //! A request is remembered as a 64-bit keyed hash (a random key per process, so nobody can aim
-//! collisions) plus a 32-bit *binding* (what must stay the same on a resend), in the generation
-//! of its **signed timestamp**: a replay carries the same timestamp, so a lookup probes one
+//! collisions) plus a 32-bit *tag* that the caller gives meaning to (what it was used for, over
+//! which connection), in the generation of its **signed timestamp**: a replay carries the same timestamp, so a lookup probes one
 //! table, and an entry can be dropped once its timestamp is too old to pass the clock-skew check.
 //!
 //! Memory is bounded twice: each account may hold at most `share` entries (so one tenant cannot
@@ -28,27 +28,20 @@ const GENERATIONS_PER_SKEW: i64 = 4;
 /// What was seen of a request before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seen {
-    /// Not seen within its window; now remembered.
+    /// Not seen within its window; now remembered with its tag.
     New,
-    /// Seen with the same binding (an identical resend).
-    Same,
-    /// Seen with another binding (the same signature sent for something else); whether that
-    /// first sighting came over the same connection as this one.
-    Other {
-        /// Same connection as the first sighting.
-        same_connection: bool,
-    },
+    /// Seen within its window, first with this tag.
+    Before(u32),
     /// Not seen, but the account's share or the total is used up: refuse the request.
     Full,
 }
 
-/// One remembered request, 16 bytes.
+/// One remembered request, 12 bytes (13 with the table's control byte).
 #[derive(Clone, Copy)]
 #[repr(C, packed)]
 struct Entry {
     hash: u64,
-    binding: u32,
-    connection: u32,
+    tag: u32,
 }
 
 struct Generation {
@@ -107,24 +100,9 @@ impl SeenRequests {
         h.finish()
     }
 
-    /// A 32-bit binding from its parts (keyed like [`SeenRequests::identity`]).
-    pub fn binding(&self, parts: &[&[u8]]) -> u32 {
-        let h = self.identity(parts);
-        (h ^ (h >> 32)) as u32
-    }
-
-    /// Looks a request up and remembers it if new. `connection` tells connections apart (0 if
-    /// the caller does not care); `timestamp` is the request's signed time, already checked to be
-    /// within the skew of `now`.
-    pub fn check(
-        &self,
-        account: AccountId,
-        identity: u64,
-        binding: u32,
-        connection: u32,
-        timestamp: i64,
-        now: i64,
-    ) -> Seen {
+    /// Looks a request up and remembers it, with `tag`, if new. `timestamp` is the request's
+    /// signed time, already checked to be within the skew of `now`.
+    pub fn check(&self, account: AccountId, identity: u64, tag: u32, timestamp: i64, now: i64) -> Seen {
         let number = timestamp.div_euclid(self.generation_secs);
         let oldest_valid = (now - self.skew).div_euclid(self.generation_secs);
         if number < oldest_valid {
@@ -137,11 +115,7 @@ impl SeenRequests {
         if let Some(g) = s.generations.iter().find(|g| g.number == number)
             && let Some(e) = g.entries.find(identity, |e| ({ e.hash }) == identity)
         {
-            return if { e.binding } == binding {
-                Seen::Same
-            } else {
-                Seen::Other { same_connection: { e.connection } == connection }
-            };
+            return Seen::Before(e.tag);
         }
         if s.total >= self.shard_capacity || s.per_account.get(&account).copied().unwrap_or(0) >= self.shard_share {
             return Seen::Full;
@@ -158,7 +132,7 @@ impl SeenRequests {
             }
         };
         let g = &mut s.generations[at];
-        g.entries.insert_unique(identity, Entry { hash: identity, binding, connection }, |e| e.hash);
+        g.entries.insert_unique(identity, Entry { hash: identity, tag }, |e| e.hash);
         *g.per_account.entry(account).or_default() += 1;
         *s.per_account.entry(account).or_default() += 1;
         s.total += 1;
@@ -235,12 +209,10 @@ mod tests {
     fn resends_and_rebinding() {
         let m = SeenRequests::new(300, 1000, 1000);
         let id = m.identity(&[b"sig"]);
-        assert_eq!(m.check(A, id, 7, 0, 1000, 1000), Seen::New);
-        assert_eq!(m.check(A, id, 7, 0, 1000, 1001), Seen::Same);
-        assert_eq!(m.check(A, id, 8, 0, 1000, 1002), Seen::Other { same_connection: true });
-        assert_eq!(m.check(A, id, 8, 5, 1000, 1002), Seen::Other { same_connection: false });
-        assert_eq!(m.check(A, id, 7, 5, 1000, 1002), Seen::Same, "a resend over another connection");
-        assert_eq!(m.check(A, m.identity(&[b"sig2"]), 8, 0, 1000, 1002), Seen::New);
+        assert_eq!(m.check(A, id, 7, 1000, 1000), Seen::New);
+        assert_eq!(m.check(A, id, 7, 1000, 1001), Seen::Before(7));
+        assert_eq!(m.check(A, id, 8, 1000, 1002), Seen::Before(7), "the first tag stays");
+        assert_eq!(m.check(A, m.identity(&[b"sig2"]), 8, 1000, 1002), Seen::New);
         assert_ne!(m.identity(&[b"ab", b"c"]), m.identity(&[b"a", b"bc"]));
     }
 
@@ -248,23 +220,23 @@ mod tests {
     fn kept_while_the_timestamp_is_valid_then_dropped() {
         let m = SeenRequests::new(300, 1000, 1000);
         let id = m.identity(&[b"x"]);
-        assert_eq!(m.check(A, id, 1, 0, 1000, 1000), Seen::New);
+        assert_eq!(m.check(A, id, 1, 1000, 1000), Seen::New);
         // Still valid at 1000 + 300: still remembered.
-        assert_eq!(m.check(A, id, 2, 0, 1000, 1300), Seen::Other { same_connection: true });
+        assert_eq!(m.check(A, id, 2, 1000, 1300), Seen::Before(1));
         // A fresh request much later expires the old generation.
-        assert_eq!(m.check(A, m.identity(&[b"y"]), 1, 0, 2000, 2000), Seen::New);
+        assert_eq!(m.check(A, m.identity(&[b"y"]), 1, 2000, 2000), Seen::New);
         m.sweep(2000);
         assert_eq!(m.len(), 1);
         // The old one is refused as too old rather than accepted as new.
-        assert_eq!(m.check(A, id, 1, 0, 1000, 2000), Seen::Full);
+        assert_eq!(m.check(A, id, 1, 1000, 2000), Seen::Full);
     }
 
     #[test]
     fn timestamps_from_the_future_are_kept_until_they_expire() {
         let m = SeenRequests::new(300, 1000, 1000);
         let id = m.identity(&[b"f"]);
-        assert_eq!(m.check(A, id, 1, 0, 1300, 1000), Seen::New);
-        assert_eq!(m.check(A, id, 2, 0, 1300, 1550), Seen::Other { same_connection: true }, "valid until 1600");
+        assert_eq!(m.check(A, id, 1, 1300, 1000), Seen::New);
+        assert_eq!(m.check(A, id, 2, 1300, 1550), Seen::Before(1), "valid until 1600");
     }
 
     #[test]
@@ -273,7 +245,7 @@ mod tests {
         let m = SeenRequests::new(300, 64 * 100, 64 * 10);
         let mut full = 0;
         for i in 0..20_000u32 {
-            if m.check(A, m.identity(&[&i.to_be_bytes()]), 0, 0, 1000, 1000) == Seen::Full {
+            if m.check(A, m.identity(&[&i.to_be_bytes()]), 0, 1000, 1000) == Seen::Full {
                 full += 1;
             }
         }
@@ -281,7 +253,7 @@ mod tests {
         assert!(m.len() <= 64 * 10);
         for i in 0..100u32 {
             let id = m.identity(&[b"b", &i.to_be_bytes()]);
-            assert_eq!(m.check(B, id, 0, 0, 1000, 1000), Seen::New, "B has its own share");
+            assert_eq!(m.check(B, id, 0, 1000, 1000), Seen::New, "B has its own share");
         }
     }
 
@@ -291,13 +263,13 @@ mod tests {
         let mut accepted = 0;
         for i in 0..10_000u32 {
             let account = AccountId(u64::from(i));
-            if m.check(account, m.identity(&[&i.to_be_bytes()]), 0, 0, 0, 0) == Seen::New {
+            if m.check(account, m.identity(&[&i.to_be_bytes()]), 0, 0, 0) == Seen::New {
                 accepted += 1;
             }
         }
         assert!(accepted <= 64 && accepted > 0, "{accepted}");
         let later = m.identity(&[b"later"]);
-        assert_eq!(m.check(A, later, 0, 0, 1000, 1000), Seen::New, "room again after expiry");
+        assert_eq!(m.check(A, later, 0, 1000, 1000), Seen::New, "room again after expiry");
     }
 
     #[test]
@@ -307,9 +279,7 @@ mod tests {
             .map(|_| {
                 let m = std::sync::Arc::clone(&m);
                 std::thread::spawn(move || {
-                    (0..2000u32)
-                        .filter(|i| m.check(A, m.identity(&[&i.to_be_bytes()]), 0, 0, 5, 5) == Seen::New)
-                        .count()
+                    (0..2000u32).filter(|i| m.check(A, m.identity(&[&i.to_be_bytes()]), 0, 5, 5) == Seen::New).count()
                 })
             })
             .collect();

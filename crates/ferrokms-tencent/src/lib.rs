@@ -29,7 +29,7 @@ use ferrokms_core::service::Kms;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
 
-pub use actions::{ALL_ACTIONS, lookup};
+pub use actions::{ALL_ACTIONS, is_metadata_read, lookup};
 use error::ApiError;
 use tc3::{SignatureError, SignedRequest, SigningKeyCache};
 
@@ -65,6 +65,7 @@ pub struct TencentOptions {
 struct Authenticated {
     account: AccountId,
     signature: u64,
+    /// The connection's number, 24 bits, never 0 (0: unknown).
     connection: u32,
     timestamp: i64,
     now: i64,
@@ -217,18 +218,25 @@ impl TencentApi {
     }
 
     /// The SDKs do not sign `X-TC-Action`: a signature is bound to the action it was first seen
-    /// with, so a captured request cannot be resent elsewhere as another action (a DescribeKey
-    /// body as DisableKey). An identical resend (an SDK retry, over any connection) is answered
-    /// as the cloud answers it, and so is another action over the connection that first carried
-    /// the signature: within one second one client may send one body for two actions, which sign
-    /// alike, and nobody else speaks on its connection. The region is not bound: clients of
-    /// several regions send identical requests within a second, and a request resent to another
-    /// region meets that region's keys, as a resend to its own region would (docs/security.md).
+    /// with, so a captured request cannot be resent elsewhere as another action that changes
+    /// something or answers secrets (a DescribeKey body as DisableKey). Let through:
+    /// - an identical resend (an SDK retry, over any connection), answered as the cloud does;
+    /// - any action over the connection that first carried the signature (within one second one
+    ///   client may send one body for two actions, which sign alike; nobody else speaks there);
+    /// - an action that only reads metadata, from anywhere: clients sharing an access key send
+    ///   `{}` to GetRegions and ListKeys within the same second, which sign alike too.
+    ///
+    /// The region is not bound: a request resent to another region meets that region's keys, as
+    /// a resend to its own region would (docs/security.md).
     fn bind_signature(&self, v: &Authenticated, action: &str) -> Result<(), ApiError> {
-        let binding = self.signatures.binding(&[action.as_bytes()]);
-        match self.signatures.check(v.account, v.signature, binding, v.connection, v.timestamp, v.now) {
-            Seen::New | Seen::Same | Seen::Other { same_connection: true } => Ok(()),
-            Seen::Other { same_connection: false } => Err(ApiError::new(
+        // The tag: the action's index in the table (exact) and the connection's number.
+        let index = ALL_ACTIONS.iter().position(|a| *a == action).unwrap_or(usize::MAX);
+        let action_bits = (index as u32 & 0xff) << 24;
+        match self.signatures.check(v.account, v.signature, action_bits | v.connection, v.timestamp, v.now) {
+            Seen::New => Ok(()),
+            Seen::Before(tag) if tag & 0xff00_0000 == action_bits || is_metadata_read(action) => Ok(()),
+            Seen::Before(tag) if v.connection != 0 && tag & 0x00ff_ffff == v.connection => Ok(()),
+            Seen::Before(_) => Err(ApiError::new(
                 "AuthFailure.SignatureFailure",
                 "This signature was already used for another action; sign each request anew.",
             )),
@@ -240,14 +248,15 @@ impl TencentApi {
         }
     }
 
-    /// A connection's number for [`SeenRequests`] (never 0, which means none is known).
+    /// A connection's number: 24 bits of a keyed hash of its peer address, never 0 (which
+    /// means none is known). Another connection passes for this one once in 2^24.
     fn connection_id(&self, peer: SocketAddr) -> u32 {
         let port = peer.port().to_be_bytes();
-        let id = match peer.ip() {
-            std::net::IpAddr::V4(ip) => self.signatures.binding(&[&ip.octets(), &port]),
-            std::net::IpAddr::V6(ip) => self.signatures.binding(&[&ip.octets(), &port]),
+        let h = match peer.ip() {
+            std::net::IpAddr::V4(ip) => self.signatures.identity(&[&ip.octets(), &port]),
+            std::net::IpAddr::V6(ip) => self.signatures.identity(&[&ip.octets(), &port]),
         };
-        id | 1
+        (h as u32 & 0x00ff_ffff) | 1
     }
 
     async fn authenticate(

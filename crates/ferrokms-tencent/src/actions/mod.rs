@@ -95,6 +95,34 @@ pub const ALL_ACTIONS: &[&str] = &[
     "PostQuantumCryptoVerify",
 ];
 
+/// Actions that change nothing and answer only metadata (no key material, no ciphertext, no
+/// plaintext): a signature first seen with another action may still be used for one of these
+/// (see `TencentApi::bind_signature`).
+const METADATA_READS: &[&str] = &[
+    "GetServiceStatus",
+    "GetRegions",
+    "ListAlgorithms",
+    "DescribeKey",
+    "DescribeKeys",
+    "ListKeys",
+    "ListKeyDetail",
+    "DescribeDataKey",
+    "DescribeDataKeys",
+    "ListDataKeys",
+    "ListDataKeyDetail",
+    "GetKeyRotationStatus",
+    "GetPublicKey",
+    "DescribeWhiteBoxServiceStatus",
+    "DescribeWhiteBoxKey",
+    "DescribeWhiteBoxKeyDetails",
+    "DescribeWhiteBoxDeviceFingerprints",
+];
+
+/// Whether `action` only reads metadata.
+pub fn is_metadata_read(action: &str) -> bool {
+    METADATA_READS.contains(&action)
+}
+
 /// The static name of an action of the API, if it is one.
 pub fn lookup(action: &str) -> Option<&'static str> {
     ALL_ACTIONS.iter().copied().find(|a| *a == action)
@@ -150,4 +178,20 @@ pub(crate) async fn dispatch(ctx: &Ctx<'_>, action: &str, body: &[u8]) -> Option
         _ => return None,
     };
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_reads_are_actions_of_the_api() {
+        for a in METADATA_READS {
+            assert!(lookup(a).is_some(), "{a}");
+        }
+        assert!(is_metadata_read("DescribeKey"));
+        for writes_or_secrets in ["DisableKey", "CreateKey", "GenerateDataKey", "GetDataKeyPlaintext", "Decrypt"] {
+            assert!(!is_metadata_read(writes_or_secrets), "{writes_or_secrets}");
+        }
+    }
 }
