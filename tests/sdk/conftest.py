@@ -144,9 +144,26 @@ def make_server(tmp_path_factory):
     yield from _servers(tmp_path_factory)
 
 
+_CLIENTS: dict = {}
+
+
 def tencent_client(endpoint: str, region: str = REGION, secret_id: str = ACCESS_KEY_ID,
                    secret_key: str = ACCESS_KEY_SECRET, language: str | None = None):
-    """The official Python SDK's KmsClient, pointed at ferrokms over plain http."""
+    """The official Python SDK's KmsClient, pointed at ferrokms over plain http.
+
+    One client (one keep-alive connection) per endpoint, region and credentials in a test process,
+    as an application holds one: the server lets one connection send one signed body for two
+    actions within a second (the SDKs do not sign the action), but binds a TC3 signature seen
+    over one connection to its action on any other (docs/security.md), and the tests' shared
+    constant ids would otherwise sign alike from fresh clients in consecutive tests.
+    """
+    key = (endpoint, region, secret_id, secret_key, language)
+    if key not in _CLIENTS:
+        _CLIENTS[key] = _new_tencent_client(*key)
+    return _CLIENTS[key]
+
+
+def _new_tencent_client(endpoint: str, region: str, secret_id: str, secret_key: str, language: str | None):
     from tencentcloud.common import credential
     from tencentcloud.common.profile.client_profile import ClientProfile
     from tencentcloud.common.profile.http_profile import HttpProfile

@@ -56,11 +56,14 @@ def post(endpoint: str, action: str, params: dict | bytes | str | None, secret_i
          secret_key: str, region: str | None = "ap-guangzhou", timestamp: int | None = None,
          version: str = VERSION, content_type: str = JSON, host: str | None = None,
          service: str = "kms", extra_headers: dict | None = None,
-         tamper_signature: bool = False, omit: tuple[str, ...] = ()) -> requests.Response:
+         tamper_signature: bool = False, omit: tuple[str, ...] = (),
+         fresh_connection: bool = False) -> requests.Response:
     """Send one signed POST to http://endpoint/ and return the raw requests.Response.
 
     params may be a dict (JSON-encoded with the Python SDK's separators), or raw bytes/str
     sent verbatim. omit names headers to leave out (e.g. "X-TC-Action", "Authorization").
+    Requests go over one shared keep-alive session (as a client's would), or over a connection of
+    their own with fresh_connection (what a replaying attacker does).
     """
     if params is None:
         params = {}
@@ -93,6 +96,19 @@ def post(endpoint: str, action: str, params: dict | bytes | str | None, secret_i
         headers.update(extra_headers)
     for name in omit:
         headers.pop(name, None)
-    session = requests.Session()
-    session.trust_env = False  # never go through a proxy for loopback
-    return session.post(f"http://{endpoint}/", data=body, headers=headers, timeout=30)
+    if fresh_connection:
+        with requests.Session() as session:
+            session.trust_env = False  # never go through a proxy for loopback
+            return session.post(f"http://{endpoint}/", data=body, headers=headers, timeout=30)
+    return _shared_session().post(f"http://{endpoint}/", data=body, headers=headers, timeout=30)
+
+
+_SESSION: requests.Session | None = None
+
+
+def _shared_session() -> requests.Session:
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = requests.Session()
+        _SESSION.trust_env = False  # never go through a proxy for loopback
+    return _SESSION

@@ -24,8 +24,8 @@ from kmsutil import create_key, state
 
 
 def tc3_send(server, action, body, ts, secret_id=ACCESS_KEY_ID, secret_key=ACCESS_KEY_SECRET, **kw):
-    """One signed request over a connection of its own (tc3.post opens a new session)."""
-    r = tc3.post(server.endpoint, action, body, secret_id, secret_key, timestamp=ts, **kw)
+    """One signed request over a connection of its own, as a replaying attacker sends it."""
+    r = tc3.post(server.endpoint, action, body, secret_id, secret_key, timestamp=ts, fresh_connection=True, **kw)
     assert r.status_code == 200
     return r.json()["Response"]
 
