@@ -276,6 +276,50 @@ mod tests {
         String::from_utf8_lossy(&buf[..n]).into_owned()
     }
 
+    /// Listings stop when their request future is dropped (see the store's listing tests): this
+    /// is what drops it when the client goes away mid-request.
+    #[tokio::test]
+    async fn a_request_whose_client_goes_away_is_cancelled() {
+        struct Dropped(Option<tokio::sync::oneshot::Sender<()>>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                if let Some(tx) = self.0.take() {
+                    let _ = tx.send(());
+                }
+            }
+        }
+        let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel();
+        let slot = Arc::new(parking_lot::Mutex::new(Some(dropped_tx)));
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let started = Arc::new(parking_lot::Mutex::new(Some(started_tx)));
+        let router = Router::new().route(
+            "/",
+            axum::routing::get(move || {
+                let guard = Dropped(slot.lock().take());
+                let started = started.lock().take();
+                async move {
+                    let _guard = guard;
+                    if let Some(tx) = started {
+                        let _ = tx.send(());
+                    }
+                    std::future::pending::<&'static str>().await
+                }
+            }),
+        );
+        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = tcp.local_addr().expect("addr");
+        let limits = Limits { idle: Duration::from_secs(30), header_read: Duration::from_secs(30), ..limits(16) };
+        let _task = tokio::spawn(serve(tcp, None, router, limits, std::future::pending()));
+        let mut sock = TcpStream::connect(addr).await.expect("connect");
+        sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+        tokio::time::timeout(Duration::from_secs(5), started_rx).await.expect("handler started").expect("sent");
+        drop(sock);
+        tokio::time::timeout(Duration::from_secs(5), dropped_rx)
+            .await
+            .expect("the handler's future was dropped when its client went away")
+            .expect("sent");
+    }
+
     #[test]
     fn open_files_limit_reads_proc() {
         if Path::new("/proc/self/limits").exists() {
