@@ -288,3 +288,21 @@ for i, seed in enumerate([
     bytes(range(256)),
 ]):
     write("alibaba_render", f"seed-{i}", seed)
+
+# --- Regression inputs of findings (docs/security.md, "Fuzzing") ---------------------------------
+# SignedHeaders naming one long header many times: the canonical request repeated its value once
+# per mention (quadratic in the request's size) until repeated names were refused.
+BIG = "a" * 2000
+dup_names = ";x-big" * 1000
+sig, req = tc3("POST", "", "127.0.0.1:8080", "Encrypt", "{}")
+req = req.replace(b"SignedHeaders=content-type;host,", f"SignedHeaders=content-type;host{dup_names},".encode())
+req = req.replace(b"\r\n\r\n", f"\r\nX-Big: {BIG}\r\n\r\n".encode(), 1)
+write("tc3_verify", "regression-repeated-signed-headers", req)
+sig, req = acs3("POST", "KeyId=k", "DescribeKey")
+req = req.replace(f"SignedHeaders={V3_SIGNED},".encode(), f"SignedHeaders={V3_SIGNED}{dup_names},".encode())
+req = req.replace(b"\r\n\r\n", f"\r\nx-big: {BIG}\r\n\r\n".encode(), 1)
+write("alibaba_acs3", "regression-repeated-signed-headers", req)
+sig, req = acs4("POST", "KeyId=k", "DescribeKey")
+req = req.replace(f"SignedHeaders={V4_SIGNED},".encode(), f"SignedHeaders={V4_SIGNED}{dup_names},".encode())
+req = req.replace(b"\r\n\r\n", f"\r\nx-big: {BIG}\r\n\r\n".encode(), 1)
+write("alibaba_acs4", "regression-repeated-signed-headers", req)
