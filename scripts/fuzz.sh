@@ -35,7 +35,11 @@ for t in "${targets[@]}"; do
     # -malloc_limit_mb: one allocation over 64 MiB is a finding (real requests are at most
     # 64 KiB); -rss_limit_mb bounds the whole process. The targets also meter every call against
     # the input's size (fuzz/src/lib.rs, `bounded`).
-    if ! "$bin/$t" "$work" "fuzz/corpus/$t" \
+    dict=()
+    if [ -f "fuzz/dict/$t.dict" ]; then
+        dict=(-dict="fuzz/dict/$t.dict")
+    fi
+    if ! "$bin/$t" "$work" "fuzz/corpus/$t" "${dict[@]}" \
         -max_total_time="$secs" -max_len=65536 -timeout=10 \
         -rss_limit_mb=2048 -malloc_limit_mb=64 \
         -artifact_prefix="fuzz/artifacts/$t/" -print_final_stats=1 >"$log" 2>&1; then
