@@ -48,7 +48,7 @@ for t in "${targets[@]}"; do
         exit 1
     fi
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-    grep -E '^#[0-9]+ +DONE' "$log" | tail -n 1 || true
+    grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true
     summary+=("$t: ${execs:-?} runs in ${secs} s, no finding")
 done
 printf '\nfuzz summary:\n'
