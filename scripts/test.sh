@@ -44,9 +44,9 @@ export FERROKMS_BIN="$PWD/target/debug/ferrokms"
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
 .venv/bin/python -m pytest tests/sdk -q -n 2 -p no:cacheprovider "$@"
 
-step "fuzz targets, 30 s each (scripts/fuzz.sh)"
+step "fuzz targets, ${FERROKMS_FUZZ_SECONDS:-30} s each (scripts/fuzz.sh)"
 if [ "${FERROKMS_SKIP_FUZZ:-}" = 1 ]; then
     echo "skipped: FERROKMS_SKIP_FUZZ=1"
 else
-    ./scripts/fuzz.sh 30
+    ./scripts/fuzz.sh "${FERROKMS_FUZZ_SECONDS:-30}"
 fi
