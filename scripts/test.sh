@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of ferrokms on a fresh machine: formatting and lints, the Rust unit and
 # known-answer tests, then the integration suites that start the real server and drive it with
-# the official Tencent Cloud SDKs (Python, Node.js), tccli, openssl and gmssl.
+# the official Tencent Cloud SDKs (Python, Node.js), tccli, openssl and gmssl, and last every fuzz
+# target for 30 s (scripts/fuzz.sh; FERROKMS_SKIP_FUZZ=1 skips that for a quick local run).
 # Everything it needs (the Python venv, the Node.js packages) it installs itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,3 +43,10 @@ step "integration tests: the real server driven by the official clients"
 export FERROKMS_BIN="$PWD/target/debug/ferrokms"
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
 .venv/bin/python -m pytest tests/sdk -q -n 2 -p no:cacheprovider "$@"
+
+step "fuzz targets, ${FERROKMS_FUZZ_SECONDS:-30} s each (scripts/fuzz.sh)"
+if [ "${FERROKMS_SKIP_FUZZ:-}" = 1 ]; then
+    echo "skipped: FERROKMS_SKIP_FUZZ=1"
+else
+    ./scripts/fuzz.sh "${FERROKMS_FUZZ_SECONDS:-30}"
+fi

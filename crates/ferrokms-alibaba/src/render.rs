@@ -160,8 +160,11 @@ fn escape(s: &str) -> String {
             '&' => out.push_str("&amp;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 cannot carry at all are left out.
+            // Characters XML 1.0 cannot carry at all are left out (its `Char` production: no C0
+            // control but tab and line ends, no U+FFFE or U+FFFF; a Rust char is never a
+            // surrogate).
             c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            '\u{FFFE}' | '\u{FFFF}' => {}
             c => out.push(c),
         }
     }
@@ -183,6 +186,16 @@ mod tests {
              <Key><KeyId>b&lt;&amp;&gt;</KeyId></Key></Keys><RequestId>r1</RequestId><TotalCount>2</TotalCount>\
              </ListKeysResponse>"
         );
+    }
+
+    /// Found by the renderer fuzz target: U+FFFE and U+FFFF went out verbatim, and an XML
+    /// parser refuses the whole document for them.
+    #[test]
+    fn xml_leaves_out_what_xml_cannot_carry() {
+        let v = json!({"Description": "a\u{1}b\u{FFFE}c\u{FFFF}d\u{FFFD}\t\u{10FFFF}"});
+        let Value::Object(map) = v else { unreachable!() };
+        let out = String::from_utf8(body(Format::Xml, "DescribeKey", map, "r")).unwrap();
+        assert!(out.contains("<Description>abcd\u{FFFD}\t\u{10FFFF}</Description>"), "{out}");
     }
 
     #[test]

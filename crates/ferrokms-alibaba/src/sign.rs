@@ -284,13 +284,19 @@ fn claimed_acs(auth: &str, headers: &HeaderMap) -> Result<Claimed, SignError> {
     Ok(Claimed { access_key_id, nonce: Some(nonce.to_owned()), timestamp, scheme })
 }
 
-/// Checks that `SignedHeaders` is a list of non-empty names covering `host`, every `x-acs-*`
+/// Checks that `SignedHeaders` is a list of distinct non-empty names covering `host`, every `x-acs-*`
 /// header of the request, and `content-type` when there is one (it decides whether the form
 /// body is read; every SDK signs it).
 fn check_signed_headers(signed_headers: &str, headers: &HeaderMap) -> Result<(), SignError> {
     let names: Vec<String> = signed_headers.split(';').map(str::to_ascii_lowercase).collect();
     if names.iter().any(|n| n.is_empty() || n.bytes().any(|b| b.is_ascii_whitespace() || b == b',')) {
         return Err(SignError::Incomplete("malformed SignedHeaders".into()));
+    }
+    // A name listed twice would put its header's values in the canonical request twice: with a
+    // long header named thousands of times, memory quadratic in the request's size.
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
+    if !names.iter().all(|n| seen.insert(n.as_str())) {
+        return Err(SignError::Incomplete("a header is named twice in SignedHeaders".into()));
     }
     let content_type = headers.contains_key(http::header::CONTENT_TYPE).then_some("content-type");
     let required =

@@ -13,7 +13,8 @@
 
 mod actions;
 pub mod error;
-mod query;
+#[doc(hidden)] // public for the fuzz targets only (fuzz/); not a stable API
+pub mod query;
 mod render;
 pub mod request;
 pub mod sign_v1;

@@ -170,6 +170,13 @@ pub fn verify(
     if !names.contains(&"content-type") || !names.contains(&"host") {
         return Err(SignatureError::Malformed);
     }
+    // A name listed twice (in any case: header lookup ignores it) would put its header's value in
+    // the canonical request twice: with a long header named thousands of times, memory quadratic
+    // in the request's size.
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
+    if !names.iter().all(|n| seen.insert(n.to_ascii_lowercase())) {
+        return Err(SignatureError::Malformed);
+    }
     let payload_hash = if header(req.headers, "x-tc-content-sha256") == Some("UNSIGNED-PAYLOAD") {
         hex_sha256(b"UNSIGNED-PAYLOAD")
     } else {
@@ -307,6 +314,33 @@ mod tests {
         );
         let req = SignedRequest { method: "POST", query: "", headers: &h, body: BODY, timestamp: 1_700_000_000 };
         assert_eq!(verify(&cache, &parse_authorization(&header).unwrap(), SECRET, &req), Err(SignatureError::BadScope));
+    }
+
+    /// Found by the fuzzer's allocation meter: every repeat of a signed name copied its header's
+    /// value into the canonical request again (2 MB held for an 8 KB request).
+    #[test]
+    fn repeated_signed_header_names_are_refused() {
+        let cache = SigningKeyCache::default();
+        let mut h = headers("kms.tencentcloudapi.com");
+        h.insert("x-big", "a".repeat(2000).parse().unwrap());
+        let value = format!(
+            "TC3-HMAC-SHA256 Credential=AKID/2023-11-14/kms/tc3_request, SignedHeaders=content-type;host{}, \
+             Signature={}",
+            ";x-big".repeat(1000),
+            "0".repeat(64)
+        );
+        let req = SignedRequest { method: "POST", query: "", headers: &h, body: BODY, timestamp: 1_700_000_000 };
+        let a = parse_authorization(&value).unwrap();
+        assert_eq!(verify(&cache, &a, SECRET, &req), Err(SignatureError::Malformed));
+        let twice = format!(
+            "TC3-HMAC-SHA256 Credential=AKID/2023-11-14/kms/tc3_request, SignedHeaders=content-type;host;host, Signature={}",
+            "0".repeat(64)
+        );
+        assert_eq!(verify(&cache, &parse_authorization(&twice).unwrap(), SECRET, &req), Err(SignatureError::Malformed));
+        // Header lookup ignores case, so case variants are the same name.
+        assert_eq!(header(&h, "X-Big").map(str::len), Some(2000));
+        let cased = value.replace(&";x-big".repeat(1000), ";x-big;X-Big;X-BIG");
+        assert_eq!(verify(&cache, &parse_authorization(&cased).unwrap(), SECRET, &req), Err(SignatureError::Malformed));
     }
 
     #[test]
