@@ -289,6 +289,32 @@ for i, seed in enumerate([
 ]):
     write("alibaba_render", f"seed-{i}", seed)
 
+# --- Tencent signature v1 (tencent_v1) ----------------------------------------------------------
+# As tencentcloud-sdk-python signs it (abstract_client._build_req_with_old_signature): the sorted
+# parameters, values unencoded, after method + host + path + "?"; HMAC under the SecretKey; base64.
+import urllib.parse
+
+
+def v1(method, host, action, extra, sha="HmacSHA256", ts=1700000000):
+    p = {"Action": action, "Version": "2019-01-18", "Region": "ap-guangzhou", "Nonce": "123456",
+         "Timestamp": str(ts), "SecretId": "AKIDEXAMPLE", "SignatureMethod": sha, "RequestClient": "SDK_PYTHON",
+         "Language": "en-US"}
+    p.update(extra)
+    sts = method + host + "/?" + "&".join(f"{k}={p[k]}" for k in sorted(p))
+    alg = hashlib.sha256 if sha == "HmacSHA256" else hashlib.sha1
+    p["Signature"] = base64.b64encode(hmac.new(b"ExampleSecretKeyForKmsSigning000001", sts.encode(), alg).digest()).decode()
+    form = urllib.parse.urlencode(p)
+    if method == "GET":
+        return raw("GET", "/?" + form, [("Host", host)])
+    return raw("POST", "/", [("Host", host), ("Content-Type", "application/x-www-form-urlencoded")], form)
+
+
+write("tencent_v1", "post-sha256", v1("POST", "127.0.0.1:8300", "DescribeKey", {"KeyId": "k"}))
+write("tencent_v1", "get-sha1", v1("GET", "127.0.0.1:8300", "Encrypt", {"KeyId": "k", "Plaintext": "aGk="},
+                                   sha="HmacSHA1"))
+write("tencent_v1", "post-tags", v1("POST", "kms.tencentcloudapi.com", "CreateKey",
+                                    {"Alias": "a", "Tags.0.TagKey": "k", "Tags.0.TagValue": "v"}))
+
 # --- Regression inputs of findings (docs/security.md, "Fuzzing") ---------------------------------
 # SignedHeaders naming one long header many times: the canonical request repeated its value once
 # per mention (quadratic in the request's size) until repeated names were refused.
