@@ -357,7 +357,7 @@ fn too_large_error() -> ApiError {
 }
 
 fn render(result: Result<Value, ApiError>) -> Reply {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = ferrokms_core::model::request_id();
     let response = match result {
         Ok(Value::Object(mut map)) => {
             map.insert("RequestId".into(), Value::String(request_id));
@@ -366,6 +366,13 @@ fn render(result: Result<Value, ApiError>) -> Reply {
         Ok(_) => json!({ "RequestId": request_id }),
         Err(e) => json!({ "Error": { "Code": e.code, "Message": e.message }, "RequestId": request_id }),
     };
-    let body = serde_json::to_vec(&json!({ "Response": response })).unwrap_or_default();
+    // `{"Response": response}`, written around it rather than built as one more object.
+    let mut body = Vec::with_capacity(512);
+    body.extend_from_slice(br#"{"Response":"#);
+    if serde_json::to_writer(&mut body, &response).is_err() {
+        body.truncate(br#"{"Response":"#.len());
+        body.extend_from_slice(b"{}");
+    }
+    body.push(b'}');
     Reply { status: StatusCode::OK, body }
 }
