@@ -12,6 +12,7 @@ use std::hash::{BuildHasher, RandomState};
 use aws_lc_rs::{digest, hmac};
 use hashbrown::HashTable;
 use http::HeaderMap;
+use http::header::{CONTENT_TYPE, HOST};
 use parking_lot::RwLock;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -230,7 +231,7 @@ pub fn verify(
     if !is_utc_date(req.timestamp, auth.date) {
         return Err(SignatureError::BadScope);
     }
-    let host = header(req.headers, "host").unwrap_or_default();
+    let host = header(req.headers, HOST).unwrap_or_default();
     if auth.service != "kms" && auth.service != first_label(host) {
         return Err(SignatureError::BadScope);
     }
@@ -238,7 +239,7 @@ pub fn verify(
     if !names.clone().any(|n| n == "content-type") || !names.any(|n| n == "host") {
         return Err(SignatureError::Malformed);
     }
-    let payload_hash = if header(req.headers, "x-tc-content-sha256") == Some("UNSIGNED-PAYLOAD") {
+    let payload_hash = if header(req.headers, &crate::names::X_TC_CONTENT_SHA256) == Some("UNSIGNED-PAYLOAD") {
         HexDigest::of(b"UNSIGNED-PAYLOAD")
     } else {
         HexDigest::of(req.body)
@@ -268,7 +269,7 @@ pub fn verify(
     Err(SignatureError::Mismatch)
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header<K: http::header::AsHeaderName>(headers: &HeaderMap, name: K) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -293,7 +294,11 @@ fn canonical_request_into(
     out.push_str(req.query);
     out.push('\n');
     for name in signed_headers.split(';') {
-        let value = if name == "host" { host } else { header(req.headers, name).unwrap_or_default() };
+        let value = match name {
+            "host" => host,
+            "content-type" => header(req.headers, CONTENT_TYPE).unwrap_or_default(),
+            name => header(req.headers, name).unwrap_or_default(),
+        };
         out.push_str(name);
         out.push(':');
         if lowercase {
