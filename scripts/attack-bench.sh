@@ -54,7 +54,7 @@ run() { # condition round
     fi
     if [[ $cond == slowloris || $cond == both ]]; then
         /usr/bin/time -f "slowloris_cpu_s=%U+%S" -o "$data/loris.time" \
-            python3 scripts/slowloris.py 127.0.0.1:$port 300 "$((secs + 2))" 1 > "$data/loris.out" 2>&1 &
+            python3 scripts/slowloris.py 127.0.0.1:$port 300 "$((secs + 4))" 1 > "$data/loris.out" 2>&1 &
         loris=$!
     fi
     [ -n "$flood$loris" ] && sleep 1
