@@ -103,7 +103,7 @@ impl AlibabaApi {
             Some(f) if f.eq_ignore_ascii_case("xml") => Format::Xml,
             _ => Format::Json,
         };
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = ferrokms_core::model::request_id();
         match self.answer(method, headers, body, &params).await {
             Ok((action, value)) => Reply {
                 status: StatusCode::OK,
@@ -327,7 +327,7 @@ fn sign_error(e: SignError) -> ApiError {
 }
 
 fn error_reply(format: Format, headers: &HeaderMap, e: &ApiError) -> Reply {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = ferrokms_core::model::request_id();
     let host = header(headers, "host").unwrap_or_default();
     Reply {
         status: e.status,

@@ -367,6 +367,26 @@ impl std::fmt::Debug for AccessKeyRecord {
     }
 }
 
+/// A fresh request id: a version-4 UUID, lowercase and hyphenated. It needs no system call
+/// (a `Uuid::new_v4` asks the kernel for 16 bytes each time): a per-process random key hashes a
+/// counter, so ids never repeat within a process and cannot be told from random ones. A request
+/// id is a label for logs and support, not a secret.
+pub fn request_id() -> String {
+    use std::hash::BuildHasher;
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static KEY: OnceLock<std::hash::RandomState> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let key = KEY.get_or_init(std::hash::RandomState::new);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // The low half is a bijection of the counter (unique); the high half a keyed hash of it.
+    let low = n ^ key.hash_one(u64::MAX);
+    let high = key.hash_one(n);
+    let bytes = ((u128::from(high) << 64) | u128::from(low)).to_be_bytes();
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    uuid::Builder::from_random_bytes(bytes).into_uuid().hyphenated().encode_lower(&mut buf).to_owned()
+}
+
 /// Current Unix time in seconds.
 pub fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
@@ -375,6 +395,18 @@ pub fn now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_are_distinct_v4_uuids() {
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| request_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(100) {
+            let u = Uuid::parse_str(id).unwrap();
+            assert_eq!(u.get_version_num(), 4, "{id}");
+            assert_eq!(u.get_variant(), uuid::Variant::RFC4122);
+            assert_eq!(id, &u.hyphenated().to_string());
+        }
+    }
 
     #[test]
     fn regions_map_between_dialects() {

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
+use axum::routing::future::RouteFuture;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -375,7 +376,29 @@ struct ConnService {
     peer: SocketAddr,
 }
 
-type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+/// What [`ConnService`] returns: the router's own future and the request's in-flight guard,
+/// held without boxing either.
+enum ResponseFuture {
+    /// The connection is closing: this answer, once.
+    Closing(Option<Response<Body>>),
+    /// The router is answering; the guard ends with the answer (or with the future, if dropped).
+    Running(RouteFuture<Infallible>, Option<InFlight>),
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Self::Closing(response) => Poll::Ready(Ok(response.take().unwrap_or_else(closing))),
+            Self::Running(future, guard) => {
+                let response = std::task::ready!(Pin::new(future).poll(cx));
+                guard.take();
+                Poll::Ready(response)
+            }
+        }
+    }
+}
 
 impl hyper::service::Service<Request<Incoming>> for ConnService {
     type Response = Response<Body>;
@@ -386,14 +409,10 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         req.extensions_mut().insert(axum::extract::ConnectInfo(self.peer));
         let Some(guard) = self.info.begin() else {
             // Only reachable in the instant between the decision to close and the drop.
-            return Box::pin(async { Ok(closing()) });
+            return ResponseFuture::Closing(Some(closing()));
         };
-        let mut router = self.router.clone();
-        Box::pin(async move {
-            let response = tower_service::Service::call(&mut router, req).await;
-            drop(guard);
-            response
-        })
+        let future = tower_service::Service::call(&mut self.router.clone(), req);
+        ResponseFuture::Running(future, Some(guard))
     }
 }
 

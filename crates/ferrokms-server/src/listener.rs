@@ -94,15 +94,13 @@ fn key_error(path: &Path, e: &rustls::pki_types::pem::Error) -> String {
     format!("cannot load the TLS key {}: {e}", path.display())
 }
 
-fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+fn builder() -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    // The watchdog enforces the header-read and idle timeouts; hyper's own header timer (which
-    // starts when a keep-alive connection begins waiting, so it would also cut idle keep-alive
-    // at the header timeout) is only a backstop, never shorter than either.
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read.max(limits.idle) + Duration::from_secs(1));
+    // The watchdog enforces the header-read and idle timeouts. hyper's own header timer is off:
+    // it would start when a keep-alive connection begins waiting (so it would also cut idle
+    // keep-alive at the header timeout), and it costs a boxed timer armed and cancelled on every
+    // request, for nothing the watchdog does not already do.
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(None);
     builder.http2().timer(TokioTimer::new());
     builder
 }
@@ -117,13 +115,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let (stop, stopped) = watch::channel(false);
-    let shared = Arc::new(Shared {
-        router,
-        builder: builder(&limits),
-        limits,
-        shutdown: stopped,
-        registry: Registry::default(),
-    });
+    let shared =
+        Arc::new(Shared { router, builder: builder(), limits, shutdown: stopped, registry: Registry::default() });
     tokio::pin!(shutdown);
     let mut last_error_log: Option<Instant> = None;
     loop {

@@ -27,6 +27,7 @@ use ferrokms_core::model::{AccountId, Region, Scope};
 use ferrokms_core::quota::RateLimiter;
 use ferrokms_core::replay::{Seen, SeenRequests};
 use ferrokms_core::service::Kms;
+use http::header::{AUTHORIZATION, HOST};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -88,7 +89,18 @@ impl Reply {
     }
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// The TC3 headers, named once (a lookup by `&str` parses the name every time).
+pub(crate) mod names {
+    use http::HeaderName;
+
+    pub(crate) const X_TC_ACTION: HeaderName = HeaderName::from_static("x-tc-action");
+    pub(crate) const X_TC_VERSION: HeaderName = HeaderName::from_static("x-tc-version");
+    pub(crate) const X_TC_REGION: HeaderName = HeaderName::from_static("x-tc-region");
+    pub(crate) const X_TC_TIMESTAMP: HeaderName = HeaderName::from_static("x-tc-timestamp");
+    pub(crate) const X_TC_CONTENT_SHA256: HeaderName = HeaderName::from_static("x-tc-content-sha256");
+}
+
+fn header_str<K: http::header::AsHeaderName>(headers: &HeaderMap, name: K) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
@@ -108,14 +120,14 @@ impl TencentApi {
     /// Whether a request is addressed to this dialect: TC3 headers, or signature v1 parameters
     /// (`SecretId` and `Signature` in the query or in a form body).
     pub fn claims(headers: &HeaderMap, query: &str, body: &[u8]) -> bool {
-        headers.contains_key("x-tc-action")
-            || header_str(headers, "authorization").is_some_and(|a| a.starts_with("TC3-"))
+        headers.contains_key(&names::X_TC_ACTION)
+            || header_str(headers, AUTHORIZATION).is_some_and(|a| a.starts_with("TC3-"))
             || sign_v1::detect(headers, query, body)
     }
 
     /// Whether a request is to be verified as signature v1 rather than TC3.
     fn is_v1(query: &str, headers: &HeaderMap, body: &[u8]) -> bool {
-        !header_str(headers, "authorization").is_some_and(|a| a.starts_with("TC3-"))
+        !header_str(headers, AUTHORIZATION).is_some_and(|a| a.starts_with("TC3-"))
             && sign_v1::detect(headers, query, body)
     }
 
@@ -166,13 +178,13 @@ impl TencentApi {
                 return Err(ApiError::new("UnsupportedProtocol", "ferrokms accepts TC3-signed POST and GET requests."));
             }
         };
-        let action_name = header_str(headers, "x-tc-action").ok_or_else(|| ApiError::missing("Action"))?;
+        let action_name = header_str(headers, &names::X_TC_ACTION).ok_or_else(|| ApiError::missing("Action"))?;
         let verified = self.authenticate(method_name, query, headers, body, peer).await?;
         let json = match *method {
             Method::GET => std::borrow::Cow::Owned(query::to_json(query)?),
             _ => std::borrow::Cow::Borrowed(body),
         };
-        let (version, region) = (header_str(headers, "x-tc-version"), header_str(headers, "x-tc-region"));
+        let (version, region) = (header_str(headers, &names::X_TC_VERSION), header_str(headers, &names::X_TC_REGION));
         self.execute(verified.account, Some(&verified), action_name, version, region, &json).await
     }
 
@@ -268,7 +280,8 @@ impl TencentApi {
         body: &[u8],
         peer: Option<SocketAddr>,
     ) -> Result<Authenticated, ApiError> {
-        if !self.allow_unsigned_payload && header_str(headers, "x-tc-content-sha256") == Some("UNSIGNED-PAYLOAD") {
+        if !self.allow_unsigned_payload && header_str(headers, &names::X_TC_CONTENT_SHA256) == Some("UNSIGNED-PAYLOAD")
+        {
             return Err(ApiError::new(
                 "AuthFailure.InvalidAuthorization",
                 "UNSIGNED-PAYLOAD is refused: the signature would not cover the body (see docs/security.md).",
@@ -276,9 +289,9 @@ impl TencentApi {
         }
         let invalid_auth =
             || ApiError::new("AuthFailure.InvalidAuthorization", "The Authorization header is missing or malformed.");
-        let value = header_str(headers, "authorization").ok_or_else(invalid_auth)?;
+        let value = header_str(headers, AUTHORIZATION).ok_or_else(invalid_auth)?;
         let auth = tc3::parse_authorization(value).map_err(|_| invalid_auth())?;
-        let timestamp = header_str(headers, "x-tc-timestamp").ok_or_else(|| ApiError::missing("Timestamp"))?;
+        let timestamp = header_str(headers, &names::X_TC_TIMESTAMP).ok_or_else(|| ApiError::missing("Timestamp"))?;
         let timestamp: i64 = timestamp
             .parse()
             .map_err(|_| ApiError::invalid_parameter("X-TC-Timestamp must be an integer number of seconds."))?;
@@ -354,7 +367,7 @@ impl TencentApi {
         let credential = self.kms.credential(claimed.secret_id).await?;
         let check = sign_v1::Check {
             method,
-            host: header_str(headers, "host").unwrap_or_default(),
+            host: header_str(headers, HOST).unwrap_or_default(),
             now: i64::try_from(ferrokms_core::model::now()).unwrap_or(i64::MAX),
             max_skew: self.max_skew,
         };
@@ -367,7 +380,7 @@ fn too_large_error() -> ApiError {
 }
 
 fn render(result: Result<Value, ApiError>) -> Reply {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = ferrokms_core::model::request_id();
     let response = match result {
         Ok(Value::Object(mut map)) => {
             map.insert("RequestId".into(), Value::String(request_id));
@@ -376,6 +389,13 @@ fn render(result: Result<Value, ApiError>) -> Reply {
         Ok(_) => json!({ "RequestId": request_id }),
         Err(e) => json!({ "Error": { "Code": e.code, "Message": e.message }, "RequestId": request_id }),
     };
-    let body = serde_json::to_vec(&json!({ "Response": response })).unwrap_or_default();
+    // `{"Response": response}`, written around it rather than built as one more object.
+    let mut body = Vec::with_capacity(512);
+    body.extend_from_slice(br#"{"Response":"#);
+    if serde_json::to_writer(&mut body, &response).is_err() {
+        body.truncate(br#"{"Response":"#.len());
+        body.extend_from_slice(b"{}");
+    }
+    body.push(b'}');
     Reply { status: StatusCode::OK, body }
 }

@@ -45,11 +45,15 @@ const MAX_PARAMETERS: usize = 1000;
 /// The path every SDK signs and calls.
 const PATH: &str = "/";
 
+fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.as_bytes().get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
 fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+        .is_some_and(|c| starts_with_ignore_case(c.trim_start(), "application/x-www-form-urlencoded"))
 }
 
 /// Whether form-encoded `raw` names both `SecretId` and `Signature`.

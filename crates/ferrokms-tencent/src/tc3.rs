@@ -6,13 +6,19 @@
 //! the Host with and without its port (tencentcloud-sdk-nodejs signs it without), and the scope's
 //! service may be `kms` or the Host's first label (older Java SDKs).
 
-use std::collections::HashMap;
+use std::fmt::Write;
+use std::hash::{BuildHasher, RandomState};
 
 use aws_lc_rs::{digest, hmac};
+use hashbrown::HashTable;
 use http::HeaderMap;
+use http::header::{CONTENT_TYPE, HOST};
 use parking_lot::RwLock;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
+
+/// Most headers a signature may name.
+const MAX_SIGNED_HEADERS: usize = 32;
 
 /// The parts of an `Authorization: TC3-HMAC-SHA256 ...` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,8 +99,41 @@ pub fn signing_key(secret: &str, date: &str, service: &str) -> [u8; 32] {
     step(&k_service, "tc3_request")
 }
 
+#[cfg(test)]
 fn hex_sha256(data: &[u8]) -> String {
     hex::encode(digest::digest(&digest::SHA256, data))
+}
+
+/// The lowercase hex of a SHA-256, on the stack.
+struct HexDigest([u8; 64]);
+
+impl HexDigest {
+    fn of(data: &[u8]) -> Self {
+        let mut out = [0u8; 64];
+        // 32 bytes always fit 64 hex digits.
+        let _ = hex::encode_to_slice(digest::digest(&digest::SHA256, data), &mut out);
+        Self(out)
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// Whether `date` is the UTC calendar date (`YYYY-MM-DD`) of `timestamp`, without formatting.
+fn is_utc_date(timestamp: i64, date: &str) -> bool {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(timestamp) else { return false };
+    let Ok(year) = u32::try_from(t.year()) else { return false };
+    if year > 9999 {
+        return utc_date(timestamp).as_deref() == Some(date);
+    }
+    let mut want = [0u8; 10];
+    for (i, digit) in [year / 1000, year / 100 % 10, year / 10 % 10, year % 10].into_iter().enumerate() {
+        want[i] = b'0' + digit as u8;
+    }
+    let (month, day) = (u8::from(t.month()), t.day());
+    want[4..].copy_from_slice(&[b'-', b'0' + month / 10, b'0' + month % 10, b'-', b'0' + day / 10, b'0' + day % 10]);
+    date.as_bytes() == want
 }
 
 /// What the verifier needs from the request.
@@ -111,31 +150,64 @@ pub struct SignedRequest<'a> {
     pub timestamp: i64,
 }
 
-/// Caches `kSigning` per (secret id, date, service): three HMACs saved on every request.
-#[derive(Default)]
+/// Caches the `kSigning` HMAC key per (secret id, date, service): three HMACs and a key setup
+/// saved on every request, and a lookup that allocates nothing.
 pub struct SigningKeyCache {
-    entries: RwLock<HashMap<Scope, Derived>>,
+    hasher: RandomState,
+    entries: RwLock<HashTable<Derived>>,
 }
 
-/// (secret id, date, service).
-type Scope = (String, String, String);
-/// The secret it was derived from, and kSigning.
-type Derived = (Zeroizing<String>, [u8; 32]);
+impl Default for SigningKeyCache {
+    fn default() -> Self {
+        Self { hasher: RandomState::new(), entries: RwLock::new(HashTable::new()) }
+    }
+}
+
+/// A derived key: its scope, the secret it was derived from, and kSigning ready to use.
+struct Derived {
+    secret_id: String,
+    date: String,
+    service: String,
+    secret: Zeroizing<String>,
+    key: hmac::Key,
+}
+
+impl Derived {
+    fn is(&self, secret_id: &str, date: &str, service: &str) -> bool {
+        self.secret_id == secret_id && self.date == date && self.service == service
+    }
+}
 
 impl SigningKeyCache {
-    fn get(&self, secret_id: &str, secret: &str, date: &str, service: &str) -> [u8; 32] {
-        let k = (secret_id.to_owned(), date.to_owned(), service.to_owned());
-        if let Some((s, key)) = self.entries.read().get(&k)
-            && s.as_str() == secret
+    fn hash(&self, secret_id: &str, date: &str, service: &str) -> u64 {
+        self.hasher.hash_one((secret_id, date, service))
+    }
+
+    fn get(&self, secret_id: &str, secret: &str, date: &str, service: &str) -> hmac::Key {
+        let hash = self.hash(secret_id, date, service);
+        if let Some(d) = self.entries.read().find(hash, |d| d.is(secret_id, date, service))
+            && d.secret.as_str() == secret
         {
-            return *key;
+            return d.key.clone();
         }
-        let key = signing_key(secret, date, service);
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &signing_key(secret, date, service));
         let mut entries = self.entries.write();
         if entries.len() > 10_000 {
             entries.clear();
         }
-        entries.insert(k, (Zeroizing::new(secret.to_owned()), key));
+        let derived = Derived {
+            secret_id: secret_id.to_owned(),
+            date: date.to_owned(),
+            service: service.to_owned(),
+            secret: Zeroizing::new(secret.to_owned()),
+            key: key.clone(),
+        };
+        match entries.find_mut(hash, |d| d.is(secret_id, date, service)) {
+            Some(old) => *old = derived,
+            None => {
+                entries.insert_unique(hash, derived, |d| self.hash(&d.secret_id, &d.date, &d.service));
+            }
+        }
         key
     }
 }
@@ -159,37 +231,47 @@ pub fn verify(
     secret: &str,
     req: &SignedRequest<'_>,
 ) -> Result<(), SignatureError> {
-    if utc_date(req.timestamp).as_deref() != Some(auth.date) {
+    if !is_utc_date(req.timestamp, auth.date) {
         return Err(SignatureError::BadScope);
     }
-    let host = header(req.headers, "host").unwrap_or_default();
+    let host = header(req.headers, HOST).unwrap_or_default();
     if auth.service != "kms" && auth.service != first_label(host) {
         return Err(SignatureError::BadScope);
     }
-    let names: Vec<&str> = auth.signed_headers.split(';').collect();
-    if !names.contains(&"content-type") || !names.contains(&"host") {
+    let mut names = auth.signed_headers.split(';');
+    if !names.clone().any(|n| n == "content-type") || !names.any(|n| n == "host") {
         return Err(SignatureError::Malformed);
     }
     // A name listed twice (in any case: header lookup ignores it) would put its header's value in
     // the canonical request twice: with a long header named thousands of times, memory quadratic
-    // in the request's size.
-    let mut seen = std::collections::HashSet::with_capacity(names.len());
-    if !names.iter().all(|n| seen.insert(n.to_ascii_lowercase())) {
+    // in the request's size. The SDKs sign two to five headers.
+    let listed = || auth.signed_headers.split(';');
+    if listed().count() > MAX_SIGNED_HEADERS
+        || listed().enumerate().any(|(i, a)| listed().skip(i + 1).any(|b| a.eq_ignore_ascii_case(b)))
+    {
         return Err(SignatureError::Malformed);
     }
-    let payload_hash = if header(req.headers, "x-tc-content-sha256") == Some("UNSIGNED-PAYLOAD") {
-        hex_sha256(b"UNSIGNED-PAYLOAD")
+    let payload_hash = if header(req.headers, &crate::names::X_TC_CONTENT_SHA256) == Some("UNSIGNED-PAYLOAD") {
+        HexDigest::of(b"UNSIGNED-PAYLOAD")
     } else {
-        hex_sha256(req.body)
+        HexDigest::of(req.body)
     };
-    let key = hmac::Key::new(hmac::HMAC_SHA256, &cache.get(auth.secret_id, secret, auth.date, auth.service));
-    let scope = format!("{}/{}/tc3_request", auth.date, auth.service);
-    let mut hosts = vec![host];
-    hosts.extend(without_port(host));
+    let key = cache.get(auth.secret_id, secret, auth.date, auth.service);
+    let mut canonical = String::with_capacity(512);
+    let mut to_sign = String::with_capacity(128);
     for lowercase in [false, true] {
-        for h in &hosts {
-            let canonical = canonical_request(req, &names, h, lowercase, &payload_hash);
-            let to_sign = format!("TC3-HMAC-SHA256\n{}\n{scope}\n{}", req.timestamp, hex_sha256(canonical.as_bytes()));
+        for h in [Some(host), without_port(host)].into_iter().flatten() {
+            canonical.clear();
+            canonical_request_into(&mut canonical, req, auth.signed_headers, h, lowercase, payload_hash.as_str());
+            to_sign.clear();
+            to_sign.push_str("TC3-HMAC-SHA256\n");
+            let _ = write!(to_sign, "{}", req.timestamp);
+            to_sign.push('\n');
+            to_sign.push_str(auth.date);
+            to_sign.push('/');
+            to_sign.push_str(auth.service);
+            to_sign.push_str("/tc3_request\n");
+            to_sign.push_str(HexDigest::of(canonical.as_bytes()).as_str());
             let sig = hmac::sign(&key, to_sign.as_bytes());
             if bool::from(sig.as_ref().ct_eq(&auth.signature)) {
                 return Ok(());
@@ -199,32 +281,49 @@ pub fn verify(
     Err(SignatureError::Mismatch)
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header<K: http::header::AsHeaderName>(headers: &HeaderMap, name: K) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+#[cfg(test)]
 fn canonical_request(req: &SignedRequest<'_>, names: &[&str], host: &str, lowercase: bool, payload: &str) -> String {
-    let mut out = String::with_capacity(256);
+    let mut out = String::new();
+    canonical_request_into(&mut out, req, &names.join(";"), host, lowercase, payload);
+    out
+}
+
+/// Appends the canonical request to `out`; `signed_headers` is the `;`-separated list as signed.
+fn canonical_request_into(
+    out: &mut String,
+    req: &SignedRequest<'_>,
+    signed_headers: &str,
+    host: &str,
+    lowercase: bool,
+    payload: &str,
+) {
     out.push_str(req.method);
     out.push_str("\n/\n");
     out.push_str(req.query);
     out.push('\n');
-    for name in names {
-        let value = if *name == "host" { host } else { header(req.headers, name).unwrap_or_default() };
+    for name in signed_headers.split(';') {
+        let value = match name {
+            "host" => host,
+            "content-type" => header(req.headers, CONTENT_TYPE).unwrap_or_default(),
+            name => header(req.headers, name).unwrap_or_default(),
+        };
         out.push_str(name);
         out.push(':');
         if lowercase {
-            out.push_str(&value.trim().to_ascii_lowercase());
+            out.extend(value.trim().chars().map(|c| c.to_ascii_lowercase()));
         } else {
             out.push_str(value.trim());
         }
         out.push('\n');
     }
     out.push('\n');
-    out.push_str(&names.join(";"));
+    out.push_str(signed_headers);
     out.push('\n');
     out.push_str(payload);
-    out
 }
 
 #[cfg(test)]
@@ -341,6 +440,29 @@ mod tests {
         assert_eq!(header(&h, "X-Big").map(str::len), Some(2000));
         let cased = value.replace(&";x-big".repeat(1000), ";x-big;X-Big;X-BIG");
         assert_eq!(verify(&cache, &parse_authorization(&cased).unwrap(), SECRET, &req), Err(SignatureError::Malformed));
+    }
+
+    #[test]
+    fn the_date_check_agrees_with_the_formatted_date() {
+        for ts in (-86_400 * 3..86_400 * 3).step_by(3_599).chain((0..400).map(|d| 1_700_000_000 + d * 86_399)) {
+            let date = utc_date(ts).unwrap();
+            assert!(is_utc_date(ts, &date), "{ts} {date}");
+            assert!(!is_utc_date(ts + 86_400, &date), "{ts} {date}");
+        }
+        assert!(!is_utc_date(1_700_000_000, "2023-11-14 "));
+        assert!(!is_utc_date(1_700_000_000, ""));
+    }
+
+    #[test]
+    fn a_changed_secret_derives_a_new_key() {
+        let cache = SigningKeyCache::default();
+        let h = headers("kms.tencentcloudapi.com");
+        let header = auth("be48e0c495503c9c0eafabf6e96767b04ef61ecef4e43b9cfe997f8f21f536e1");
+        let a = parse_authorization(&header).unwrap();
+        let req = SignedRequest { method: "POST", query: "", headers: &h, body: BODY, timestamp: 1_700_000_000 };
+        assert_eq!(verify(&cache, &a, "other-secret", &req), Err(SignatureError::Mismatch));
+        assert_eq!(verify(&cache, &a, SECRET, &req), Ok(()), "the key of the old secret was kept");
+        assert_eq!(cache.entries.read().len(), 1);
     }
 
     #[test]

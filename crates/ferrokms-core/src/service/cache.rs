@@ -5,7 +5,7 @@
 //! entry is evicted). Dropping an entry drops its key schedules, which wipe themselves.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use ferrokms_crypto::aead::SymmetricKey;
@@ -25,11 +25,25 @@ pub(crate) struct CachedKey {
     pub(crate) record: KeyRecord,
     loaded_at: Instant,
     versions: Arc<RwLock<HashMap<u32, Arc<VersionKey>>>>,
+    /// The record's current version, once looked up: what every Encrypt and GenerateDataKey
+    /// uses, reached without the map's lock.
+    current: OnceLock<Arc<VersionKey>>,
 }
 
 impl CachedKey {
     pub(crate) fn version(&self, v: u32) -> Option<Arc<VersionKey>> {
-        self.versions.read().get(&v).cloned()
+        if v == self.record.current_version
+            && let Some(k) = self.current.get()
+        {
+            return Some(k.clone());
+        }
+        let found = self.versions.read().get(&v).cloned();
+        if v == self.record.current_version
+            && let Some(k) = &found
+        {
+            let _ = self.current.set(k.clone());
+        }
+        found
     }
 
     pub(crate) fn put_version(&self, v: u32, key: Arc<VersionKey>) {
@@ -71,7 +85,7 @@ impl KeyCache {
                 entries.remove(&v);
             }
         }
-        let entry = Arc::new(CachedKey { loaded_at: Instant::now(), versions, record });
+        let entry = Arc::new(CachedKey { loaded_at: Instant::now(), versions, record, current: OnceLock::new() });
         entries.insert(entry.record.id, entry.clone());
         entry
     }

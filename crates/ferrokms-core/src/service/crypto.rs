@@ -5,6 +5,9 @@ use ferrokms_crypto::random;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use std::sync::Arc;
+
+use super::cache::CachedKey;
 use super::{Kms, require_decryptable, require_usable};
 use crate::context::EncryptionContext;
 use crate::model::{KeyRecord, KeyUsage, Scope};
@@ -19,6 +22,13 @@ pub struct Encrypted {
     pub key: KeyRecord,
     /// The id of the key version that sealed it.
     pub version_id: Uuid,
+}
+
+/// A blob just sealed, and the key version that sealed it.
+pub(super) struct Sealed {
+    pub(super) blob: Vec<u8>,
+    pub(super) version: u32,
+    pub(super) version_id: Uuid,
 }
 
 /// The result of Decrypt.
@@ -60,6 +70,20 @@ impl Kms {
         payload: PayloadKind,
         context: &EncryptionContext,
     ) -> Result<Encrypted> {
+        let (key, sealed) = self.seal(scope, id, plaintext, payload, context).await?;
+        Ok(Encrypted { blob: sealed.blob, key: key.record.clone(), version_id: sealed.version_id })
+    }
+
+    /// Seals `plaintext` under the current version of key `id`, leaving the key's record in
+    /// the cache (a caller that needs no copy of it pays for none).
+    pub(super) async fn seal(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        plaintext: &[u8],
+        payload: PayloadKind,
+        context: &EncryptionContext,
+    ) -> Result<(Arc<CachedKey>, Sealed)> {
         let key = self.key(scope, id).await?;
         require_usable(&key.record)?;
         require_symmetric(&key.record)?;
@@ -67,7 +91,8 @@ impl Kms {
         let material = self.material(&key, version).await?;
         let header = BlobHeader { algorithm: key.record.algorithm, payload, key_id: id, key_version: version };
         let blob = header.seal(&material.key, scope.account.0, &context.canonical(), plaintext)?;
-        Ok(Encrypted { blob, key: key.record.clone(), version_id: material.id })
+        let sealed = Sealed { blob, version, version_id: material.id };
+        Ok((key, sealed))
     }
 
     /// Opens a blob; the key and version come from the blob itself.

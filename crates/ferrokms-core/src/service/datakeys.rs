@@ -145,8 +145,8 @@ impl Kms {
             w.check_capacity("EncryptionPublicKey", req.len)?;
         }
         let data_key = random::secret_bytes(req.len)?;
-        let sealed = self.encrypt(scope, req.key_id, &data_key, PayloadKind::Bytes, &req.context).await?;
-        let key_version = sealed.key.current_version;
+        let (_, sealed) = self.seal(scope, req.key_id, &data_key, PayloadKind::Bytes, &req.context).await?;
+        let key_version = sealed.version;
         let plaintext = match &req.wrap {
             Some(w) => Zeroizing::new(w.encrypt(&data_key)?),
             None => data_key,

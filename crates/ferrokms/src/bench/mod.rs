@@ -82,6 +82,12 @@ pub struct BenchArgs {
     /// Use this CMK instead of creating one (e.g. against a bare server that checks nothing).
     #[arg(long)]
     key_id: Option<String>,
+    /// Send nothing: print one signed request of the workload for another load generator such
+    /// as wrk (Tencent workloads only; an ACS3 request carries a nonce and is good only once).
+    /// Line 1 is the body; line 2 the headers, `Name: value` pairs joined by `|`. It stays valid
+    /// for the server's clock skew (300 s by default).
+    #[arg(long)]
+    print_presigned: bool,
 }
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
@@ -289,6 +295,25 @@ async fn drive(
     Ok((all, errors, first_error, elapsed))
 }
 
+/// Prints a signed request as `--print-presigned` says.
+async fn print_presigned(req: Request<Full<Bytes>>) -> Result<(), String> {
+    // Capitalised as clients write them: wrk adds a `Host` of its own unless it sees one.
+    let title = |name: &str| -> String {
+        let words: Vec<String> =
+            name.split('-').map(|w| w[..1.min(w.len())].to_ascii_uppercase() + &w[1.min(w.len())..]).collect();
+        words.join("-")
+    };
+    let headers: Vec<String> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| format!("{}: {}", title(k.as_str()), v.to_str().unwrap_or_default()))
+        .collect();
+    let body = req.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    println!("{}", String::from_utf8_lossy(&body));
+    println!("{}", headers.join("|"));
+    Ok(())
+}
+
 pub async fn run(args: BenchArgs) -> Result<(), String> {
     let signer = Arc::new(Signer::new(
         args.workload.dialect(),
@@ -297,7 +322,15 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
         args.region.clone(),
         args.endpoint.clone(),
     ));
+    if args.print_presigned && args.workload.dialect() != Dialect::Tencent {
+        return Err("--print-presigned: only the Tencent workloads can be presigned".into());
+    }
     let setup = prepare(&args, &signer).await?;
+    if args.print_presigned {
+        let (action, make) = workload(args.workload, setup);
+        let (params, json) = make(0, 1);
+        return print_presigned(signer.request(action, &params, json)).await;
+    }
     let (mut all, errors, first_error, elapsed) = match args.workload {
         Workload::LocalRsaOaep | Workload::LocalSm2 => {
             let alg = if args.workload == Workload::LocalSm2 {
