@@ -28,8 +28,8 @@ until curl -sf http://127.0.0.1:$port/healthz > /dev/null; do sleep 0.1; done
 ticks=$(getconf CLK_TCK)
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-key_id=$(target/release/ferrokms bench --endpoint 127.0.0.1:$port --print-presigned | head -1 |
-    sed -n 's/.*"KeyId":"\([^"]*\)".*/\1/p')
+key_id=$(target/release/ferrokms bench --endpoint 127.0.0.1:$port --print-presigned |
+    sed -n '1s/.*"KeyId":"\([^"]*\)".*/\1/p')
 presign() {
     local out
     out=$(target/release/ferrokms bench --endpoint 127.0.0.1:$port --key-id "$key_id" --print-presigned)

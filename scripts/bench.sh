@@ -30,11 +30,16 @@ export FERROKMS_ACCESS_KEY_ID=AKIDbench00000000000000000000000001
 export FERROKMS_ACCESS_KEY_SECRET=benchsecret000000000000000000001
 # `ferrokms bench` sends a new signature with every request, and each is remembered for the
 # clock-skew window (5 minutes and up to 75 s more): a run of this script sends more than the
-# default 4 million per account, so the bench config raises the share (about 20 bytes each).
+# default 4 million per account, so the bench config raises the share (about 20 bytes each);
+# likewise the Alibaba nonces, each kept for 30 minutes (default share: 1 million per account).
 cat > "$data/bench.toml" <<EOF
 [tencent]
 signature_capacity = 40000000
 signature_share_per_account = 40000000
+
+[alibaba]
+nonce_capacity = 40000000
+nonce_share_per_account = 40000000
 EOF
 port=8310
 target/release/ferrokms serve --listen 127.0.0.1:$port --data-dir "$data/kms" --config "$data/bench.toml" \
@@ -52,8 +57,8 @@ bench() { target/release/ferrokms bench --duration "$secs" "$@"; }
 
 if [ -n "$have_wrk" ]; then
     # One CMK for every presigned request; a request is signed afresh before each run (valid 300 s).
-    key_id=$(target/release/ferrokms bench --endpoint 127.0.0.1:$port --print-presigned | head -1 |
-        sed -n 's/.*"KeyId":"\([^"]*\)".*/\1/p')
+    key_id=$(target/release/ferrokms bench --endpoint 127.0.0.1:$port --print-presigned |
+        sed -n '1s/.*"KeyId":"\([^"]*\)".*/\1/p')
     presign() {
         local out
         out=$(target/release/ferrokms bench --endpoint 127.0.0.1:$port --key-id "$key_id" --print-presigned)

@@ -19,8 +19,14 @@ pub const MAX_NAME_LEN: usize = 256;
 ///
 /// Unlike form encoding, a space becomes `%20` (never `+`), and `*` becomes `%2A`.
 pub fn percent_encode(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(s.len() + s.len() / 2);
+    percent_encode_into(&mut out, s);
+    out
+}
+
+/// [`percent_encode`], appended to `out`.
+pub fn percent_encode_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in s.as_bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(char::from(b));
@@ -30,7 +36,6 @@ pub fn percent_encode(s: &str) -> String {
             out.push(char::from(HEX[usize::from(b & 0x0f)]));
         }
     }
-    out
 }
 
 /// Decodes `application/x-www-form-urlencoded` text (`+` is a space, `%XY` a byte), keeping the
@@ -111,8 +116,13 @@ impl Params {
     /// Every parameter name, query first, then form; repeated names appear repeatedly.
     /// A parameter name given more than once (in the query, the form, or both), if any.
     pub fn duplicate_name(&self) -> Option<&str> {
+        let names = || self.query.iter().chain(self.form.iter()).map(|(k, _)| k.as_str());
+        if self.query.len() + self.form.len() <= 32 {
+            // The usual handful: compared pairwise, without a set to allocate.
+            return names().enumerate().find(|(i, k)| names().take(*i).any(|earlier| earlier == *k)).map(|(_, k)| k);
+        }
         let mut seen = std::collections::HashSet::new();
-        self.query.iter().chain(self.form.iter()).map(|(k, _)| k.as_str()).find(|k| !seen.insert(*k))
+        names().find(|k| !seen.insert(*k))
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

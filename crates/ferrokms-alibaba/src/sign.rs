@@ -22,7 +22,7 @@ use time::PrimitiveDateTime;
 use time::macros::format_description;
 use zeroize::Zeroizing;
 
-use crate::params::{Params, percent_encode};
+use crate::params::{Params, percent_encode, percent_encode_into};
 
 #[cfg(test)]
 mod tests;
@@ -139,9 +139,10 @@ const ECHO_MAX: usize = 64;
 /// For ACS3/ACS4, `SignedHeaders` must cover `host` and every `x-acs-*` header of the request:
 /// all SDKs sign these, and an unsigned `x-acs-action` or `x-acs-date` could be altered.
 pub fn claimed(req: &HttpRequest<'_>, params: &Params) -> Result<Option<Claimed>, SignError> {
-    let auths: Vec<_> = req.headers.get_all(AUTHORIZATION).iter().collect();
+    let auths = req.headers.get_all(AUTHORIZATION);
     if auths.iter().any(|v| v.as_bytes().starts_with(b"ACS3-") || v.as_bytes().starts_with(b"ACS4-")) {
-        let [auth] = auths.as_slice() else {
+        let mut all = auths.iter();
+        let (Some(auth), None) = (all.next(), all.next()) else {
             return Err(SignError::Incomplete("more than one Authorization header".into()));
         };
         let auth = auth.to_str().map_err(|_| SignError::Incomplete("Authorization is not ASCII".into()))?;
@@ -287,22 +288,28 @@ fn claimed_acs(auth: &str, headers: &HeaderMap) -> Result<Claimed, SignError> {
 /// Checks that `SignedHeaders` is a list of distinct non-empty names covering `host`, every `x-acs-*`
 /// header of the request, and `content-type` when there is one (it decides whether the form
 /// body is read; every SDK signs it).
+/// Most headers a signature may name.
+const MAX_SIGNED_HEADERS: usize = 64;
+
 fn check_signed_headers(signed_headers: &str, headers: &HeaderMap) -> Result<(), SignError> {
-    let names: Vec<String> = signed_headers.split(';').map(str::to_ascii_lowercase).collect();
-    if names.iter().any(|n| n.is_empty() || n.bytes().any(|b| b.is_ascii_whitespace() || b == b',')) {
+    let names = || signed_headers.split(';');
+    if names().any(|n| n.is_empty() || n.bytes().any(|b| b.is_ascii_whitespace() || b == b',')) {
         return Err(SignError::Incomplete("malformed SignedHeaders".into()));
     }
-    // A name listed twice would put its header's values in the canonical request twice: with a
-    // long header named thousands of times, memory quadratic in the request's size.
-    let mut seen = std::collections::HashSet::with_capacity(names.len());
-    if !names.iter().all(|n| seen.insert(n.as_str())) {
-        return Err(SignError::Incomplete("a header is named twice in SignedHeaders".into()));
+    // A name listed twice (in any case) would put its header's values in the canonical request
+    // twice: with a long header named thousands of times, memory quadratic in the request's
+    // size. The SDKs sign under ten headers; compared in place, without a set.
+    if names().count() > MAX_SIGNED_HEADERS
+        || names().enumerate().any(|(i, a)| names().skip(i + 1).any(|b| a.eq_ignore_ascii_case(b)))
+    {
+        return Err(SignError::Incomplete("a header is named twice in SignedHeaders, or too many are".into()));
     }
     let content_type = headers.contains_key(http::header::CONTENT_TYPE).then_some("content-type");
     let required =
         headers.keys().map(|k| k.as_str()).filter(|k| k.starts_with("x-acs-")).chain(["host"]).chain(content_type);
     for name in required {
-        if !names.iter().any(|n| n == name) {
+        // Header names are lower case; the signed list may not be.
+        if !names().any(|n| n.eq_ignore_ascii_case(name)) {
             return Err(SignError::Incomplete(format!("header {name} is not signed")));
         }
     }
@@ -349,61 +356,93 @@ fn sha256_hex(data: &[u8]) -> String {
     hex::encode(digest::digest(&digest::SHA256, data))
 }
 
-/// Sorts `pairs` by name, then value (byte order), and joins `PE(name)=PE(value)` with `&`.
+/// The lowercase hex of a SHA-256, on the stack.
+struct HexDigest([u8; 64]);
+
+impl HexDigest {
+    fn of(data: &[u8]) -> Self {
+        let mut out = [0u8; 64];
+        // 32 bytes always fit 64 hex digits.
+        let _ = hex::encode_to_slice(digest::digest(&digest::SHA256, data), &mut out);
+        Self(out)
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 fn canonical_pairs<'p>(pairs: impl Iterator<Item = &'p (String, String)>) -> String {
+    let mut out = String::new();
+    push_canonical_pairs(&mut out, pairs);
+    out
+}
+
+/// Appends the sorted, percent-encoded `k=v&...` form of `pairs` to `out`.
+fn push_canonical_pairs<'p>(out: &mut String, pairs: impl Iterator<Item = &'p (String, String)>) {
     let mut sorted: Vec<&(String, String)> = pairs.collect();
     sorted.sort_unstable();
-    let mut out = String::new();
     for (i, (k, v)) in sorted.into_iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
-        out.push_str(&percent_encode(k));
+        percent_encode_into(out, k);
         out.push('=');
-        out.push_str(&percent_encode(v));
+        percent_encode_into(out, v);
     }
-    out
 }
 
-/// The ACS3/ACS4 canonical request (spec 3.3 steps 1-3). Fails with `BodyHashMismatch` when
-/// `x-acs-content-sha256` is present and differs from the body's hash.
 fn canonical_request(req: &HttpRequest<'_>, params: &Params, signed_headers: &str) -> Result<String, SignError> {
-    let payload_hash = sha256_hex(req.body);
-    let claimed_hashes: Vec<_> = req.headers.get_all("x-acs-content-sha256").iter().collect();
-    match claimed_hashes.as_slice() {
-        [] => {}
-        [h] if h.as_bytes().eq_ignore_ascii_case(payload_hash.as_bytes()) => {}
+    let payload_hash = HexDigest::of(req.body);
+    let mut claimed_hashes = req.headers.get_all("x-acs-content-sha256").iter();
+    match (claimed_hashes.next(), claimed_hashes.next()) {
+        (None, _) => {}
+        (Some(h), None) if h.as_bytes().eq_ignore_ascii_case(payload_hash.as_str().as_bytes()) => {}
         _ => return Err(SignError::BodyHashMismatch),
     }
 
     let mut cr = String::with_capacity(512);
     cr.push_str(req.method);
     cr.push_str("\n/\n");
-    cr.push_str(&canonical_pairs(params.query().iter()));
+    push_canonical_pairs(&mut cr, params.query().iter());
     cr.push('\n');
     for name in signed_headers.split(';') {
-        let name = name.to_ascii_lowercase();
-        let mut values: Vec<String> = req
-            .headers
-            .get_all(name.as_str())
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
-            .collect();
-        values.sort_unstable();
-        cr.push_str(&name);
+        let lower;
+        let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = name.to_ascii_lowercase();
+            lower.as_str()
+        } else {
+            name
+        };
+        cr.push_str(name);
         cr.push(':');
-        cr.push_str(&values.join(","));
+        let mut values = req.headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (None, _) => {}
+            // The usual case: one value, as text.
+            (Some(v), None) if std::str::from_utf8(v.as_bytes()).is_ok() => {
+                cr.push_str(std::str::from_utf8(v.as_bytes()).unwrap_or_default().trim());
+            }
+            _ => {
+                let mut values: Vec<String> = req
+                    .headers
+                    .get_all(name)
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
+                    .collect();
+                values.sort_unstable();
+                cr.push_str(&values.join(","));
+            }
+        }
         cr.push('\n');
     }
     cr.push('\n');
     cr.push_str(signed_headers);
     cr.push('\n');
-    cr.push_str(&payload_hash);
+    cr.push_str(payload_hash.as_str());
     Ok(cr)
 }
 
-/// The RPC v1 StringToSign: `METHOD&%2F&PE(canonicalized)` over every query and form parameter
-/// except `Signature` (spec 3.4).
 fn rpc_string_to_sign(method: &str, params: &Params) -> String {
     let all = params.query().iter().chain(params.form()).filter(|(k, _)| k != "Signature");
     format!("{method}&%2F&{}", percent_encode(&canonical_pairs(all)))
