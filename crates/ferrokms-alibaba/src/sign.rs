@@ -10,9 +10,10 @@
 //! named in `SignedHeaders`), so SDKs that sign different header sets all verify. The request
 //! must carry a `host` header; behind HTTP/2 the caller should copy `:authority` into it.
 
+use ferrokms_crypto::digest::Sha256Hex;
 use std::fmt;
 
-use aws_lc_rs::{digest, hmac};
+use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use http::HeaderMap;
@@ -353,23 +354,7 @@ fn claimed_rpc(params: &Params) -> Result<Claimed, SignError> {
 }
 
 fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(digest::digest(&digest::SHA256, data))
-}
-
-/// The lowercase hex of a SHA-256, on the stack.
-struct HexDigest([u8; 64]);
-
-impl HexDigest {
-    fn of(data: &[u8]) -> Self {
-        let mut out = [0u8; 64];
-        // 32 bytes always fit 64 hex digits.
-        let _ = hex::encode_to_slice(digest::digest(&digest::SHA256, data), &mut out);
-        Self(out)
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
+    Sha256Hex::of(data).as_str().to_owned()
 }
 
 fn canonical_pairs<'p>(pairs: impl Iterator<Item = &'p (String, String)>) -> String {
@@ -393,7 +378,7 @@ fn push_canonical_pairs<'p>(out: &mut String, pairs: impl Iterator<Item = &'p (S
 }
 
 fn canonical_request(req: &HttpRequest<'_>, params: &Params, signed_headers: &str) -> Result<String, SignError> {
-    let payload_hash = HexDigest::of(req.body);
+    let payload_hash = Sha256Hex::of(req.body);
     let mut claimed_hashes = req.headers.get_all("x-acs-content-sha256").iter();
     match (claimed_hashes.next(), claimed_hashes.next()) {
         (None, _) => {}

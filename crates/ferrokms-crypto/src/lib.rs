@@ -12,6 +12,7 @@
 
 pub mod aead;
 pub mod blob;
+pub mod digest;
 mod error;
 pub mod pem;
 pub mod random;

@@ -6,10 +6,11 @@
 //! the Host with and without its port (tencentcloud-sdk-nodejs signs it without), and the scope's
 //! service may be `kms` or the Host's first label (older Java SDKs).
 
+use ferrokms_crypto::digest::Sha256Hex;
 use std::fmt::Write;
 use std::hash::{BuildHasher, RandomState};
 
-use aws_lc_rs::{digest, hmac};
+use aws_lc_rs::hmac;
 use hashbrown::HashTable;
 use http::HeaderMap;
 use http::header::{CONTENT_TYPE, HOST};
@@ -101,23 +102,7 @@ pub fn signing_key(secret: &str, date: &str, service: &str) -> [u8; 32] {
 
 #[cfg(test)]
 fn hex_sha256(data: &[u8]) -> String {
-    hex::encode(digest::digest(&digest::SHA256, data))
-}
-
-/// The lowercase hex of a SHA-256, on the stack.
-struct HexDigest([u8; 64]);
-
-impl HexDigest {
-    fn of(data: &[u8]) -> Self {
-        let mut out = [0u8; 64];
-        // 32 bytes always fit 64 hex digits.
-        let _ = hex::encode_to_slice(digest::digest(&digest::SHA256, data), &mut out);
-        Self(out)
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
+    Sha256Hex::of(data).as_str().to_owned()
 }
 
 /// Whether `date` is the UTC calendar date (`YYYY-MM-DD`) of `timestamp`, without formatting.
@@ -252,9 +237,9 @@ pub fn verify(
         return Err(SignatureError::Malformed);
     }
     let payload_hash = if header(req.headers, &crate::names::X_TC_CONTENT_SHA256) == Some("UNSIGNED-PAYLOAD") {
-        HexDigest::of(b"UNSIGNED-PAYLOAD")
+        Sha256Hex::of(b"UNSIGNED-PAYLOAD")
     } else {
-        HexDigest::of(req.body)
+        Sha256Hex::of(req.body)
     };
     let key = cache.get(auth.secret_id, secret, auth.date, auth.service);
     let mut canonical = String::with_capacity(512);
@@ -271,7 +256,7 @@ pub fn verify(
             to_sign.push('/');
             to_sign.push_str(auth.service);
             to_sign.push_str("/tc3_request\n");
-            to_sign.push_str(HexDigest::of(canonical.as_bytes()).as_str());
+            to_sign.push_str(Sha256Hex::of(canonical.as_bytes()).as_str());
             let sig = hmac::sign(&key, to_sign.as_bytes());
             if bool::from(sig.as_ref().ct_eq(&auth.signature)) {
                 return Ok(());
@@ -350,10 +335,7 @@ mod tests {
     /// Spec section 1.4: the key chain of the worked example.
     #[test]
     fn worked_example_key_chain() {
-        assert_eq!(
-            hex::encode(digest::digest(&digest::SHA256, BODY)),
-            "3fe8e9d9043fed0b156055fbd7d6007bab723ce8195ea97237a50c456c01a48c"
-        );
+        assert_eq!(hex_sha256(BODY), "3fe8e9d9043fed0b156055fbd7d6007bab723ce8195ea97237a50c456c01a48c");
         assert_eq!(
             hex::encode(signing_key(SECRET, "2023-11-14", "kms")),
             "75253226f4357f4fcbda47231823009c9dea8194b7d32938b8639aef1d9344ec"
