@@ -4,6 +4,8 @@
 //! - [`random`]: the CSPRNG (the operating system's, through aws-lc-rs).
 //! - [`aead`]: symmetric AEADs for key versions: AES-256-GCM (aws-lc-rs) and SM4-GCM (RustCrypto).
 //! - [`blob`]: the self-describing ciphertext blob that Encrypt and GenerateDataKey return.
+//! - [`key`]: one prepared-key type over every key kind (AEAD, RSA, EC, SM2, HMAC, ML-KEM, ML-DSA)
+//!   and the operations on it.
 //! - [`wrap`]: encryption of data keys to a caller's RSA or SM2 public key.
 //! - [`root`]: the root key that seals every key version at rest, behind the [`root::RootKey`] trait.
 //!
@@ -14,6 +16,7 @@ pub mod aead;
 pub mod blob;
 pub mod digest;
 mod error;
+pub mod key;
 pub mod pem;
 pub mod random;
 pub mod root;
