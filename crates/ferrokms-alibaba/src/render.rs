@@ -1,7 +1,6 @@
 //! How things look on the Alibaba wire: JSON or XML envelopes, ISO 8601 times, key metadata.
 
 use ferrokms_core::model::{KeyRecord, KeyState, Origin};
-use ferrokms_crypto::aead::SymmetricAlgorithm;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -49,28 +48,6 @@ pub fn key_state(s: KeyState) -> &'static str {
     }
 }
 
-/// Alibaba's KeySpec of an algorithm.
-pub fn key_spec(a: SymmetricAlgorithm) -> &'static str {
-    match a {
-        SymmetricAlgorithm::Aes256Gcm => "Aliyun_AES_256",
-        SymmetricAlgorithm::Aes128Gcm => "Aliyun_AES_128",
-        SymmetricAlgorithm::Aes192Gcm => "Aliyun_AES_192",
-        SymmetricAlgorithm::Sm4Gcm => "Aliyun_SM4",
-    }
-}
-
-/// The algorithm of an Alibaba KeySpec.
-pub fn parse_key_spec(s: &str) -> Option<SymmetricAlgorithm> {
-    [
-        SymmetricAlgorithm::Aes256Gcm,
-        SymmetricAlgorithm::Aes128Gcm,
-        SymmetricAlgorithm::Aes192Gcm,
-        SymmetricAlgorithm::Sm4Gcm,
-    ]
-    .into_iter()
-    .find(|a| key_spec(*a) == s)
-}
-
 /// The ARN of a key.
 pub fn key_arn(k: &KeyRecord) -> String {
     format!("acs:kms:{}:{}:key/{}", k.region.alibaba_name(), k.account.0, k.id)
@@ -90,9 +67,9 @@ pub fn key_metadata(k: &KeyRecord, primary: Option<Uuid>) -> Value {
         "DeletionProtectionDescription": k.deletion_protection_description,
         "Description": k.description,
         "KeyId": k.id.to_string(),
-        "KeySpec": key_spec(k.algorithm),
+        "KeySpec": k.spec.alibaba_name(),
         "KeyState": key_state(k.state),
-        "KeyUsage": "ENCRYPT/DECRYPT",
+        "KeyUsage": k.usage.alibaba_name(),
         "LastRotationDate": iso(if k.last_rotated_at > 0 { k.last_rotated_at } else { k.created_at }),
         "MaterialExpireTime": "",
         "NextRotationDate": if k.rotation_enabled { iso(k.next_rotation_at) } else { String::new() },

@@ -1,6 +1,8 @@
 //! The KMS domain of ferrokms, shared by every API dialect.
 //!
 //! # Layout
+//! - [`keyspec`]: what a key is ([`keyspec::KeySpec`]) and is for ([`keyspec::KeyUsage`]), with each
+//!   dialect's names and the algorithms each spec allows, in one table.
 //! - [`model`]: identifiers, regions, keys, key versions, hosted data keys and their states.
 //! - [`context`]: encryption contexts and their canonical form.
 //! - [`validate`]: the field rules the cloud APIs share (aliases, names, lengths).
@@ -12,6 +14,7 @@
 
 pub mod context;
 pub mod error;
+pub mod keyspec;
 pub mod model;
 pub mod quota;
 pub mod replay;

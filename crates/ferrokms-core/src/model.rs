@@ -1,9 +1,9 @@
 //! Domain types: identifiers, regions, keys and their versions, hosted data keys.
 
-use ferrokms_crypto::aead::SymmetricAlgorithm;
 use uuid::Uuid;
 
 use crate::Error;
+pub use crate::keyspec::{KeySpec, KeyUsage};
 
 /// An account (a tenant). Keys of one account are invisible to every other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -152,27 +152,6 @@ impl KeyState {
     }
 }
 
-/// What a key is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyUsage {
-    /// Symmetric encryption and decryption.
-    EncryptDecrypt,
-}
-
-impl KeyUsage {
-    /// Stable name (used in storage; the Tencent spelling).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::EncryptDecrypt => "ENCRYPT_DECRYPT",
-        }
-    }
-
-    /// Parses [`KeyUsage::as_str`].
-    pub fn parse(s: &str) -> Option<Self> {
-        (s == "ENCRYPT_DECRYPT").then_some(Self::EncryptDecrypt)
-    }
-}
-
 /// Where a key's material came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Origin {
@@ -225,8 +204,8 @@ pub struct KeyRecord {
     pub description: String,
     /// What the key is for.
     pub usage: KeyUsage,
-    /// Symmetric algorithm of its versions.
-    pub algorithm: SymmetricAlgorithm,
+    /// What the key is (algorithm family and parameters) for every version.
+    pub spec: KeySpec,
     /// Generated or imported.
     pub origin: Origin,
     /// Lifecycle state.

@@ -8,11 +8,9 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use ferrokms_crypto::aead::SymmetricAlgorithm;
-
 use crate::model::{
-    AccessKeyRecord, AccountId, AccountRecord, AliasRecord, DataKeyRecord, KeyRecord, KeyState, KeyUsage, Origin,
-    Region, VersionRecord,
+    AccessKeyRecord, AccountId, AccountRecord, AliasRecord, DataKeyRecord, KeyRecord, KeySpec, KeyState, KeyUsage,
+    Origin, Region, VersionRecord,
 };
 
 /// Storage failures, normalised across backends.
@@ -70,8 +68,8 @@ pub struct KeyFilter {
     pub origin: Option<Origin>,
     /// Only this usage.
     pub usage: Option<KeyUsage>,
-    /// Only these algorithms (all if empty).
-    pub algorithms: Vec<SymmetricAlgorithm>,
+    /// Only these specs (all if empty).
+    pub specs: Vec<KeySpec>,
     /// Substring of the id or alias.
     pub search: Option<String>,
     /// Every filter must match.

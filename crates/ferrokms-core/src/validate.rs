@@ -46,6 +46,17 @@ pub fn data_key_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Longest data key (GenerateDataKey, ImportDataKey, GenerateRandom), the same in both clouds.
+pub const MAX_DATA_KEY_LEN: usize = 1024;
+
+/// Checks a data key length: 1 to [`MAX_DATA_KEY_LEN`] bytes.
+pub fn data_key_len(field: &str, len: usize) -> Result<(), Error> {
+    if len == 0 || len > MAX_DATA_KEY_LEN {
+        return Err(Error::invalid(field, format!("must be 1 to {MAX_DATA_KEY_LEN} bytes")));
+    }
+    Ok(())
+}
+
 /// Checks a description against a byte limit.
 pub fn description(field: &str, text: &str, max_bytes: usize) -> Result<(), Error> {
     if text.len() > max_bytes {

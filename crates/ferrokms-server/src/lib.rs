@@ -21,10 +21,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrokms_alibaba::AlibabaApi;
+use ferrokms_core::keyspec::KeySpec;
 use ferrokms_core::model::{AccountId, Region};
 use ferrokms_core::quota::RateLimiter;
 use ferrokms_core::service::{Kms, KmsConfig};
-use ferrokms_crypto::aead::SymmetricAlgorithm;
 use ferrokms_tencent::TencentApi;
 
 use config::FileConfig;
@@ -85,13 +85,13 @@ fn given_access_key() -> Result<Option<(String, zeroize::Zeroizing<String>)>, St
 
 /// The core service configuration the file asks for; checked before anything is created.
 pub fn kms_config(file: &FileConfig) -> Result<KmsConfig, String> {
-    let default_algorithm = match file.keys.symmetric_algorithm.as_str() {
-        "AES_256" => SymmetricAlgorithm::Aes256Gcm,
-        "SM4" => SymmetricAlgorithm::Sm4Gcm,
+    let default_spec = match file.keys.symmetric_algorithm.as_str() {
+        "AES_256" => KeySpec::Aes256,
+        "SM4" => KeySpec::Sm4,
         other => return Err(format!("keys.symmetric_algorithm must be AES_256 or SM4, not {other}")),
     };
     Ok(KmsConfig {
-        default_algorithm,
+        default_spec,
         cache_ttl: Duration::from_millis(file.keys.cache_ttl_ms),
         min_manual_rotation_interval: file.rotation.min_manual_interval_secs,
         max_keys_per_account: file.keys.max_keys_per_account,

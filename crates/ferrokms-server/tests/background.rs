@@ -43,8 +43,8 @@ fn create(alias: &str) -> CreateKey {
     CreateKey {
         alias: Some(alias.into()),
         description: String::new(),
-        usage: model::KeyUsage::EncryptDecrypt,
-        algorithm: None,
+        usage: None,
+        spec: None,
         external: false,
         tags: vec![],
         rotation_interval: None,

@@ -1,7 +1,6 @@
 //! How domain records look on the Tencent wire (KeyMetadata, DataKeyMetadata).
 
-use ferrokms_core::model::{DataKeyRecord, KeyRecord, Origin};
-use ferrokms_crypto::aead::SymmetricAlgorithm;
+use ferrokms_core::model::{DataKeyRecord, KeyRecord, KeySpec, Origin};
 use serde_json::{Value, json};
 
 /// Tencent's Origin names.
@@ -13,9 +12,9 @@ pub fn origin(o: Origin) -> &'static str {
 }
 
 /// KeyMetadata.Type: 4 for SM (GM/T) keys, 2 for FIPS keys.
-fn compliance_type(a: SymmetricAlgorithm) -> u64 {
-    match a {
-        SymmetricAlgorithm::Sm4Gcm => 4,
+fn compliance_type(spec: KeySpec) -> u64 {
+    match spec {
+        KeySpec::Sm4 | KeySpec::EcSm2 | KeySpec::HmacSm3 => 4,
         _ => 2,
     }
 }
@@ -53,8 +52,8 @@ pub fn key_metadata(k: &KeyRecord) -> Value {
             "CreateTime": k.created_at,
             "Description": k.description,
             "KeyState": k.state.as_str(),
-            "KeyUsage": k.usage.as_str(),
-            "Type": compliance_type(k.algorithm),
+            "KeyUsage": k.spec.tencent_usage(k.usage),
+            "Type": compliance_type(k.spec),
             "KeyRotationEnabled": k.rotation_enabled,
             "NextRotateTime": if k.rotation_enabled { k.next_rotation_at } else { 0 },
             "DeletionDate": k.deletion_date,

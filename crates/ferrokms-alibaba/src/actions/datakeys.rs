@@ -70,7 +70,7 @@ pub(super) async fn generate_data_key(ctx: &Ctx<'_>, with_plaintext: bool) -> Ou
         .kms
         .generate_data_key(&ctx.scope, GenerateDataKey { key_id: id, len, context, wrap: None, hosted: None })
         .await?;
-    let version_id = ctx.kms.version_id(&ctx.scope, id, out.key_version).await?;
+    let version_id = out.key_version_id;
     let mut body = json!({
         "CiphertextBlob": STANDARD.encode(&out.blob),
         "KeyId": id.to_string(),
@@ -93,7 +93,7 @@ pub(super) async fn generate_and_export_data_key(ctx: &Ctx<'_>) -> Outcome {
     }
     let req = GenerateDataKey { key_id: id, len, context, wrap: Some(wrap), hosted: None };
     let out = ctx.kms.generate_data_key(&ctx.scope, req).await?;
-    let version_id = ctx.kms.version_id(&ctx.scope, id, out.key_version).await?;
+    let version_id = out.key_version_id;
     object(json!({
         "CiphertextBlob": STANDARD.encode(&out.blob),
         "ExportedDataKey": STANDARD.encode(&*out.plaintext),

@@ -1,13 +1,13 @@
 //! Keys and their lifecycle.
 
-use ferrokms_core::model::{KeyState, KeyUsage};
+use ferrokms_core::model::{KeySpec, KeyState, KeyUsage};
 use ferrokms_core::service::{CreateKey, DeletionRules};
 use ferrokms_core::store::KeyFilter;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::render::{key_arn, key_metadata, parse_key_spec};
+use crate::render::{key_arn, key_metadata};
 use crate::request::{Ctx, Outcome, object, ok, rotation_interval};
 
 /// Alibaba: Enabled keys may be scheduled too, and a cancelled deletion re-enables the key.
@@ -65,21 +65,23 @@ pub(super) async fn primary_version(
 }
 
 pub(super) async fn create_key(ctx: &Ctx<'_>) -> Outcome {
-    let algorithm = match ctx.opt("KeySpec") {
-        None => ferrokms_crypto::aead::SymmetricAlgorithm::Aes256Gcm,
-        Some(spec) => match parse_key_spec(spec) {
-            Some(a) => a,
-            None if ["RSA_", "EC_"].iter().any(|p| spec.starts_with(p)) => {
-                return Err(ApiError::unsupported(&format!("KeySpec {spec} (asymmetric keys)")));
+    let spec = match ctx.opt("KeySpec") {
+        None => KeySpec::Aes256,
+        Some(name) => KeySpec::from_alibaba(name).ok_or_else(|| ApiError::invalid("KeySpec", "unknown key spec"))?,
+    };
+    let usage = match ctx.opt("KeyUsage") {
+        None => None,
+        Some(name) => match KeyUsage::from_alibaba(name) {
+            Some(u) if spec.allows(u) => Some(u),
+            Some(_) => return Err(ApiError::invalid("KeyUsage", "not a usage of this KeySpec")),
+            None => {
+                return Err(ApiError::invalid(
+                    "KeyUsage",
+                    "must be ENCRYPT/DECRYPT, SIGN/VERIFY or GENERATE/VERIFY_MAC",
+                ));
             }
-            None => return Err(ApiError::invalid("KeySpec", "unknown key spec")),
         },
     };
-    match ctx.opt("KeyUsage") {
-        None | Some("ENCRYPT/DECRYPT") => {}
-        Some("SIGN/VERIFY") => return Err(ApiError::invalid("KeyUsage", "symmetric keys encrypt and decrypt")),
-        Some(_) => return Err(ApiError::invalid("KeyUsage", "must be ENCRYPT/DECRYPT or SIGN/VERIFY")),
-    }
     let external = match ctx.opt("Origin") {
         None | Some("Aliyun_KMS") => false,
         Some("EXTERNAL") => true,
@@ -126,8 +128,8 @@ pub(super) async fn create_key(ctx: &Ctx<'_>) -> Outcome {
     let req = CreateKey {
         alias: None,
         description,
-        usage: KeyUsage::EncryptDecrypt,
-        algorithm: Some(algorithm),
+        usage,
+        spec: Some(spec),
         external,
         tags,
         rotation_interval: rotation,
@@ -178,14 +180,21 @@ pub(super) async fn list_keys(ctx: &Ctx<'_>) -> Outcome {
                 }
                 "KeySpec" => {
                     for v in &f.values {
-                        match parse_key_spec(v) {
-                            Some(a) => filter.algorithms.push(a),
-                            None if v.starts_with("RSA_") || v.starts_with("EC_") => nothing = true,
-                            None => return Err(bad()),
-                        }
+                        filter.specs.push(KeySpec::from_alibaba(v).ok_or_else(bad)?);
                     }
                 }
-                "KeyUsage" => nothing |= !f.values.iter().any(|v| v == "ENCRYPT/DECRYPT"),
+                "KeyUsage" => {
+                    let mut usages = vec![];
+                    for v in &f.values {
+                        usages.push(KeyUsage::from_alibaba(v).ok_or_else(bad)?);
+                    }
+                    // One usage filters in the store; several are rare enough to list them all.
+                    match usages.as_slice() {
+                        [one] => filter.usage = Some(*one),
+                        [] => nothing = true,
+                        _ => {}
+                    }
+                }
                 "ProtectionLevel" => nothing |= !f.values.iter().any(|v| v == "SOFTWARE"),
                 "CreatorType" => nothing |= !f.values.iter().any(|v| v == "User"),
                 "DKMSInstanceId" => nothing |= !f.values.iter().any(String::is_empty),

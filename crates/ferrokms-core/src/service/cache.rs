@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use ferrokms_crypto::aead::SymmetricKey;
+use ferrokms_crypto::key::PreparedKey;
 use parking_lot::RwLock;
 use uuid::Uuid;
 
@@ -16,7 +16,7 @@ use crate::model::KeyRecord;
 
 /// The prepared material of one key version, and the version's id.
 pub(crate) struct VersionKey {
-    pub(crate) key: SymmetricKey,
+    pub(crate) key: PreparedKey,
     pub(crate) id: Uuid,
 }
 
@@ -98,10 +98,8 @@ impl KeyCache {
 
 #[cfg(test)]
 mod tests {
-    use ferrokms_crypto::aead::SymmetricAlgorithm;
-
     use super::*;
-    use crate::model::{AccountId, KeyState, KeyUsage, Origin, Region};
+    use crate::model::{AccountId, KeySpec, KeyState, KeyUsage, Origin, Region};
 
     fn record(revision: u64, state: KeyState) -> KeyRecord {
         KeyRecord {
@@ -111,7 +109,7 @@ mod tests {
             alias: "a".into(),
             description: String::new(),
             usage: KeyUsage::EncryptDecrypt,
-            algorithm: SymmetricAlgorithm::Aes256Gcm,
+            spec: KeySpec::Aes256,
             origin: Origin::Generated,
             state,
             created_at: 0,

@@ -1,5 +1,6 @@
 //! Symmetric cryptography with a CMK: Encrypt, Decrypt, ReEncrypt, GenerateRandom.
 
+use ferrokms_crypto::aead::SymmetricAlgorithm;
 use ferrokms_crypto::blob::{Blob, BlobHeader, PayloadKind};
 use ferrokms_crypto::random;
 use uuid::Uuid;
@@ -86,11 +87,12 @@ impl Kms {
     ) -> Result<(Arc<CachedKey>, Sealed)> {
         let key = self.key(scope, id).await?;
         require_usable(&key.record)?;
-        require_symmetric(&key.record)?;
+        let algorithm = require_symmetric(&key.record)?;
         let version = key.record.current_version;
         let material = self.material(&key, version).await?;
-        let header = BlobHeader { algorithm: key.record.algorithm, payload, key_id: id, key_version: version };
-        let blob = header.seal(&material.key, scope.account.0, &context.canonical(), plaintext)?;
+        let symmetric = material.key.symmetric().ok_or_else(|| Error::internal("symmetric key without an AEAD"))?;
+        let header = BlobHeader { algorithm, payload, key_id: id, key_version: version };
+        let blob = header.seal(symmetric, scope.account.0, &context.canonical(), plaintext)?;
         let sealed = Sealed { blob, version, version_id: material.id };
         Ok((key, sealed))
     }
@@ -106,12 +108,17 @@ impl Kms {
             Err(e) => return Err(e),
         };
         require_decryptable(&key.record)?;
-        if h.key_version == 0 || h.key_version > key.record.current_version || h.algorithm != key.record.algorithm {
+        if h.key_version == 0
+            || h.key_version > key.record.current_version
+            || Some(h.algorithm) != key.record.spec.symmetric()
+            || key.record.usage != KeyUsage::EncryptDecrypt
+        {
             return Err(Error::DecryptFailed);
         }
         let material = self.material(&key, h.key_version).await?;
+        let symmetric = material.key.symmetric().ok_or(Error::DecryptFailed)?;
         let plaintext =
-            parsed.open(&material.key, scope.account.0, &context.canonical()).map_err(|_| Error::DecryptFailed)?;
+            parsed.open(symmetric, scope.account.0, &context.canonical()).map_err(|_| Error::DecryptFailed)?;
         let (version, version_id, payload) = (h.key_version, material.id, h.payload);
         Ok(Decrypted { key: key.record.clone(), version, version_id, plaintext, payload })
     }
@@ -173,8 +180,10 @@ impl Kms {
     }
 }
 
-fn require_symmetric(record: &KeyRecord) -> Result<()> {
-    match record.usage {
-        KeyUsage::EncryptDecrypt => Ok(()),
+/// The AEAD of a symmetric encryption key; any other key cannot Encrypt or make data keys.
+fn require_symmetric(record: &KeyRecord) -> Result<SymmetricAlgorithm> {
+    match (record.usage, record.spec.symmetric()) {
+        (KeyUsage::EncryptDecrypt, Some(algorithm)) => Ok(algorithm),
+        _ => Err(Error::InvalidKeyUsage(record.spec.tencent_usage(record.usage).to_owned())),
     }
 }

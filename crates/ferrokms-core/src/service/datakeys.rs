@@ -80,6 +80,8 @@ pub struct DataKeyOutput {
     pub key_id: Uuid,
     /// Key version that sealed the blob.
     pub key_version: u32,
+    /// Its id (Alibaba's KeyVersionId).
+    pub key_version_id: Uuid,
     /// The data key, or its encryption to the caller's public key.
     pub plaintext: Zeroizing<Vec<u8>>,
     /// The data key sealed under the CMK.
@@ -138,6 +140,7 @@ impl std::fmt::Debug for ImportDataKey {
 impl Kms {
     /// Generates a data key; if hosted, it is durable before this returns.
     pub async fn generate_data_key(&self, scope: &Scope, req: GenerateDataKey) -> Result<DataKeyOutput> {
+        validate::data_key_len("NumberOfBytes", req.len)?;
         if let Some(h) = &req.hosted {
             check_hosted_spec(h)?;
         }
@@ -146,7 +149,7 @@ impl Kms {
         }
         let data_key = random::secret_bytes(req.len)?;
         let (_, sealed) = self.seal(scope, req.key_id, &data_key, PayloadKind::Bytes, &req.context).await?;
-        let key_version = sealed.version;
+        let (key_version, key_version_id) = (sealed.version, sealed.version_id);
         let plaintext = match &req.wrap {
             Some(w) => Zeroizing::new(w.encrypt(&data_key)?),
             None => data_key,
@@ -157,7 +160,7 @@ impl Kms {
             }
             None => None,
         };
-        Ok(DataKeyOutput { key_id: req.key_id, key_version, plaintext, blob: sealed.blob, data_key_id })
+        Ok(DataKeyOutput { key_id: req.key_id, key_version, key_version_id, plaintext, blob: sealed.blob, data_key_id })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -228,13 +231,13 @@ impl Kms {
                 if key_id.is_some_and(|k| k != opened.key.id) {
                     return Err(Error::InvalidImportKeyMaterial("the ciphertext was made under another KeyId".into()));
                 }
-                if opened.plaintext.is_empty() || opened.plaintext.len() > 1024 {
+                if validate::data_key_len("ImportType", opened.plaintext.len()).is_err() {
                     return Err(Error::InvalidImportKeyMaterial("data keys have 1-1024 bytes".into()));
                 }
                 (opened.key.id, blob, opened.plaintext.len(), Origin::Generated)
             }
             ImportDataKey::Plaintext { material, key_id } => {
-                if material.is_empty() || material.len() > 1024 {
+                if validate::data_key_len("DataKey", material.len()).is_err() {
                     return Err(Error::InvalidImportKeyMaterial("data keys have 1-1024 bytes".into()));
                 }
                 let sealed = self.encrypt(scope, key_id, &material, PayloadKind::Bytes, &none).await?;

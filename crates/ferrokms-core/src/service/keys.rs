@@ -1,12 +1,11 @@
 //! CMK lifecycle: create, describe, list, enable/disable, deletion, archival, alias, description,
 //! cloud-resource bindings.
 
-use ferrokms_crypto::aead::SymmetricAlgorithm;
 use uuid::Uuid;
 
 use super::{Kms, material_aad};
 use crate::error::StateNeed;
-use crate::model::{KeyRecord, KeyState, KeyUsage, Origin, Scope, Tag, VersionRecord, now};
+use crate::model::{KeyRecord, KeySpec, KeyState, KeyUsage, Origin, Scope, Tag, VersionRecord, now};
 use crate::store::KeyFilter;
 use crate::{Error, Result, validate};
 
@@ -17,10 +16,10 @@ pub struct CreateKey {
     pub alias: Option<String>,
     /// Free text.
     pub description: String,
-    /// Usage.
-    pub usage: KeyUsage,
-    /// Algorithm; the service default if `None`.
-    pub algorithm: Option<SymmetricAlgorithm>,
+    /// Usage; the spec's default (its first) if `None`.
+    pub usage: Option<KeyUsage>,
+    /// What the key is; the service's default symmetric spec if `None`.
+    pub spec: Option<KeySpec>,
     /// EXTERNAL (material imported later) instead of generated.
     pub external: bool,
     /// Tags.
@@ -68,12 +67,25 @@ impl Kms {
             validate::alias(alias)?;
         }
         validate::tags(&req.tags)?;
+        let spec = req.spec.unwrap_or(self.config.default_spec);
+        let usage = match req.usage {
+            Some(u) if spec.allows(u) => u,
+            Some(u) => {
+                return Err(Error::InvalidKeyUsage(format!("{} keys cannot be {}", spec.alibaba_name(), u.as_str())));
+            }
+            None => spec.usages().next().unwrap_or(KeyUsage::EncryptDecrypt),
+        };
+        if req.external && !spec.importable() {
+            return Err(Error::Unsupported(format!("imported material for {} keys", spec.alibaba_name())));
+        }
+        if req.rotation_interval.is_some() && spec.symmetric().is_none() {
+            return Err(Error::Unsupported(format!("automatic rotation of {} keys", spec.alibaba_name())));
+        }
         let count = self.store.count_keys(scope.account).await?;
         if count >= self.config.max_keys_per_account {
             return Err(Error::KeyLimitExceeded(self.config.max_keys_per_account));
         }
         let created_at = now();
-        let algorithm = req.algorithm.unwrap_or(self.config.default_algorithm);
         let id = Uuid::new_v4();
         let mut record = KeyRecord {
             id,
@@ -81,8 +93,8 @@ impl Kms {
             region: scope.region.clone(),
             alias: req.alias.unwrap_or_else(|| id.to_string()),
             description: req.description,
-            usage: req.usage,
-            algorithm,
+            usage,
+            spec,
             origin: if req.external { Origin::External } else { Origin::Generated },
             state: if req.external { KeyState::PendingImport } else { KeyState::Enabled },
             created_at,
@@ -102,7 +114,7 @@ impl Kms {
             None
         } else {
             record.current_version = 1;
-            let material = algorithm.generate()?;
+            let material = super::generate_material(spec.kind()).await?;
             let sealed_material = self.root.seal(&material_aad(record.account, record.id, 1), &material)?;
             Some(VersionRecord {
                 key_id: record.id,

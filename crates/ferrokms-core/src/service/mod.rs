@@ -17,9 +17,10 @@ mod rotation;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrokms_crypto::aead::{SymmetricAlgorithm, SymmetricKey};
+use ferrokms_crypto::key::{KeyKind, PreparedKey};
 use ferrokms_crypto::root::RootKey;
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 pub use access::{Credential, NewAccessKey};
 pub use aliases::check_alias_name;
@@ -31,6 +32,7 @@ pub use datakeys::{
 pub use keys::{CreateKey, DeletionRules, ServiceStats, default_policy};
 
 use crate::error::StateNeed;
+use crate::keyspec::KeySpec;
 use crate::model::{AccountId, KeyRecord, KeyState, Scope};
 use crate::store::{Conflict, Store, StoreError};
 use crate::{Error, Result};
@@ -39,8 +41,8 @@ use cache::{CachedKey, KeyCache, VersionKey};
 /// Tunables of the service.
 #[derive(Debug, Clone)]
 pub struct KmsConfig {
-    /// Algorithm of keys created without an explicit one (Tencent's ENCRYPT_DECRYPT).
-    pub default_algorithm: SymmetricAlgorithm,
+    /// Spec of symmetric keys created without an explicit one (Tencent's ENCRYPT_DECRYPT).
+    pub default_spec: KeySpec,
     /// How long cached key metadata and credentials are trusted before a re-read (other
     /// processes, such as `ferrokms admin` or other nodes, may change them).
     pub cache_ttl: Duration,
@@ -60,7 +62,7 @@ pub struct KmsConfig {
 impl Default for KmsConfig {
     fn default() -> Self {
         Self {
-            default_algorithm: SymmetricAlgorithm::Aes256Gcm,
+            default_spec: KeySpec::Aes256,
             cache_ttl: Duration::from_secs(1),
             cache_capacity: 100_000,
             min_manual_rotation_interval: 86_400,
@@ -176,11 +178,34 @@ impl Kms {
             .root
             .open(&material_aad(record.account, record.id, version), &stored.sealed_material)
             .map_err(|_| Error::internal(format!("key {} version {version} does not unseal", record.id)))?;
-        let prepared =
-            Arc::new(VersionKey { key: SymmetricKey::new(record.algorithm, &clear)?, id: stored.version_id });
+        let prepared = Arc::new(VersionKey { key: prepare(record.spec.kind(), clear).await?, id: stored.version_id });
         key.put_version(version, prepared.clone());
         Ok(prepared)
     }
+}
+
+/// Fresh material of `kind`. RSA key generation takes tens to hundreds of milliseconds, so it
+/// runs on the blocking pool, never on the request workers.
+async fn generate_material(kind: KeyKind) -> Result<Zeroizing<Vec<u8>>> {
+    if !kind.is_asymmetric() {
+        return Ok(kind.generate()?);
+    }
+    tokio::task::spawn_blocking(move || kind.generate())
+        .await
+        .map_err(|_| Error::internal("key generation was cancelled"))?
+        .map_err(Error::from)
+}
+
+/// Material prepared for use. Parsing an asymmetric private key (RSA's checks above all) is
+/// slow enough to keep off the request workers too.
+async fn prepare(kind: KeyKind, clear: Zeroizing<Vec<u8>>) -> Result<PreparedKey> {
+    if !kind.is_asymmetric() {
+        return Ok(PreparedKey::new(kind, &clear)?);
+    }
+    tokio::task::spawn_blocking(move || PreparedKey::new(kind, &clear))
+        .await
+        .map_err(|_| Error::internal("key preparation was cancelled"))?
+        .map_err(Error::from)
 }
 
 /// Checks that a key can be used for encryption.

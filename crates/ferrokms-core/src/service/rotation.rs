@@ -15,6 +15,7 @@ impl Kms {
         let at = now();
         self.modify_key(scope, id, |k| {
             rotatable(k)?;
+            automatically_rotatable(k)?;
             k.rotation_enabled = true;
             k.rotation_interval = interval;
             k.next_rotation_at = at.saturating_add(interval);
@@ -63,7 +64,7 @@ impl Kms {
     pub(super) async fn add_version(&self, mut record: KeyRecord, at: u64) -> Result<Option<KeyRecord>> {
         let expected = record.revision;
         let version = record.current_version + 1;
-        let material = record.algorithm.generate()?;
+        let material = super::generate_material(record.spec.kind()).await?;
         let sealed_material = self.root.seal(&material_aad(record.account, record.id, version), &material)?;
         let v =
             VersionRecord { key_id: record.id, version, version_id: Uuid::new_v4(), sealed_material, created_at: at };
@@ -82,6 +83,16 @@ impl Kms {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Only symmetric keys rotate on a schedule (as in both clouds): a new asymmetric version is a
+/// new public key that every holder of the old one must fetch, so it is made on request only
+/// (Alibaba CreateKeyVersion).
+fn automatically_rotatable(k: &KeyRecord) -> Result<()> {
+    if k.spec.symmetric().is_none() {
+        return Err(Error::Unsupported(format!("automatic rotation of {} keys", k.spec.alibaba_name())));
+    }
+    Ok(())
 }
 
 fn rotatable(k: &KeyRecord) -> Result<()> {

@@ -317,7 +317,7 @@ impl Store for SqliteStore {
         .bind(&k.alias)
         .bind(&k.description)
         .bind(k.usage.as_str())
-        .bind(i64::from(k.algorithm as u8))
+        .bind(i64::from(k.spec.code()))
         .bind(k.origin.as_str())
         .bind(k.state.as_str())
         .bind(i(k.created_at))
@@ -508,11 +508,11 @@ impl Store for SqliteStore {
                 q.push(" AND usage = ");
                 q.push_bind(u.as_str());
             }
-            if !f.algorithms.is_empty() {
+            if !f.specs.is_empty() {
                 q.push(" AND algorithm IN (");
                 let mut sep = q.separated(", ");
-                for a in &f.algorithms {
-                    sep.push_bind(i64::from(*a as u8));
+                for s in &f.specs {
+                    sep.push_bind(i64::from(s.code()));
                 }
                 q.push(")");
             }

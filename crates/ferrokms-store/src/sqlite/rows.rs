@@ -1,10 +1,9 @@
 //! Mapping between rows and domain records.
 
 use ferrokms_core::model::{
-    AccessKeyRecord, AccountId, AccountRecord, AliasRecord, DataKeyRecord, KeyRecord, KeyState, KeyUsage, Origin,
-    Region, Tag, VersionRecord,
+    AccessKeyRecord, AccountId, AccountRecord, AliasRecord, DataKeyRecord, KeyRecord, KeySpec, KeyState, KeyUsage,
+    Origin, Region, Tag, VersionRecord,
 };
-use ferrokms_crypto::aead::SymmetricAlgorithm;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
@@ -46,10 +45,7 @@ pub(super) fn key(row: &SqliteRow, tags: Vec<Tag>) -> Result<KeyRecord, StoreErr
         alias: string_of(row, "alias")?,
         description: string_of(row, "description")?,
         usage: KeyUsage::parse(&string_of(row, "usage")?).ok_or_else(|| bad("usage"))?,
-        algorithm: u8::try_from(algorithm)
-            .ok()
-            .and_then(SymmetricAlgorithm::from_code)
-            .ok_or_else(|| bad("algorithm"))?,
+        spec: u8::try_from(algorithm).ok().and_then(KeySpec::from_code).ok_or_else(|| bad("algorithm"))?,
         origin: origin_of(row)?,
         state: state_of(row)?,
         created_at: u64_of(row, "created_at")?,

@@ -1,6 +1,6 @@
 //! CMK lifecycle actions.
 
-use ferrokms_core::model::{KeyState, KeyUsage, parse_key_id};
+use ferrokms_core::model::{KeySpec, KeyState, KeyUsage, parse_key_id};
 use ferrokms_core::service::{CreateKey, DeletionRules};
 use ferrokms_core::store::KeyFilter;
 use ferrokms_core::{Error, validate};
@@ -39,15 +39,12 @@ pub(super) async fn create_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     validate::alias(&alias)?;
     let description = r.description.unwrap_or_default();
     validate::description("Description", &description, MAX_DESCRIPTION)?;
-    let usage = match r.key_usage.as_deref().unwrap_or_default() {
-        "" | "ENCRYPT_DECRYPT" => KeyUsage::EncryptDecrypt,
-        other if other.starts_with("ASYMMETRIC_") => {
-            return Err(ApiError::new(
-                "UnsupportedOperation",
-                format!("KeyUsage {other} (asymmetric keys) is not supported by this ferrokms version."),
-            ));
-        }
-        _ => return Err(Error::InvalidKeyUsage(r.key_usage.unwrap_or_default()).into()),
+    let (spec, usage) = match r.key_usage.as_deref().unwrap_or_default() {
+        "" | "ENCRYPT_DECRYPT" => (None, KeyUsage::EncryptDecrypt),
+        other => match KeySpec::from_tencent_usage(other) {
+            Some((spec, usage)) => (Some(spec), usage),
+            None => return Err(Error::InvalidKeyUsage(other.to_owned()).into()),
+        },
     };
     let external = match r.kind.unwrap_or(1) {
         1 => false,
@@ -66,8 +63,8 @@ pub(super) async fn create_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
             CreateKey {
                 alias: Some(alias),
                 description,
-                usage,
-                algorithm: None,
+                usage: Some(usage),
+                spec,
                 external,
                 tags: tags.clone(),
                 rotation_interval: None,
@@ -81,7 +78,7 @@ pub(super) async fn create_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
         "CreateTime": k.created_at,
         "Description": k.description,
         "KeyState": k.state.as_str(),
-        "KeyUsage": k.usage.as_str(),
+        "KeyUsage": k.spec.tencent_usage(k.usage),
         "TagCode": 0,
         "TagMsg": if tags.is_empty() { "" } else { "ok" },
         "HsmClusterId": "",
@@ -189,13 +186,13 @@ pub(super) async fn list_key_detail(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
         _ => return Err(ApiError::invalid_value("KeyState", "must be 0 to 5")),
     };
     let origin = origin_filter(r.origin.as_deref())?;
-    let usage = match r.key_usage.as_deref().unwrap_or_default() {
-        "" | "ENCRYPT_DECRYPT" => Some(KeyUsage::EncryptDecrypt),
-        "ALL" => None,
-        other if other.starts_with("ASYMMETRIC_") => {
-            return Ok(json!({ "TotalCount": 0, "KeyMetadatas": [] }));
-        }
-        other => return Err(Error::InvalidKeyUsage(other.to_owned()).into()),
+    let (usage, specs) = match r.key_usage.as_deref().unwrap_or_default() {
+        "" | "ENCRYPT_DECRYPT" => (Some(KeyUsage::EncryptDecrypt), symmetric_specs()),
+        "ALL" => (None, vec![]),
+        other => match KeySpec::from_tencent_usage(other) {
+            Some((spec, usage)) => (Some(usage), vec![spec]),
+            None => return Err(Error::InvalidKeyUsage(other.to_owned()).into()),
+        },
     };
     match r.hsm_cluster_id.as_deref() {
         None | Some("") | Some("default") => {}
@@ -213,7 +210,7 @@ pub(super) async fn list_key_detail(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
         order,
         offset,
         limit,
-        algorithms: vec![],
+        specs,
     };
     let (keys, total) = ctx.kms.list_keys(&ctx.scope, &filter).await?;
     Ok(json!({ "TotalCount": total, "KeyMetadatas": keys.iter().map(key_metadata).collect::<Vec<_>>() }))
@@ -335,4 +332,9 @@ pub(super) async fn bind_cloud_resource(ctx: &Ctx<'_>, body: &[u8], bind: bool) 
         ));
     }
     Ok(json!({}))
+}
+
+/// The specs of Tencent's `ENCRYPT_DECRYPT` usage: every symmetric one.
+fn symmetric_specs() -> Vec<KeySpec> {
+    ferrokms_core::keyspec::SPECS.iter().filter(|s| s.spec.symmetric().is_some()).map(|s| s.spec).collect()
 }

@@ -1,7 +1,7 @@
 //! GetServiceStatus, GetRegions, ListAlgorithms.
 
-use ferrokms_core::model::Region;
-use ferrokms_crypto::aead::SymmetricAlgorithm;
+use ferrokms_core::keyspec::SPECS;
+use ferrokms_core::model::{KeyUsage, Region};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -40,14 +40,23 @@ pub(super) fn get_regions(_: &Ctx<'_>, body: &[u8]) -> Outcome {
 
 pub(super) fn list_algorithms(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     let Empty {} = decode(body)?;
-    // CreateKey has no algorithm field: ENCRYPT_DECRYPT keys use the configured algorithm.
-    let symmetric = match ctx.kms.config().default_algorithm {
-        SymmetricAlgorithm::Sm4Gcm => "SM4",
-        _ => "AES_256",
-    };
+    // CreateKey has no algorithm field: ENCRYPT_DECRYPT keys use the configured spec. HMAC keys
+    // have no Tencent actions, so they are not listed here.
+    let default = ctx.kms.config().default_spec;
+    let symmetric = [json!({"KeyUsage": "ENCRYPT_DECRYPT", "Algorithm": default.info().tencent_algorithm})];
+    let (mut encryption, mut signing) = (vec![], vec![]);
+    for info in SPECS.iter().filter(|s| s.spec.is_asymmetric()) {
+        for (usage, name) in info.tencent {
+            let entry = json!({"KeyUsage": name, "Algorithm": info.tencent_algorithm});
+            match usage {
+                KeyUsage::SignVerify => signing.push(entry),
+                _ => encryption.push(entry),
+            }
+        }
+    }
     Ok(json!({
-        "SymmetricAlgorithms": [{"KeyUsage": "ENCRYPT_DECRYPT", "Algorithm": symmetric}],
-        "AsymmetricAlgorithms": [],
-        "AsymmetricSignVerifyAlgorithms": [],
+        "SymmetricAlgorithms": symmetric,
+        "AsymmetricAlgorithms": encryption,
+        "AsymmetricSignVerifyAlgorithms": signing,
     }))
 }
