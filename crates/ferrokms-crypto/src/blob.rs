@@ -18,6 +18,22 @@
 //! The AEAD's associated data is the 37-byte header, the owning account and the canonical
 //! encryption context (see [`associated_data`]), so no header byte can be changed unnoticed and
 //! a blob is bound to its account and context.
+//!
+//! A post-quantum blob (PostQuantumCryptoEncrypt) has format version 2 and a 25-byte header;
+//! what follows is the ML-KEM-768 + AES-256-GCM hybrid body of
+//! [`crate::key::PreparedKey::hybrid_seal`], whose associated data is that header, the account
+//! and the context, as above:
+//!
+//! ```text
+//! offset size
+//!  0     2   magic "FK"
+//!  2     1   format version (2)
+//!  3     1   KEM (1 = ML-KEM-768 with AES-256-GCM)
+//!  4     1   payload kind
+//!  5    16   key id
+//! 21     4   key version
+//! 25     n   hybrid body
+//! ```
 
 use uuid::Uuid;
 
@@ -26,6 +42,10 @@ use crate::{CryptoError, random};
 
 const MAGIC: &[u8; 2] = b"FK";
 const FORMAT_V1: u8 = 1;
+const FORMAT_HYBRID: u8 = 2;
+const KEM_ML_KEM_768_AES_256_GCM: u8 = 1;
+/// Length of a post-quantum blob's header.
+pub const HYBRID_HEADER_LEN: usize = 25;
 /// Length of the header (everything before the ciphertext).
 pub const HEADER_LEN: usize = 37;
 
@@ -111,11 +131,7 @@ impl<'a> Blob<'a> {
             return Err(CryptoError::Malformed("not a ferrokms ciphertext"));
         }
         let algorithm = SymmetricAlgorithm::from_code(raw[3]).ok_or(CryptoError::Malformed("unknown algorithm"))?;
-        let payload = match raw[4] {
-            0 => PayloadKind::Bytes,
-            1 => PayloadKind::Text,
-            _ => return Err(CryptoError::Malformed("unknown payload kind")),
-        };
+        let payload = payload_kind(raw[4])?;
         let key_id = Uuid::from_slice(&raw[5..21]).map_err(|_| CryptoError::Malformed("key id"))?;
         let key_version = u32::from_be_bytes([raw[21], raw[22], raw[23], raw[24]]);
         Ok(Self { header: BlobHeader { algorithm, payload, key_id, key_version }, raw })
@@ -131,6 +147,53 @@ impl<'a> Blob<'a> {
         let header = &self.raw[..HEADER_LEN];
         let nonce: [u8; NONCE_LEN] = self.raw[25..37].try_into().map_err(|_| CryptoError::Malformed("nonce"))?;
         key.open(&nonce, &associated_data(header, account, context), &self.raw[HEADER_LEN..])
+    }
+}
+
+/// The header of a post-quantum (hybrid KEM) blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HybridHeader {
+    /// What the payload is.
+    pub payload: PayloadKind,
+    /// The key (CMK) id.
+    pub key_id: Uuid,
+    /// The key version whose ML-KEM key sealed the blob.
+    pub key_version: u32,
+}
+
+impl HybridHeader {
+    /// The header's bytes: the start of the blob and part of the associated data.
+    pub fn encode(&self) -> [u8; HYBRID_HEADER_LEN] {
+        let mut h = [0u8; HYBRID_HEADER_LEN];
+        h[0..2].copy_from_slice(MAGIC);
+        h[2] = FORMAT_HYBRID;
+        h[3] = KEM_ML_KEM_768_AES_256_GCM;
+        h[4] = self.payload as u8;
+        h[5..21].copy_from_slice(self.key_id.as_bytes());
+        h[21..25].copy_from_slice(&self.key_version.to_be_bytes());
+        h
+    }
+
+    /// Splits a post-quantum blob into its header and its hybrid body (still unauthenticated).
+    pub fn parse(raw: &[u8]) -> Result<(Self, &[u8]), CryptoError> {
+        if raw.len() <= HYBRID_HEADER_LEN {
+            return Err(CryptoError::Malformed("blob too short"));
+        }
+        if &raw[0..2] != MAGIC || raw[2] != FORMAT_HYBRID || raw[3] != KEM_ML_KEM_768_AES_256_GCM {
+            return Err(CryptoError::Malformed("not a ferrokms post-quantum ciphertext"));
+        }
+        let payload = payload_kind(raw[4])?;
+        let key_id = Uuid::from_slice(&raw[5..21]).map_err(|_| CryptoError::Malformed("key id"))?;
+        let key_version = u32::from_be_bytes([raw[21], raw[22], raw[23], raw[24]]);
+        Ok((Self { payload, key_id, key_version }, &raw[HYBRID_HEADER_LEN..]))
+    }
+}
+
+fn payload_kind(code: u8) -> Result<PayloadKind, CryptoError> {
+    match code {
+        0 => Ok(PayloadKind::Bytes),
+        1 => Ok(PayloadKind::Text),
+        _ => Err(CryptoError::Malformed("unknown payload kind")),
     }
 }
 
@@ -177,5 +240,19 @@ mod tests {
             let opened = Blob::parse(&blob[..len]).and_then(|b| b.open(&key, 42, b"ctx"));
             assert!(opened.is_err(), "truncation to {len} went unnoticed");
         }
+    }
+
+    #[test]
+    fn hybrid_headers_round_trip_and_are_not_v1_blobs() {
+        let h = HybridHeader { payload: PayloadKind::Text, key_id: Uuid::new_v4(), key_version: 7 };
+        let mut blob = h.encode().to_vec();
+        blob.extend_from_slice(&[9u8; 1200]);
+        let (parsed, body) = HybridHeader::parse(&blob).unwrap();
+        assert_eq!(parsed, h);
+        assert_eq!(body, &[9u8; 1200][..]);
+        assert!(Blob::parse(&blob).is_err(), "a hybrid blob is not a symmetric one");
+        assert!(HybridHeader::parse(&blob[..HYBRID_HEADER_LEN]).is_err());
+        let sym = header().seal(&SymmetricKey::new(SymmetricAlgorithm::Aes256Gcm, &[1u8; 32]).unwrap(), 1, b"", b"x");
+        assert!(HybridHeader::parse(&sym.unwrap()).is_err(), "a symmetric blob is not a hybrid one");
     }
 }

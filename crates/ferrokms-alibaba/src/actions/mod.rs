@@ -2,6 +2,7 @@
 //! each one ferrokms implements; the others answer `UnsupportedOperation`.
 
 mod aliases;
+mod asymmetric;
 mod crypto;
 mod datakeys;
 mod keys;
@@ -141,6 +142,13 @@ pub(crate) async fn dispatch(ctx: &Ctx<'_>, action: &str) -> Option<Outcome> {
         "GenerateDataKeyWithoutPlaintext" => datakeys::generate_data_key(ctx, false).await,
         "GenerateAndExportDataKey" => datakeys::generate_and_export_data_key(ctx).await,
         "ExportDataKey" => datakeys::export_data_key(ctx).await,
+        "GetPublicKey" => asymmetric::get_public_key(ctx).await,
+        "AsymmetricEncrypt" => asymmetric::asymmetric_encrypt(ctx).await,
+        "AsymmetricDecrypt" => asymmetric::asymmetric_decrypt(ctx).await,
+        "AsymmetricSign" => asymmetric::asymmetric_sign(ctx).await,
+        "AsymmetricVerify" => asymmetric::asymmetric_verify(ctx).await,
+        "GenerateMac" => asymmetric::generate_mac(ctx).await,
+        "VerifyMac" => asymmetric::verify_mac(ctx).await,
         "TagResource" => tags::tag_resource(ctx).await,
         "UntagResource" => tags::untag_resource(ctx).await,
         "ListResourceTags" => tags::list_resource_tags(ctx).await,

@@ -46,6 +46,11 @@ impl CachedKey {
         found
     }
 
+    /// The number of an already unsealed version, by its id.
+    pub(crate) fn version_number(&self, id: Uuid) -> Option<u32> {
+        self.versions.read().iter().find(|(_, k)| k.id == id).map(|(v, _)| *v)
+    }
+
     pub(crate) fn put_version(&self, v: u32, key: Arc<VersionKey>) {
         self.versions.write().insert(v, key);
     }

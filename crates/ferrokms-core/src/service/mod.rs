@@ -6,13 +6,16 @@
 
 mod access;
 mod aliases;
+mod asymmetric;
 mod background;
 mod cache;
 mod crypto;
 mod datakeys;
 mod keys;
 mod listing;
+mod pq;
 mod rotation;
+mod signing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,12 +27,14 @@ use zeroize::Zeroizing;
 
 pub use access::{Credential, NewAccessKey};
 pub use aliases::check_alias_name;
+pub use asymmetric::{KeyUsed, MAX_ASYMMETRIC_CIPHERTEXT, PublicKey, VersionRef};
 pub use background::BackgroundReport;
 pub use crypto::{Decrypted, Encrypted, ReEncrypted};
 pub use datakeys::{
     DataKeyOutput, GenerateDataKey, HostedSpec, ImportDataKey, MAX_DATA_KEY_DESCRIPTION, PublicKeyWrap,
 };
 pub use keys::{CreateKey, DeletionRules, ServiceStats, default_policy};
+pub use signing::{MAX_SIGNED_MESSAGE, SignInput};
 
 use crate::error::StateNeed;
 use crate::keyspec::KeySpec;

@@ -1,10 +1,12 @@
 //! The action table: every action of the 2019-01-18 API, and the handler of each one ferrokms
 //! implements. An action of the API without a handler answers `UnsupportedOperation`.
 
+mod asymmetric;
 mod crypto;
 mod datakey;
 mod hosted;
 mod keys;
+mod pq;
 mod rotation;
 mod service;
 
@@ -175,6 +177,15 @@ pub(crate) async fn dispatch(ctx: &Ctx<'_>, action: &str, body: &[u8]) -> Option
         "DisableKeyRotation" => rotation::disable_key_rotation(ctx, body).await,
         "GetKeyRotationStatus" => rotation::get_key_rotation_status(ctx, body).await,
         "RotateKey" => rotation::rotate_key(ctx, body).await,
+        "GetPublicKey" => asymmetric::get_public_key(ctx, body).await,
+        "AsymmetricRsaDecrypt" => asymmetric::asymmetric_rsa_decrypt(ctx, body).await,
+        "AsymmetricSm2Decrypt" => asymmetric::asymmetric_sm2_decrypt(ctx, body).await,
+        "SignByAsymmetricKey" => asymmetric::sign(ctx, body).await,
+        "VerifyByAsymmetricKey" => asymmetric::verify(ctx, body).await,
+        "PostQuantumCryptoEncrypt" => pq::encrypt(ctx, body).await,
+        "PostQuantumCryptoDecrypt" => pq::decrypt(ctx, body).await,
+        "PostQuantumCryptoSign" => pq::sign(ctx, body).await,
+        "PostQuantumCryptoVerify" => pq::verify(ctx, body).await,
         _ => return None,
     };
     Some(out)

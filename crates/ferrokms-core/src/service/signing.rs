@@ -1,0 +1,134 @@
+//! Signatures with asymmetric keys and MACs with HMAC keys. A signature or MAC that does not
+//! verify is an answer (`false`), not an error; a malformed request is an error.
+
+use ferrokms_crypto::CryptoError;
+use ferrokms_crypto::key::Message;
+use uuid::Uuid;
+
+use super::Kms;
+use super::asymmetric::{KeyUsed, VersionRef};
+use crate::keyspec::{MacAlgorithm, SigningAlgorithm};
+use crate::model::{KeyRecord, KeyUsage, Scope};
+use crate::{Error, Result};
+
+/// Longest message signed, verified or MACed as is (both clouds: 4096 bytes).
+pub const MAX_SIGNED_MESSAGE: usize = 4096;
+
+/// What is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInput<'a> {
+    /// The message, at most [`MAX_SIGNED_MESSAGE`] bytes.
+    Raw(&'a [u8]),
+    /// Its digest under the algorithm's hash (for SM2DSA: SM3(Z_A ‖ M)).
+    Digest(&'a [u8]),
+}
+
+impl Kms {
+    /// Signs with key `id`.
+    pub async fn sign(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        which: VersionRef,
+        algorithm: SigningAlgorithm,
+        input: SignInput<'_>,
+    ) -> Result<(KeyUsed, Vec<u8>)> {
+        let (_, used, material) = self.key_version(scope, id, which, KeyUsage::SignVerify).await?;
+        let message = checked_message(&used.key, algorithm, input)?;
+        let signature = material.key.sign(algorithm.crypto(), message).map_err(request_error)?;
+        Ok((used, signature))
+    }
+
+    /// Whether `signature` is key `id`'s signature of the input.
+    pub async fn verify(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        which: VersionRef,
+        algorithm: SigningAlgorithm,
+        input: SignInput<'_>,
+        signature: &[u8],
+    ) -> Result<(KeyUsed, bool)> {
+        let (_, used, material) = self.key_version(scope, id, which, KeyUsage::SignVerify).await?;
+        let message = checked_message(&used.key, algorithm, input)?;
+        let valid = material.key.verify(algorithm.crypto(), message, signature).map_err(request_error)?;
+        Ok((used, valid))
+    }
+
+    /// The MAC of `message` under HMAC key `id`.
+    pub async fn generate_mac(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        algorithm: MacAlgorithm,
+        message: &[u8],
+    ) -> Result<(KeyUsed, Vec<u8>)> {
+        let (_, used, material) = self.key_version(scope, id, VersionRef::Current, KeyUsage::GenerateVerifyMac).await?;
+        check_mac(&used.key, algorithm, message)?;
+        let mac = material.key.mac(message).map_err(request_error)?;
+        Ok((used, mac))
+    }
+
+    /// Whether `mac` is the MAC of `message` under HMAC key `id` (any version: a MAC made before
+    /// a rotation still verifies).
+    pub async fn verify_mac(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        algorithm: MacAlgorithm,
+        message: &[u8],
+        mac: &[u8],
+    ) -> Result<(KeyUsed, bool)> {
+        let (key, used, material) =
+            self.key_version(scope, id, VersionRef::Current, KeyUsage::GenerateVerifyMac).await?;
+        check_mac(&used.key, algorithm, message)?;
+        if material.key.verify_mac(message, mac).map_err(request_error)? {
+            return Ok((used, true));
+        }
+        for version in (1..used.version).rev() {
+            let older = self.material(&key, version).await?;
+            if older.key.verify_mac(message, mac).map_err(request_error)? {
+                return Ok((KeyUsed { version, version_id: older.id, ..used }, true));
+            }
+        }
+        Ok((used, false))
+    }
+}
+
+fn checked_message<'a>(key: &KeyRecord, algorithm: SigningAlgorithm, input: SignInput<'a>) -> Result<Message<'a>> {
+    if !key.spec.info().signing.contains(&algorithm) {
+        let spec = key.spec.alibaba_name();
+        return Err(Error::invalid("Algorithm", format!("{algorithm:?} is not an algorithm of {spec} keys")));
+    }
+    match input {
+        SignInput::Raw(m) if m.is_empty() || m.len() > MAX_SIGNED_MESSAGE => {
+            Err(Error::invalid("Message", format!("must be 1 to {MAX_SIGNED_MESSAGE} bytes")))
+        }
+        SignInput::Raw(m) => Ok(Message::Raw(m)),
+        SignInput::Digest(d) => match algorithm.digest_len() {
+            Some(n) if d.len() == n => Ok(Message::Digest(d)),
+            Some(n) => Err(Error::invalid("Message", format!("a digest for {algorithm:?} is {n} bytes"))),
+            None => Err(Error::invalid("MessageType", format!("{algorithm:?} signs messages, not digests"))),
+        },
+    }
+}
+
+fn check_mac(key: &KeyRecord, algorithm: MacAlgorithm, message: &[u8]) -> Result<()> {
+    if key.spec.mac_algorithm() != Some(algorithm) {
+        let spec = key.spec.alibaba_name();
+        return Err(Error::invalid("Algorithm", format!("{algorithm:?} is not the algorithm of {spec} keys")));
+    }
+    if message.is_empty() || message.len() > MAX_SIGNED_MESSAGE {
+        return Err(Error::invalid("Message", format!("must be 1 to {MAX_SIGNED_MESSAGE} bytes")));
+    }
+    Ok(())
+}
+
+/// A crypto error on a request the checks above let through: the request's fault if malformed.
+fn request_error(e: CryptoError) -> Error {
+    match e {
+        CryptoError::Malformed(why) => Error::invalid("Message", why),
+        CryptoError::KeyAlgorithmMismatch => Error::invalid("Algorithm", "not an algorithm of this key"),
+        e => Error::internal(e),
+    }
+}
