@@ -129,6 +129,10 @@ impl From<Error> for ApiError {
             Error::ExternalKeyCannotRotate => {
                 Self::new(StatusCode::BAD_REQUEST, "Rejected.UnsupportedOperation", e.to_string())
             }
+            Error::NotExternalKey => Self::new(StatusCode::BAD_REQUEST, "Unsupported.Origin", e.to_string()),
+            Error::InvalidImportToken => Self::new(StatusCode::BAD_REQUEST, "InvalidImportToken", e.to_string()),
+            Error::ImportTokenExpired => Self::new(StatusCode::BAD_REQUEST, "ExpiredImportToken", e.to_string()),
+            Error::MaterialMismatch => Self::new(StatusCode::BAD_REQUEST, "InvalidKeyMaterial", e.to_string()),
             Error::Unsupported(what) => Self::unsupported(&what),
             Error::Busy(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableTemporary", e.to_string()),
             Error::Internal(detail) => {

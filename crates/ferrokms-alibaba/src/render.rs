@@ -71,7 +71,7 @@ pub fn key_metadata(k: &KeyRecord, primary: Option<Uuid>) -> Value {
         "KeyState": key_state(k.state),
         "KeyUsage": k.usage.alibaba_name(),
         "LastRotationDate": iso(if k.last_rotated_at > 0 { k.last_rotated_at } else { k.created_at }),
-        "MaterialExpireTime": "",
+        "MaterialExpireTime": if k.material_expires_at > 0 { iso(k.material_expires_at) } else { String::new() },
         "NextRotationDate": if k.rotation_enabled { iso(k.next_rotation_at) } else { String::new() },
         "Origin": match k.origin { Origin::Generated => "Aliyun_KMS", Origin::External => "EXTERNAL" },
         "PrimaryKeyVersion": primary.map(|p| p.to_string()).unwrap_or_default(),

@@ -124,6 +124,18 @@ pub enum Error {
     /// EXTERNAL keys cannot rotate.
     #[error("keys with imported material cannot rotate")]
     ExternalKeyCannotRotate,
+    /// The operation needs an EXTERNAL key (imported material).
+    #[error("the key's material is not imported (Origin is not EXTERNAL)")]
+    NotExternalKey,
+    /// An import token that ferrokms did not issue for this key.
+    #[error("the import token is not valid for this key")]
+    InvalidImportToken,
+    /// An import token past its validity.
+    #[error("the import token has expired")]
+    ImportTokenExpired,
+    /// Material to import that differs from what the key had before.
+    #[error("the key material differs from the material imported before")]
+    MaterialMismatch,
     /// The operation is not offered.
     #[error("unsupported operation: {0}")]
     Unsupported(String),

@@ -232,6 +232,11 @@ pub struct KeyRecord {
     pub policy: String,
     /// Incremented by every update; guards against lost updates.
     pub revision: u64,
+    /// Unix seconds at which imported material expires; 0 if never (or not imported).
+    pub material_expires_at: u64,
+    /// Fingerprint of the imported material (see `service::import`), kept after the material is
+    /// deleted so that only the same material can be imported again; empty if none.
+    pub material_fingerprint: Vec<u8>,
     /// Tags.
     pub tags: Vec<Tag>,
 }

@@ -134,6 +134,9 @@ pub trait Store: Send + Sync + 'static {
         expected_revision: u64,
         version: &VersionRecord,
     ) -> Result<(), StoreError>;
+    /// Updates a key (compare-and-swap on its revision) and deletes all its versions' material,
+    /// atomically (DeleteImportedKeyMaterial, imported material expiring).
+    async fn remove_versions(&self, key: &KeyRecord, expected_revision: u64) -> Result<(), StoreError>;
     /// One version of a key.
     async fn get_version(&self, key_id: Uuid, version: u32) -> Result<Option<VersionRecord>, StoreError>;
     /// Every version of a key, oldest first.
@@ -184,6 +187,8 @@ pub trait Store: Send + Sync + 'static {
     async fn keys_due_for_deletion(&self, now: u64) -> Result<Vec<KeyRecord>, StoreError>;
     /// Enabled keys with automatic rotation on whose next rotation time has passed.
     async fn keys_due_for_rotation(&self, now: u64) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Keys whose imported material expired at or before `now` and still hold it (up to 1000).
+    async fn keys_with_expired_material(&self, now: u64) -> Result<Vec<KeyRecord>, StoreError>;
 
     /// Records that a cloud resource uses a key (idempotent).
     async fn bind_resource(&self, key_id: Uuid, product: &str, resource: &str) -> Result<(), StoreError>;

@@ -1,4 +1,5 @@
-//! The background task: deletes what is due and rotates what is due, periodically and at start.
+//! The background task: deletes what is due, rotates what is due and expires imported material,
+//! periodically and at start.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,11 +26,12 @@ pub fn spawn(kms: Arc<Kms>, every: Duration) -> Background {
             }
             // A pass, once started, runs to its end: `stop` waits for it.
             match kms.run_due_work().await {
-                Ok(r) if r.keys_deleted + r.data_keys_deleted + r.keys_rotated > 0 => {
+                Ok(r) if r.keys_deleted + r.data_keys_deleted + r.keys_rotated + r.materials_expired > 0 => {
                     tracing::info!(
                         keys_deleted = r.keys_deleted,
                         data_keys_deleted = r.data_keys_deleted,
                         keys_rotated = r.keys_rotated,
+                        materials_expired = r.materials_expired,
                         "background pass"
                     );
                 }

@@ -58,7 +58,7 @@ pub fn key_metadata(k: &KeyRecord) -> Value {
             "NextRotateTime": if k.rotation_enabled { k.next_rotation_at } else { 0 },
             "DeletionDate": k.deletion_date,
             "Origin": origin(k.origin),
-            "ValidTo": 0,
+            "ValidTo": k.material_expires_at,
             "ResourceId": format!("creatorUin/{uin}/{}", k.id),
             "RotateDays": if k.rotation_enabled { k.rotation_interval / 86_400 } else { 0 },
             "LastRotateTime": k.last_rotated_at,

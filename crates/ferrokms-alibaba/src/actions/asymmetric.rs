@@ -130,7 +130,10 @@ fn mac_algorithm<'a>(ctx: &'a Ctx<'_>) -> Result<(MacAlgorithm, &'a str), ApiErr
         "HMAC_SHA_512" => MacAlgorithm::HmacSha512,
         "HMAC_SM3" => MacAlgorithm::HmacSm3,
         _ => {
-            return Err(ApiError::invalid("Algorithm", "expected HMAC_SHA_256, HMAC_SHA_384, HMAC_SHA_512 or HMAC_SM3"));
+            return Err(ApiError::invalid(
+                "Algorithm",
+                "expected HMAC_SHA_256, HMAC_SHA_384, HMAC_SHA_512 or HMAC_SM3",
+            ));
         }
     };
     Ok((algorithm, name))

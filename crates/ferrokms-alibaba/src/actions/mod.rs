@@ -5,6 +5,7 @@ mod aliases;
 mod asymmetric;
 mod crypto;
 mod datakeys;
+mod import;
 mod keys;
 mod misc;
 mod tags;
@@ -147,6 +148,9 @@ pub(crate) async fn dispatch(ctx: &Ctx<'_>, action: &str) -> Option<Outcome> {
         "AsymmetricDecrypt" => asymmetric::asymmetric_decrypt(ctx).await,
         "AsymmetricSign" => asymmetric::asymmetric_sign(ctx).await,
         "AsymmetricVerify" => asymmetric::asymmetric_verify(ctx).await,
+        "GetParametersForImport" => import::get_parameters_for_import(ctx).await,
+        "ImportKeyMaterial" => import::import_key_material(ctx).await,
+        "DeleteKeyMaterial" => import::delete_key_material(ctx).await,
         "GenerateMac" => asymmetric::generate_mac(ctx).await,
         "VerifyMac" => asymmetric::verify_mac(ctx).await,
         "TagResource" => tags::tag_resource(ctx).await,

@@ -1,5 +1,6 @@
 //! Work that falls due with time: deleting keys and hosted data keys whose deletion window has
-//! ended, and rotating keys whose rotation period has passed. All state is in the store, so a
+//! ended, rotating keys whose rotation period has passed, and deleting imported material whose
+//! validity ended. All state is in the store, so a
 //! restart loses nothing; the server calls [`Kms::run_due_work`] periodically. One item that
 //! fails is logged and retried on the next pass; it never holds up the others.
 
@@ -17,6 +18,8 @@ pub struct BackgroundReport {
     pub data_keys_deleted: usize,
     /// Keys rotated.
     pub keys_rotated: usize,
+    /// Keys whose imported material expired (now PendingImport).
+    pub materials_expired: usize,
     /// Items that failed and wait for the next pass.
     pub failures: usize,
 }
@@ -64,6 +67,19 @@ impl Kms {
                 Ok(None) => {} // changed meanwhile: the next pass sees the new state
                 Err(e) => {
                     tracing::error!(key_id = %id, error = %e, "scheduled rotation failed");
+                    report.failures += 1;
+                }
+            }
+        }
+        for key in self.store.keys_with_expired_material(at).await? {
+            let id = key.id;
+            match self.drop_material(key, Some(at)).await {
+                Ok(_) => {
+                    tracing::info!(key_id = %id, "imported key material expired and was deleted");
+                    report.materials_expired += 1;
+                }
+                Err(e) => {
+                    tracing::error!(key_id = %id, error = %e, "deleting expired key material failed");
                     report.failures += 1;
                 }
             }

@@ -128,6 +128,8 @@ mod tests {
             next_rotation_at: 0,
             current_version: 1,
             revision,
+            material_expires_at: 0,
+            material_fingerprint: vec![],
             tags: vec![],
         }
     }

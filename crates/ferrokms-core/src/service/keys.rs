@@ -108,6 +108,8 @@ impl Kms {
             deletion_protection_description: String::new(),
             policy: req.policy.unwrap_or_else(|| default_policy(scope.account)),
             revision: 1,
+            material_expires_at: 0,
+            material_fingerprint: Vec::new(),
             tags: req.tags,
         };
         let first = if req.external {

@@ -11,6 +11,7 @@ mod background;
 mod cache;
 mod crypto;
 mod datakeys;
+mod import;
 mod keys;
 mod listing;
 mod pq;
@@ -33,6 +34,7 @@ pub use crypto::{Decrypted, Encrypted, ReEncrypted};
 pub use datakeys::{
     DataKeyOutput, GenerateDataKey, HostedSpec, ImportDataKey, MAX_DATA_KEY_DESCRIPTION, PublicKeyWrap,
 };
+pub use import::{IMPORT_TOKEN_VALIDITY, ImportParameters, ImportWrapping, MAX_MATERIAL_EXPIRY};
 pub use keys::{CreateKey, DeletionRules, ServiceStats, default_policy};
 pub use signing::{MAX_SIGNED_MESSAGE, SignInput};
 

@@ -308,8 +308,9 @@ impl Store for SqliteStore {
         sqlx::query(
             "INSERT INTO keys (id, account_id, region, alias, description, usage, algorithm, origin, state, created_at, \
              deletion_date, rotation_enabled, rotation_interval, last_rotated_at, next_rotation_at, current_version, \
-             deletion_protection, deletion_protection_description, policy, revision) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             deletion_protection, deletion_protection_description, policy, revision, material_expires_at, \
+             material_fingerprint) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(k.id.to_string())
         .bind(i(k.account.0))
@@ -331,6 +332,8 @@ impl Store for SqliteStore {
         .bind(&k.deletion_protection_description)
         .bind(&k.policy)
         .bind(i(k.revision))
+        .bind(i(k.material_expires_at))
+        .bind(&k.material_fingerprint)
         .execute(&mut *tx)
         .await
         .map_err(unique(Conflict::Alias))?;
@@ -369,6 +372,17 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         update_key_row(&mut tx, k, expected_revision).await?;
         insert_version(&mut tx, v).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn remove_versions(&self, k: &KeyRecord, expected_revision: u64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        update_key_row(&mut tx, k, expected_revision).await?;
+        sqlx::query("DELETE FROM key_versions WHERE key_id = ?")
+            .bind(k.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         tx.commit().await.map_err(map_err)
     }
 
@@ -569,6 +583,24 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    async fn keys_with_expired_material(&self, now: u64) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM keys WHERE material_expires_at > 0 AND material_expires_at <= ? \
+             AND state NOT IN ('PendingImport', 'PendingDelete') LIMIT 1000",
+        )
+        .bind(i(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let k = rows::key(row, Vec::new())?;
+            let tags = self.tags(k.id).await?;
+            out.push(KeyRecord { tags, ..k });
+        }
+        Ok(out)
+    }
+
     async fn bind_resource(&self, key_id: Uuid, product: &str, resource: &str) -> Result<(), StoreError> {
         sqlx::query("INSERT OR IGNORE INTO cloud_bindings (key_id, product_id, resource_id) VALUES (?, ?, ?)")
             .bind(key_id.to_string())
@@ -704,8 +736,8 @@ async fn update_key_row(tx: &mut Transaction<'_, Sqlite>, k: &KeyRecord, expecte
     let done = sqlx::query(
         "UPDATE keys SET alias = ?, description = ?, state = ?, deletion_date = ?, rotation_enabled = ?, \
          rotation_interval = ?, last_rotated_at = ?, next_rotation_at = ?, current_version = ?, \
-         deletion_protection = ?, deletion_protection_description = ?, policy = ?, revision = ? \
-         WHERE id = ? AND revision = ?",
+         deletion_protection = ?, deletion_protection_description = ?, policy = ?, revision = ?, \
+         material_expires_at = ?, material_fingerprint = ? WHERE id = ? AND revision = ?",
     )
     .bind(&k.alias)
     .bind(&k.description)
@@ -720,6 +752,8 @@ async fn update_key_row(tx: &mut Transaction<'_, Sqlite>, k: &KeyRecord, expecte
     .bind(&k.deletion_protection_description)
     .bind(&k.policy)
     .bind(i(k.revision))
+    .bind(i(k.material_expires_at))
+    .bind(&k.material_fingerprint)
     .bind(k.id.to_string())
     .bind(i(expected))
     .execute(&mut **tx)

@@ -59,6 +59,8 @@ pub(super) fn key(row: &SqliteRow, tags: Vec<Tag>) -> Result<KeyRecord, StoreErr
         deletion_protection_description: string_of(row, "deletion_protection_description")?,
         policy: string_of(row, "policy")?,
         revision: u64_of(row, "revision")?,
+        material_expires_at: u64_of(row, "material_expires_at")?,
+        material_fingerprint: row.try_get("material_fingerprint").map_err(|_| bad("material_fingerprint"))?,
         tags,
     })
 }

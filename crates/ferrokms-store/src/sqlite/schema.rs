@@ -100,4 +100,11 @@ CREATE INDEX tags_filter ON tags (account_id, tag_key, tag_value);
 CREATE INDEX keys_listing ON keys (account_id, region, created_at);
 CREATE INDEX data_keys_listing ON data_keys (account_id, region, created_at);
 "#,
+    // Imported (BYOK) material: when it expires (0: never) and a fingerprint that a re-import
+    // must match once the material itself has been deleted.
+    r#"
+ALTER TABLE keys ADD COLUMN material_expires_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE keys ADD COLUMN material_fingerprint BLOB NOT NULL DEFAULT x'';
+CREATE INDEX keys_material_expiry ON keys (material_expires_at) WHERE material_expires_at > 0;
+"#,
 ];

@@ -5,6 +5,7 @@ mod asymmetric;
 mod crypto;
 mod datakey;
 mod hosted;
+mod import;
 mod keys;
 mod pq;
 mod rotation;
@@ -182,6 +183,9 @@ pub(crate) async fn dispatch(ctx: &Ctx<'_>, action: &str, body: &[u8]) -> Option
         "AsymmetricSm2Decrypt" => asymmetric::asymmetric_sm2_decrypt(ctx, body).await,
         "SignByAsymmetricKey" => asymmetric::sign(ctx, body).await,
         "VerifyByAsymmetricKey" => asymmetric::verify(ctx, body).await,
+        "GetParametersForImport" => import::get_parameters_for_import(ctx, body).await,
+        "ImportKeyMaterial" => import::import_key_material(ctx, body).await,
+        "DeleteImportedKeyMaterial" => import::delete_imported_key_material(ctx, body).await,
         "PostQuantumCryptoEncrypt" => pq::encrypt(ctx, body).await,
         "PostQuantumCryptoDecrypt" => pq::decrypt(ctx, body).await,
         "PostQuantumCryptoSign" => pq::sign(ctx, body).await,

@@ -51,6 +51,15 @@ pub(super) async fn get_key_rotation_status(ctx: &Ctx<'_>, body: &[u8]) -> Outco
 pub(super) async fn rotate_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     let r: KeyIn = decode(body)?;
     no_member_account(&r.member_account)?;
-    ctx.kms.rotate_key(&ctx.scope, key_id(&r.key_id)?).await?;
+    let id = key_id(&r.key_id)?;
+    // Tencent's asymmetric keys have one version, which every one of its asymmetric actions
+    // uses; a new one would strand what was encrypted to (or verified with) the old public key.
+    if ctx.kms.describe_key(&ctx.scope, id).await?.spec.symmetric().is_none() {
+        return Err(ApiError::new(
+            "UnsupportedOperation.RotateNotSupported",
+            "Only symmetric keys rotate through this API.",
+        ));
+    }
+    ctx.kms.rotate_key(&ctx.scope, id).await?;
     Ok(json!({ "TaskId": uuid::Uuid::new_v4().to_string() }))
 }
