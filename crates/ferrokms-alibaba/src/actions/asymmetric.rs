@@ -51,12 +51,16 @@ pub(super) async fn get_public_key(ctx: &Ctx<'_>) -> Outcome {
 }
 
 fn encryption_algorithm(ctx: &Ctx<'_>) -> Result<EncryptionAlgorithm, ApiError> {
-    match ctx.req("Algorithm")? {
+    encryption_algorithm_named(ctx, "Algorithm")
+}
+
+fn encryption_algorithm_named(ctx: &Ctx<'_>, name: &str) -> Result<EncryptionAlgorithm, ApiError> {
+    match ctx.req(name)? {
         "RSAES_OAEP_SHA_256" => Ok(EncryptionAlgorithm::RsaOaepSha256),
         "RSAES_OAEP_SHA_1" => Ok(EncryptionAlgorithm::RsaOaepSha1),
         // GM/T 0009 DER, the standard form and the only one OpenSSL reads (spec section 13).
         "SM2PKE" => Ok(EncryptionAlgorithm::Sm2Der),
-        _ => Err(ApiError::invalid("Algorithm", "expected RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1 or SM2PKE")),
+        _ => Err(ApiError::invalid(name, "expected RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1 or SM2PKE")),
     }
 }
 
@@ -160,4 +164,29 @@ pub(super) async fn verify_mac(ctx: &Ctx<'_>) -> Outcome {
         return Err(ApiError::dry_run());
     }
     object(json!({ "Algorithm": name, "KeyId": used.key.id.to_string(), "Value": valid }))
+}
+
+/// ReEncrypt of an ExportedDataKey made to a KMS asymmetric key (spec section 11): the source
+/// key's private half opens it, the destination key seals it as a normal CiphertextBlob.
+pub(super) async fn re_encrypt_exported(ctx: &Ctx<'_>) -> Outcome {
+    let source = ctx.key("SourceKeyId").await?;
+    let version =
+        parse_key_id(ctx.req("SourceKeyVersionId")?).map_err(|_| ApiError::from(Error::KeyVersionNotFound))?;
+    let algorithm = encryption_algorithm_named(ctx, "SourceEncryptionAlgorithm")?;
+    let ciphertext = base64_param(ctx, "CiphertextBlob")?;
+    let destination = ctx.key("DestinationKeyId").await?;
+    let context = ctx.context("DestinationEncryptionContext")?;
+    let which = VersionRef::Id(version);
+    let out = ctx
+        .kms
+        .re_encrypt_from_asymmetric(&ctx.scope, source, which, algorithm, &ciphertext, destination, &context)
+        .await?;
+    if ctx.dry_run()? {
+        return Err(ApiError::dry_run());
+    }
+    object(json!({
+        "CiphertextBlob": STANDARD.encode(&out.blob),
+        "KeyId": out.key.id.to_string(),
+        "KeyVersionId": out.version_id.to_string(),
+    }))
 }

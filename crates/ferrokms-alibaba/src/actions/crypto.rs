@@ -68,7 +68,7 @@ pub(super) async fn re_encrypt(ctx: &Ctx<'_>) -> Outcome {
         || ctx.opt("SourceKeyVersionId").is_some()
         || ctx.opt("SourceEncryptionAlgorithm").is_some()
     {
-        return Err(ApiError::unsupported("ReEncrypt of a ciphertext made with a KMS asymmetric key"));
+        return super::asymmetric::re_encrypt_exported(ctx).await;
     }
     let raw = blob(ctx)?;
     let destination = ctx.key("DestinationKeyId").await?;

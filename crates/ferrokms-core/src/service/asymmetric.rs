@@ -134,6 +134,26 @@ impl Kms {
     }
 }
 
+impl Kms {
+    /// Decrypts what was encrypted to an asymmetric key (an ExportedDataKey made to a KMS key's
+    /// public half) and seals it under symmetric key `destination` as a normal blob.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn re_encrypt_from_asymmetric(
+        &self,
+        scope: &Scope,
+        source: Uuid,
+        which: VersionRef,
+        algorithm: EncryptionAlgorithm,
+        ciphertext: &[u8],
+        destination: Uuid,
+        context: &crate::context::EncryptionContext,
+    ) -> Result<super::Encrypted> {
+        self.require_usable_key(scope, destination).await?;
+        let (_, plaintext) = self.asymmetric_decrypt(scope, source, which, algorithm, ciphertext).await?;
+        self.encrypt(scope, destination, &plaintext, ferrokms_crypto::blob::PayloadKind::Bytes, context).await
+    }
+}
+
 /// Checks that a key is for `usage` (else the dialect's wrong-usage code).
 pub(super) fn require_usage(record: &KeyRecord, usage: KeyUsage) -> Result<()> {
     let fits = record.usage == usage
