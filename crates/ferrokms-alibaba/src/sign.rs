@@ -10,7 +10,7 @@
 //! named in `SignedHeaders`), so SDKs that sign different header sets all verify. The request
 //! must carry a `host` header; behind HTTP/2 the caller should copy `:authority` into it.
 
-use ferrokms_crypto::digest::Sha256Hex;
+use ferrokms_core::digest::Sha256Hex;
 use std::fmt;
 
 use aws_lc_rs::hmac;

@@ -23,3 +23,9 @@ pub mod store;
 pub mod validate;
 
 pub use error::{Error, Result};
+
+/// The SHA-256 hex form both dialects' request signatures use, so the fronts need no crypto
+/// crate of their own.
+pub mod digest {
+    pub use ferrokms_crypto::digest::Sha256Hex;
+}

@@ -4,6 +4,8 @@ use uuid::Uuid;
 
 use crate::Error;
 pub use crate::keyspec::{KeySpec, KeyUsage};
+/// Whether sealed bytes are raw bytes or a text string (the blob records it).
+pub use ferrokms_crypto::blob::PayloadKind;
 
 /// An account (a tenant). Keys of one account are invisible to every other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -3,9 +3,9 @@
 //! common field parsers (ids, base64, contexts, public keys, tags).
 
 use ferrokms_core::context::EncryptionContext;
+use ferrokms_core::keyspec::EncryptionAlgorithm;
 use ferrokms_core::model::{Tag, parse_data_key_id, parse_key_id};
 use ferrokms_core::service::PublicKeyWrap;
-use ferrokms_crypto::wrap::{WrapAlgorithm, WrappingKey};
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde_json::Value;
@@ -113,11 +113,11 @@ pub fn public_key_wrap(key: &Option<String>, algorithm: &Option<String>) -> Resu
         return Ok(None);
     };
     let algorithm = match algorithm.as_deref().unwrap_or_default() {
-        "" | "SM2" => WrapAlgorithm::Sm2C1C3C2,
-        "SM2_C1C3C2_ASN1" => WrapAlgorithm::Sm2C1C3C2Der,
-        "RSAES_PKCS1_V1_5" => WrapAlgorithm::RsaPkcs1V15,
-        "RSAES_OAEP_SHA_1" => WrapAlgorithm::RsaOaepSha1,
-        "RSAES_OAEP_SHA_256" => WrapAlgorithm::RsaOaepSha256,
+        "" | "SM2" => EncryptionAlgorithm::Sm2Raw,
+        "SM2_C1C3C2_ASN1" => EncryptionAlgorithm::Sm2Der,
+        "RSAES_PKCS1_V1_5" => EncryptionAlgorithm::RsaPkcs1V15,
+        "RSAES_OAEP_SHA_1" => EncryptionAlgorithm::RsaOaepSha1,
+        "RSAES_OAEP_SHA_256" => EncryptionAlgorithm::RsaOaepSha256,
         _ => {
             return Err(ApiError::invalid_value(
                 "EncryptionAlgorithm",
@@ -125,12 +125,11 @@ pub fn public_key_wrap(key: &Option<String>, algorithm: &Option<String>) -> Resu
             ));
         }
     };
-    let key = WrappingKey::from_pem(pem).map_err(|_| {
-        ApiError::invalid_value("EncryptionPublicKey", "not a PEM RSA (2048-4096 bits) or SM2 public key")
-    })?;
-    let wrap = PublicKeyWrap { key, algorithm };
-    wrap.key.capacity(algorithm).map_err(|_| {
-        ApiError::invalid_value("EncryptionPublicKey", "the key type does not match EncryptionAlgorithm")
+    let wrap = PublicKeyWrap::parse(Some(pem), None, algorithm).ok_or_else(|| {
+        ApiError::invalid_value(
+            "EncryptionPublicKey",
+            "not a PEM RSA (2048-4096 bits) or SM2 public key that fits EncryptionAlgorithm",
+        )
     })?;
     Ok(Some(wrap))
 }

@@ -6,7 +6,7 @@
 //! the Host with and without its port (tencentcloud-sdk-nodejs signs it without), and the scope's
 //! service may be `kms` or the Host's first label (older Java SDKs).
 
-use ferrokms_crypto::digest::Sha256Hex;
+use ferrokms_core::digest::Sha256Hex;
 use std::fmt::Write;
 use std::hash::{BuildHasher, RandomState};
 

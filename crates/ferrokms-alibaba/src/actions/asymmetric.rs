@@ -7,7 +7,6 @@ use ferrokms_core::Error;
 use ferrokms_core::keyspec::{EncryptionAlgorithm, MacAlgorithm, SigningAlgorithm};
 use ferrokms_core::model::parse_key_id;
 use ferrokms_core::service::{KeyUsed, SignInput, VersionRef};
-use ferrokms_crypto::pem;
 use serde_json::json;
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -47,7 +46,7 @@ fn answer(ctx: &Ctx<'_>, used: &KeyUsed, fields: serde_json::Value) -> Outcome {
 pub(super) async fn get_public_key(ctx: &Ctx<'_>) -> Outcome {
     let (id, version) = key_and_version(ctx).await?;
     let public = ctx.kms.public_key(&ctx.scope, id, version).await?;
-    answer(ctx, &public.used, json!({ "PublicKey": pem::encode(&public.der, "PUBLIC KEY") }))
+    answer(ctx, &public.used, json!({ "PublicKey": public.pem() }))
 }
 
 fn encryption_algorithm(ctx: &Ctx<'_>) -> Result<EncryptionAlgorithm, ApiError> {

@@ -3,7 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ferrokms_core::Error;
-use ferrokms_crypto::blob::PayloadKind;
+use ferrokms_core::model::PayloadKind;
 use serde_json::json;
 
 use crate::error::ApiError;

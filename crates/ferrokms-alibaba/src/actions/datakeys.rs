@@ -3,9 +3,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use ferrokms_core::service::{GenerateDataKey, PublicKeyWrap};
-use ferrokms_crypto::blob::PayloadKind;
-use ferrokms_crypto::wrap::{WrapAlgorithm, WrappingKey};
+use ferrokms_core::keyspec::EncryptionAlgorithm;
+use ferrokms_core::model::PayloadKind;
+use ferrokms_core::service::{CallerKey, GenerateDataKey, PublicKeyWrap};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -31,25 +31,20 @@ fn wrapping(ctx: &Ctx<'_>, len: usize) -> Result<PublicKeyWrap, ApiError> {
     let algorithm = ctx.req("WrappingAlgorithm")?;
     let blob = ctx.req("PublicKeyBlob")?;
     let alg = match (spec, algorithm) {
-        ("RSA_2048", "RSAES_OAEP_SHA_256") => WrapAlgorithm::RsaOaepSha256,
-        ("RSA_2048", "RSAES_OAEP_SHA_1") => WrapAlgorithm::RsaOaepSha1,
-        ("EC_SM2", "SM2PKE") => WrapAlgorithm::Sm2C1C3C2Der,
+        ("RSA_2048", "RSAES_OAEP_SHA_256") => EncryptionAlgorithm::RsaOaepSha256,
+        ("RSA_2048", "RSAES_OAEP_SHA_1") => EncryptionAlgorithm::RsaOaepSha1,
+        ("EC_SM2", "SM2PKE") => EncryptionAlgorithm::Sm2Der,
         ("RSA_2048" | "EC_SM2", _) => {
             return Err(ApiError::invalid("WrappingAlgorithm", "not valid with this WrappingKeySpec"));
         }
         _ => return Err(ApiError::invalid("WrappingKeySpec", "must be RSA_2048 or EC_SM2")),
     };
     let der = STANDARD.decode(blob.trim()).map_err(|_| ApiError::invalid("PublicKeyBlob", "not base64"))?;
-    let key = WrappingKey::from_spki_der(&der)
-        .map_err(|_| ApiError::invalid("PublicKeyBlob", "not a DER SubjectPublicKeyInfo of an RSA or SM2 key"))?;
-    let fits = match spec {
-        "RSA_2048" => key.rsa_bits() == Some(2048),
-        _ => key.is_sm2(),
-    };
-    if !fits {
-        return Err(ApiError::invalid("PublicKeyBlob", &format!("not a {spec} public key")));
-    }
-    let wrap = PublicKeyWrap { key, algorithm: alg };
+    let wrap = PublicKeyWrap::parse(None, Some(&der), alg)
+        .filter(|w| w.kind() == if spec == "RSA_2048" { CallerKey::Rsa(2048) } else { CallerKey::Sm2 })
+        .ok_or_else(|| {
+            ApiError::invalid("PublicKeyBlob", &format!("not a DER SubjectPublicKeyInfo of a {spec} key"))
+        })?;
     wrap.check_capacity("NumberOfBytes", len)
         .map_err(|_| ApiError::invalid("NumberOfBytes", "the data key is longer than the public key can encrypt"))?;
     Ok(wrap)

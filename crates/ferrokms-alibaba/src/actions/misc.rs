@@ -1,7 +1,6 @@
 //! DescribeRegions, DescribeAccountKmsStatus, OpenKmsService, GetRandomPassword.
 
 use ferrokms_core::model::Region;
-use ferrokms_crypto::random;
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -23,11 +22,12 @@ pub(super) fn open_kms_service(_: &Ctx<'_>) -> Outcome {
 const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
 /// One uniformly random index below `n` (rejection sampling: no modulo bias).
-fn uniform(n: usize) -> Result<usize, ApiError> {
+fn uniform(ctx: &Ctx<'_>, n: usize) -> Result<usize, ApiError> {
     let n = u32::try_from(n).map_err(|_| ApiError::invalid("PasswordLength", "too long"))?;
     let zone = u32::MAX - (u32::MAX % n);
     loop {
-        let v = u32::from_be_bytes(random::array::<4>().map_err(ferrokms_core::Error::from)?);
+        let bytes = ctx.kms.generate_random(4)?;
+        let v = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
         if v < zone {
             return Ok((v % n) as usize);
         }
@@ -62,7 +62,7 @@ pub(super) fn get_random_password(ctx: &Ctx<'_>) -> Outcome {
     loop {
         let mut password = String::with_capacity(length);
         for _ in 0..length {
-            password.push(all[uniform(all.len())?]);
+            password.push(all[uniform(ctx, all.len())?]);
         }
         // Drawing again until every class appears keeps every such password equally likely.
         if !each || classes.iter().all(|class| password.chars().any(|c| class.contains(&c))) {

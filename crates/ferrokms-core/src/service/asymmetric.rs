@@ -43,6 +43,13 @@ pub struct PublicKey {
     pub der: Vec<u8>,
 }
 
+impl PublicKey {
+    /// The key as PEM (`-----BEGIN PUBLIC KEY-----`).
+    pub fn pem(&self) -> String {
+        ferrokms_crypto::pem::encode(&self.der, "PUBLIC KEY")
+    }
+}
+
 /// Largest asymmetric ciphertext accepted (Alibaba's SM2PKE limit; RSA ones are the modulus).
 pub const MAX_ASYMMETRIC_CIPHERTEXT: usize = 6144;
 

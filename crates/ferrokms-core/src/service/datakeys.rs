@@ -5,6 +5,8 @@ use ferrokms_crypto::CryptoError;
 use ferrokms_crypto::blob::PayloadKind;
 use ferrokms_crypto::random;
 use ferrokms_crypto::wrap::{WrapAlgorithm, WrappingKey};
+
+use crate::keyspec::EncryptionAlgorithm;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -21,13 +23,42 @@ pub const MAX_DATA_KEY_DESCRIPTION: usize = 100;
 /// A caller's public key and the algorithm to encrypt the data key to it.
 #[derive(Debug)]
 pub struct PublicKeyWrap {
-    /// The key.
-    pub key: WrappingKey,
-    /// The algorithm.
-    pub algorithm: WrapAlgorithm,
+    key: WrappingKey,
+    algorithm: WrapAlgorithm,
+}
+
+/// What kind of public key a caller sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerKey {
+    /// RSA, with this many modulus bits (2048-4096).
+    Rsa(usize),
+    /// SM2.
+    Sm2,
 }
 
 impl PublicKeyWrap {
+    /// A caller's RSA (2048-4096 bits) or SM2 public key, as PEM or bare base64 of the DER
+    /// SubjectPublicKeyInfo (`der` when already decoded), to encrypt to with `algorithm`; `None`
+    /// if it is not such a key or the algorithm does not fit it.
+    pub fn parse(pem_or_base64: Option<&str>, der: Option<&[u8]>, algorithm: EncryptionAlgorithm) -> Option<Self> {
+        let key = match (pem_or_base64, der) {
+            (_, Some(der)) => WrappingKey::from_spki_der(der).ok()?,
+            (Some(text), None) => WrappingKey::from_pem(text).ok()?,
+            (None, None) => return None,
+        };
+        let algorithm = algorithm.wrap();
+        key.capacity(algorithm).ok()?;
+        Some(Self { key, algorithm })
+    }
+
+    /// What kind of key it is.
+    pub fn kind(&self) -> CallerKey {
+        match self.key.rsa_bits() {
+            Some(bits) => CallerKey::Rsa(bits),
+            None => CallerKey::Sm2,
+        }
+    }
+
     /// Checks up front that a data key of `len` bytes can be encrypted to this key.
     pub fn check_capacity(&self, field: &str, len: usize) -> Result<()> {
         match self.key.capacity(self.algorithm) {

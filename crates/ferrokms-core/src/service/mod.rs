@@ -32,7 +32,7 @@ pub use asymmetric::{KeyUsed, MAX_ASYMMETRIC_CIPHERTEXT, PublicKey, VersionRef};
 pub use background::BackgroundReport;
 pub use crypto::{Decrypted, Encrypted, ReEncrypted};
 pub use datakeys::{
-    DataKeyOutput, GenerateDataKey, HostedSpec, ImportDataKey, MAX_DATA_KEY_DESCRIPTION, PublicKeyWrap,
+    CallerKey, DataKeyOutput, GenerateDataKey, HostedSpec, ImportDataKey, MAX_DATA_KEY_DESCRIPTION, PublicKeyWrap,
 };
 pub use import::{IMPORT_TOKEN_VALIDITY, ImportParameters, ImportWrapping, MAX_MATERIAL_EXPIRY};
 pub use keys::{CreateKey, DeletionRules, ServiceStats, default_policy};

@@ -5,7 +5,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ferrokms_core::keyspec::{EncryptionAlgorithm, SigningAlgorithm};
 use ferrokms_core::service::{SignInput, VersionRef};
-use ferrokms_crypto::pem;
 use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -30,7 +29,7 @@ pub(super) async fn get_public_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     Ok(json!({
         "KeyId": id.to_string(),
         "PublicKey": STANDARD.encode(&public.der),
-        "PublicKeyPem": pem::encode(&public.der, "PUBLIC KEY"),
+        "PublicKeyPem": public.pem(),
     }))
 }
 

@@ -3,8 +3,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ferrokms_core::Error;
+use ferrokms_core::model::PayloadKind;
 use ferrokms_core::model::parse_key_id;
-use ferrokms_crypto::blob::PayloadKind;
 use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroizing;
