@@ -20,6 +20,8 @@ pub mod key;
 pub mod pem;
 pub mod random;
 pub mod root;
+#[cfg(test)]
+mod test_vectors;
 pub mod wrap;
 
 pub use error::CryptoError;
