@@ -16,6 +16,7 @@ pub mod aead;
 pub mod blob;
 pub mod digest;
 mod error;
+mod hmac;
 pub mod key;
 pub mod pem;
 pub mod random;
