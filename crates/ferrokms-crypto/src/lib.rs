@@ -14,6 +14,7 @@
 
 pub mod aead;
 pub mod blob;
+mod der;
 pub mod digest;
 mod error;
 mod hmac;
@@ -21,6 +22,7 @@ pub mod key;
 pub mod pem;
 pub mod random;
 pub mod root;
+mod rsa;
 #[cfg(test)]
 mod test_vectors;
 pub mod wrap;
