@@ -16,6 +16,7 @@ pub mod aead;
 pub mod blob;
 mod der;
 pub mod digest;
+mod ec;
 mod error;
 mod hmac;
 pub mod key;
