@@ -24,6 +24,7 @@ pub mod pem;
 pub mod random;
 pub mod root;
 mod rsa;
+pub mod sm2;
 #[cfg(test)]
 mod test_vectors;
 pub mod wrap;
