@@ -20,6 +20,7 @@ mod ec;
 mod error;
 mod hmac;
 pub mod key;
+pub mod mlkem;
 pub mod pem;
 pub mod random;
 pub mod root;
