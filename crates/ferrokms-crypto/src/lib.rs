@@ -20,6 +20,7 @@ mod ec;
 mod error;
 mod hmac;
 pub mod key;
+mod mldsa;
 pub mod mlkem;
 pub mod pem;
 pub mod random;
