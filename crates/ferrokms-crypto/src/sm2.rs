@@ -51,7 +51,8 @@ static PLACEHOLDER: LazyLock<(SigningKey, DecryptingKey)> = LazyLock::new(|| {
 /// Generates a private scalar.
 pub(crate) fn generate() -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     let secret = SecretKey::try_generate().map_err(|_| CryptoError::Failure)?;
-    Ok(Zeroizing::new(secret.to_bytes().to_vec()))
+    let bytes = Zeroizing::new(secret.to_bytes());
+    Ok(Zeroizing::new(bytes.to_vec()))
 }
 
 /// A prepared SM2 private key.
