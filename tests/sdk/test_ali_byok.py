@@ -357,9 +357,9 @@ def test_pending_import_key(ali, ali_old, files):
            RotationInterval="30d")
 
 
-def test_state_table(ali, files):
-    """Spec section 10: ImportKeyMaterial on PendingDeletion 409 Rejected.StateModifiedFailed;
-    GetParametersForImport and DeleteKeyMaterial fine in every state."""
+def test_import_by_state(ali, files):
+    """Spec section 10: ImportKeyMaterial on PendingDeletion is 409 Rejected.StateModifiedFailed; on
+    a Disabled key it takes (the same) material and the key stays Disabled."""
     ext = external(ali)
     k = ext["KeyId"]
     material = os.urandom(32)
@@ -367,17 +367,32 @@ def test_state_table(ali, files):
     call(ali, "ScheduleKeyDeletion", KeyId=k, PendingWindowInDays=7)
     assert describe(ali, k)["KeyState"] == "PendingDeletion"
     import_expect(ali, files, k, material, "Rejected.StateModifiedFailed", params=p, status=409)
-    get_params(ali, k, "SM2PKE")
-    call(ali, "DeleteKeyMaterial", KeyId=k)
     call(ali, "CancelKeyDeletion", KeyId=k)
     import_material(ali, files, k, material, params=p)
     assert describe(ali, k)["KeyState"] == "Enabled"
-    # a Disabled key takes (the same) material too
     call(ali, "DisableKey", KeyId=k)
     import_material(ali, files, k, material, expire=int(time.time()) + 600)
-    assert describe(ali, k)["KeyState"] == "Disabled"
+    d = describe(ali, k)
+    assert d["KeyState"] == "Disabled" and d["MaterialExpireTime"], d
+    expect(ali, "Encrypt", "Rejected.Disabled", 409, KeyId=k, Plaintext="no")
     call(ali, "EnableKey", KeyId=k)
     assert call(ali, "Encrypt", KeyId=k, Plaintext="ok")["KeyId"] == k
+
+
+def test_parameters_and_deletion_in_every_state(ali, files):
+    """Spec section 10: GetParametersForImport and DeleteKeyMaterial are "ok" in every key state,
+    PendingDeletion included."""
+    ext = external(ali)
+    k = ext["KeyId"]
+    material = os.urandom(32)
+    import_material(ali, files, k, material)
+    call(ali, "DisableKey", KeyId=k)
+    get_params(ali, k, "SM2PKE")
+    call(ali, "ScheduleKeyDeletion", KeyId=k, PendingWindowInDays=7)
+    get_params(ali, k, "RSAES_OAEP_SHA_1")
+    call(ali, "DeleteKeyMaterial", KeyId=k)
+    assert describe(ali, k)["KeyState"] == "PendingDeletion"
+    call(ali, "CancelKeyDeletion", KeyId=k)
 
 
 def test_tokens_are_bound_to_the_account(make_server, files):
