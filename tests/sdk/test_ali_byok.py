@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from ali_asym import (SM2_SPKI_PREFIX, Files, account_of, blob_header, call, expect, flip, make_blob, new_key,
                       open_blob, openssl_encrypt)
 from alikms import ISO_RE, UUID_RE, b64, create_key, describe, tea_client, unb64
+from interop_helpers import sm2_der_to_raw
 
 WRAPPINGS = ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5", "SM2PKE"]
 MAX_EXPIRY = 2_147_443_200
@@ -115,6 +116,22 @@ def test_import_and_use(ali, files, alg):
     # data keys too
     g = call(ali, "GenerateDataKey", KeyId=k, NumberOfBytes=24)
     assert open_blob(unb64(g["CiphertextBlob"]), material, account_of(md)) == unb64(g["Plaintext"])
+
+
+def test_import_sm2_wrapped_material_in_raw_form(ali, files):
+    """SM2PKE-wrapped material may also come as raw C1 || C3 || C2 (with or without the 0x04 of C1):
+    openssl's DER re-laid (docs/key-types.md)."""
+    for with_04 in (True, False):
+        md = external(ali)
+        material = os.urandom(32)
+        p = get_params(ali, md["KeyId"], "SM2PKE")
+        der = unb64(wrap(files, p, material, "SM2PKE"))
+        raw = sm2_der_to_raw(der)
+        assert raw[0] == 0x04 and len(raw) == 1 + 64 + 32 + 32
+        call(ali, "ImportKeyMaterial", KeyId=md["KeyId"], ImportToken=p["ImportToken"],
+             EncryptedKeyMaterial=b64(raw if with_04 else raw[1:]), KeyMaterialExpireUnix=0)
+        blob = unb64(call(ali, "Encrypt", KeyId=md["KeyId"], Plaintext="raw")["CiphertextBlob"])
+        assert open_blob(blob, material, account_of(md)) == b"raw"
 
 
 def test_import_old_sdk_sm4(ali_old, files):
