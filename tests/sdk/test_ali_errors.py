@@ -190,10 +190,6 @@ def test_unknown_action(server):
 @pytest.mark.parametrize("action,params", [
     ("CreateSecret", {"SecretName": "s1", "SecretData": "v", "VersionId": "v1"}),
     ("GetSecretValue", {"SecretName": "s1"}),
-    # (AsymmetricSign, AsymmetricEncrypt, GetPublicKey, GenerateMac and GetParametersForImport were here until
-    # issue 7 implemented them; test_ali_asymmetric.py, test_ali_hmac.py and test_ali_byok.py cover them)
-    ("GetManagedDataKey", {"DataKeyName": "dk"}),
-    ("DescribeSecret", {"SecretName": "s1"}),
     ("ListKmsInstances", {}),
     ("CreateApplicationAccessPoint", {"Name": "aap", "AuthenticationMethod": "ClientKey", "Policies": "[]"}),
 ])
