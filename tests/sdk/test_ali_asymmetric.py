@@ -18,9 +18,9 @@ from ali_asym import (ALL_ENC_ALGS, ALL_SIGN_ALGS, ASYMMETRIC, ED, ENC_ALGS, MAC
                       expect, flip, load_public, new_key, openssl, pem_to_der, public_pem)
 from alikms import UUID_RE, b64, describe, old_client, tea_client, uname, unb64
 
-#: What CreateKey gives a spec without KeyUsage (docs/key-types.md: "encrypt/decrypt where the
-#: spec has it, else its only one").
-DEFAULT_USAGE = {"RSA_2048": ED, "RSA_3072": ED, "EC_SM2": ED, "EC_P256": SV, "EC_P256K": SV, "EC_P384": SV,
+#: What CreateKey gives a spec without KeyUsage (docs/key-types.md, Alibaba's rule: signing where
+#: the spec can sign, else its only usage).
+DEFAULT_USAGE = {"RSA_2048": SV, "RSA_3072": SV, "EC_SM2": SV, "EC_P256": SV, "EC_P256K": SV, "EC_P384": SV,
                  "ML_KEM_768": ED, "ML_DSA_65": SV}
 
 #: Specs and usages CreateKey must refuse (400 InvalidParameter).

@@ -410,6 +410,9 @@ def test_parameters_and_deletion_in_every_state(ali, files):
     call(ali, "DeleteKeyMaterial", KeyId=k)
     assert describe(ali, k)["KeyState"] == "PendingDeletion"
     call(ali, "CancelKeyDeletion", KeyId=k)
+    # No material left: the cancelled key waits for it again.
+    assert describe(ali, k)["KeyState"] == "PendingImport"
+    expect(ali, "Encrypt", "Rejected.PendingImport", 409, KeyId=k, Plaintext="no")
 
 
 def test_tokens_are_bound_to_the_account(make_server, files):

@@ -71,7 +71,13 @@ impl From<Error> for ApiError {
         match e {
             Error::MissingParameter(name) => Self::missing(name),
             Error::MalformedParameter { ref name, .. } | Error::InvalidValue { ref name, .. } => {
-                let name = name.clone();
+                // Core names fields as Tencent does where the dialects differ.
+                let name = match name.as_str() {
+                    "Ciphertext" => "CiphertextBlob",
+                    "ValidTo" => "KeyMaterialExpireUnix",
+                    other => other,
+                }
+                .to_owned();
                 bad(&name, &e)
             }
             Error::InvalidKeyId(_) | Error::KeyNotFound => {

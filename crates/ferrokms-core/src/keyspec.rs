@@ -113,7 +113,8 @@ pub struct SpecInfo {
     /// Alibaba's KeySpec name (ferrokms' own, documented, where Alibaba has none).
     pub alibaba: &'static str,
     /// Tencent's KeyUsage name for each usage this spec has (ferrokms' own, documented, where
-    /// Tencent has none). The first usage is the spec's default.
+    /// Tencent has none). The first usage is the spec's default: signing where the spec can
+    /// sign (Alibaba's CreateKey rule), else its only usage.
     pub tencent: &'static [(KeyUsage, &'static str)],
     /// The name Tencent's ListAlgorithms gives the algorithm.
     pub tencent_algorithm: &'static str,
@@ -173,7 +174,7 @@ pub const SPECS: &[SpecInfo] = &[
     SpecInfo {
         spec: KeySpec::Rsa2048,
         alibaba: "RSA_2048",
-        tencent: &[(ED, "ASYMMETRIC_DECRYPT_RSA_2048"), (SV, "ASYMMETRIC_SIGN_VERIFY_RSA_2048")],
+        tencent: &[(SV, "ASYMMETRIC_SIGN_VERIFY_RSA_2048"), (ED, "ASYMMETRIC_DECRYPT_RSA_2048")],
         tencent_algorithm: "RSA_2048",
         kind: KeyKind::Rsa2048,
         encryption: RSA_ENC,
@@ -191,7 +192,7 @@ pub const SPECS: &[SpecInfo] = &[
     SpecInfo {
         spec: KeySpec::EcSm2,
         alibaba: "EC_SM2",
-        tencent: &[(ED, "ASYMMETRIC_DECRYPT_SM2"), (SV, "ASYMMETRIC_SIGN_VERIFY_SM2")],
+        tencent: &[(SV, "ASYMMETRIC_SIGN_VERIFY_SM2"), (ED, "ASYMMETRIC_DECRYPT_SM2")],
         tencent_algorithm: "SM2",
         kind: KeyKind::Sm2,
         encryption: &[E::Sm2Raw, E::Sm2Der],

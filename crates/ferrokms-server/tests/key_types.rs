@@ -92,8 +92,9 @@ async fn usage_algorithm_and_length_checks_happen_before_any_crypto() {
     kms.create_account("a").await.unwrap();
     let s = scope();
     let none = EncryptionContext::default();
-    let rsa_enc = kms.create_key(&s, create(KeySpec::Rsa2048, None, false)).await.unwrap();
-    assert_eq!(rsa_enc.usage, KeyUsage::EncryptDecrypt, "RSA's first usage is the default");
+    let rsa_sig = kms.create_key(&s, create(KeySpec::Rsa2048, None, false)).await.unwrap();
+    assert_eq!(rsa_sig.usage, KeyUsage::SignVerify, "keys that can sign do so by default (Alibaba's rule)");
+    let rsa_enc = kms.create_key(&s, create(KeySpec::Rsa2048, Some(KeyUsage::EncryptDecrypt), false)).await.unwrap();
     let p256 = kms.create_key(&s, create(KeySpec::EcP256, None, false)).await.unwrap();
     assert_eq!(p256.usage, KeyUsage::SignVerify, "P-256 can only sign");
     let aes = kms.create_key(&s, create(KeySpec::Aes256, None, false)).await.unwrap();

@@ -50,8 +50,12 @@ impl PublicKey {
     }
 }
 
-/// Largest asymmetric ciphertext accepted (Alibaba's SM2PKE limit; RSA ones are the modulus).
-pub const MAX_ASYMMETRIC_CIPHERTEXT: usize = 6144;
+/// Longest plaintext SM2 encryption takes (Alibaba's documented SM2PKE limit).
+pub const MAX_SM2_PLAINTEXT: usize = 6047;
+
+/// Largest asymmetric ciphertext accepted: SM2 of [`MAX_SM2_PLAINTEXT`] bytes in the DER form
+/// (the raw form is 6144, Alibaba's documented limit; RSA ones are the modulus).
+pub const MAX_ASYMMETRIC_CIPHERTEXT: usize = 6160;
 
 impl Kms {
     /// The usable key `id` with `usage`, and the prepared material of the version `which` names.
@@ -130,6 +134,9 @@ impl Kms {
         require_algorithm(used.key.spec, algorithm)?;
         if plaintext.is_empty() {
             return Err(Error::InvalidPlaintext("empty".into()));
+        }
+        if used.key.spec == KeySpec::EcSm2 && plaintext.len() > MAX_SM2_PLAINTEXT {
+            return Err(Error::InvalidPlaintext(format!("at most {MAX_SM2_PLAINTEXT} bytes for SM2")));
         }
         let ciphertext = material.key.encrypt(algorithm.wrap(), plaintext).map_err(|e| match e {
             CryptoError::MessageTooLong { max, .. } => {

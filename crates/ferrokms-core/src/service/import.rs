@@ -97,10 +97,8 @@ impl Kms {
         {
             return Err(Error::invalid("WrappingAlgorithm", "not an algorithm of the wrapping key spec"));
         }
+        // Allowed in every state (Alibaba's state table); importing is what checks the state.
         let key = self.external_key(scope, id).await?;
-        if key.state == KeyState::PendingDelete {
-            return Err(Error::KeyState { state: key.state, need: StateNeed::NotPendingDelete });
-        }
         let kind: KeyKind = wrapping.spec.kind();
         let private = self.generate_material(scope.account, kind).await?;
         let public_key = super::prepare(kind, Zeroizing::new(private.to_vec())).await?.public_key_der()?;
@@ -210,10 +208,8 @@ impl Kms {
     /// Deletes the imported material of key `id`: it goes to PendingImport until the same
     /// material is imported again. The unsealed material leaves this node's memory now.
     pub async fn delete_imported_key_material(&self, scope: &Scope, id: Uuid) -> Result<KeyRecord> {
+        // Allowed in every state (Alibaba's state table); a key pending deletion stays so.
         let key = self.external_key(scope, id).await?;
-        if key.state == KeyState::PendingDelete {
-            return Err(Error::KeyState { state: key.state, need: StateNeed::NotPendingDelete });
-        }
         self.drop_material(key, None).await
     }
 
@@ -229,7 +225,12 @@ impl Kms {
                 return Ok(key);
             }
             let expected = key.revision;
-            key.state = KeyState::PendingImport;
+            if key.state != KeyState::PendingDelete {
+                key.state = KeyState::PendingImport;
+            }
+            // No version is left: the next import makes version 1 again (blobs name versions by
+            // number, so the same material opens them).
+            key.current_version = 0;
             key.material_expires_at = 0;
             key.revision = expected + 1;
             match self.store.remove_versions(&key, expected).await {
