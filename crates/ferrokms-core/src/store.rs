@@ -66,8 +66,8 @@ pub struct KeyFilter {
     pub states: Vec<KeyState>,
     /// Only this origin.
     pub origin: Option<Origin>,
-    /// Only this usage.
-    pub usage: Option<KeyUsage>,
+    /// Only these usages (all if empty).
+    pub usages: Vec<KeyUsage>,
     /// Only these specs (all if empty).
     pub specs: Vec<KeySpec>,
     /// Substring of the id or alias.

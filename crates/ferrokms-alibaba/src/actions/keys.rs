@@ -184,16 +184,10 @@ pub(super) async fn list_keys(ctx: &Ctx<'_>) -> Outcome {
                     }
                 }
                 "KeyUsage" => {
-                    let mut usages = vec![];
                     for v in &f.values {
-                        usages.push(KeyUsage::from_alibaba(v).ok_or_else(bad)?);
+                        filter.usages.push(KeyUsage::from_alibaba(v).ok_or_else(bad)?);
                     }
-                    // One usage filters in the store; several are rare enough to list them all.
-                    match usages.as_slice() {
-                        [one] => filter.usage = Some(*one),
-                        [] => nothing = true,
-                        _ => {}
-                    }
+                    nothing |= f.values.is_empty();
                 }
                 "ProtectionLevel" => nothing |= !f.values.iter().any(|v| v == "SOFTWARE"),
                 "CreatorType" => nothing |= !f.values.iter().any(|v| v == "User"),

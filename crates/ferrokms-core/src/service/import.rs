@@ -14,7 +14,7 @@ use ferrokms_crypto::key::{KeyKind, PreparedKey};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::{Kms, generate_material, material_aad};
+use super::{Kms, material_aad};
 use crate::error::StateNeed;
 use crate::keyspec::{EncryptionAlgorithm, KeySpec};
 use crate::model::{KeyRecord, KeyState, Origin, Scope, VersionRecord, now};
@@ -102,7 +102,7 @@ impl Kms {
             return Err(Error::KeyState { state: key.state, need: StateNeed::NotPendingDelete });
         }
         let kind: KeyKind = wrapping.spec.kind();
-        let private = generate_material(kind).await?;
+        let private = self.generate_material(scope.account, kind).await?;
         let public_key = super::prepare(kind, Zeroizing::new(private.to_vec())).await?.public_key_der()?;
         let expires_at = now() + IMPORT_TOKEN_VALIDITY;
         let mut payload = Zeroizing::new(Vec::with_capacity(10 + private.len()));

@@ -116,7 +116,7 @@ impl Kms {
             None
         } else {
             record.current_version = 1;
-            let material = super::generate_material(spec.kind()).await?;
+            let material = self.generate_material(scope.account, spec.kind()).await?;
             let sealed_material = self.root.seal(&material_aad(record.account, record.id, 1), &material)?;
             Some(VersionRecord {
                 key_id: record.id,

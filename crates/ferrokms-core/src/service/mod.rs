@@ -12,6 +12,7 @@ mod cache;
 mod crypto;
 mod datakeys;
 mod import;
+mod keygen;
 mod keys;
 mod listing;
 mod pq;
@@ -89,6 +90,7 @@ pub struct Kms {
     credentials: access::CredentialCache,
     data_key_counts: datakeys::DataKeyCounts,
     listings: listing::ListingGate,
+    keygen: keygen::KeyGenGate,
 }
 
 impl std::fmt::Debug for Kms {
@@ -113,7 +115,8 @@ impl Kms {
         let credentials = access::CredentialCache::new(config.cache_ttl);
         let data_key_counts = datakeys::DataKeyCounts::default();
         let listings = listing::ListingGate::new(config.max_concurrent_listings_per_account);
-        Self { store, root, config, keys, credentials, data_key_counts, listings }
+        let keygen = keygen::KeyGenGate::new();
+        Self { store, root, config, keys, credentials, data_key_counts, listings, keygen }
     }
 
     /// The service configuration.
@@ -170,6 +173,11 @@ impl Kms {
         Err(Error::internal("key kept changing under concurrent updates"))
     }
 
+    /// Fresh material of `kind` for `account`, fairly shared (see [`keygen`]).
+    async fn generate_material(&self, account: AccountId, kind: KeyKind) -> Result<Zeroizing<Vec<u8>>> {
+        self.keygen.generate(account, kind).await
+    }
+
     /// The prepared material of a key version, unsealed once and then kept in memory.
     async fn material(&self, key: &CachedKey, version: u32) -> Result<Arc<VersionKey>> {
         if let Some(m) = key.version(version) {
@@ -189,18 +197,6 @@ impl Kms {
         key.put_version(version, prepared.clone());
         Ok(prepared)
     }
-}
-
-/// Fresh material of `kind`. RSA key generation takes tens to hundreds of milliseconds, so it
-/// runs on the blocking pool, never on the request workers.
-async fn generate_material(kind: KeyKind) -> Result<Zeroizing<Vec<u8>>> {
-    if !kind.is_asymmetric() {
-        return Ok(kind.generate()?);
-    }
-    tokio::task::spawn_blocking(move || kind.generate())
-        .await
-        .map_err(|_| Error::internal("key generation was cancelled"))?
-        .map_err(Error::from)
 }
 
 /// Material prepared for use. Parsing an asymmetric private key (RSA's checks above all) is

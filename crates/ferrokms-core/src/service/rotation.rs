@@ -64,7 +64,7 @@ impl Kms {
     pub(super) async fn add_version(&self, mut record: KeyRecord, at: u64) -> Result<Option<KeyRecord>> {
         let expected = record.revision;
         let version = record.current_version + 1;
-        let material = super::generate_material(record.spec.kind()).await?;
+        let material = self.generate_material(record.account, record.spec.kind()).await?;
         let sealed_material = self.root.seal(&material_aad(record.account, record.id, version), &material)?;
         let v =
             VersionRecord { key_id: record.id, version, version_id: Uuid::new_v4(), sealed_material, created_at: at };

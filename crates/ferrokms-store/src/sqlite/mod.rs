@@ -518,9 +518,13 @@ impl Store for SqliteStore {
                 q.push(" AND origin = ");
                 q.push_bind(o.as_str());
             }
-            if let Some(u) = f.usage {
-                q.push(" AND usage = ");
-                q.push_bind(u.as_str());
+            if !f.usages.is_empty() {
+                q.push(" AND usage IN (");
+                let mut sep = q.separated(", ");
+                for u in &f.usages {
+                    sep.push_bind(u.as_str());
+                }
+                q.push(")");
             }
             if !f.specs.is_empty() {
                 q.push(" AND algorithm IN (");

@@ -186,11 +186,11 @@ pub(super) async fn list_key_detail(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
         _ => return Err(ApiError::invalid_value("KeyState", "must be 0 to 5")),
     };
     let origin = origin_filter(r.origin.as_deref())?;
-    let (usage, specs) = match r.key_usage.as_deref().unwrap_or_default() {
-        "" | "ENCRYPT_DECRYPT" => (Some(KeyUsage::EncryptDecrypt), symmetric_specs()),
-        "ALL" => (None, vec![]),
+    let (usages, specs) = match r.key_usage.as_deref().unwrap_or_default() {
+        "" | "ENCRYPT_DECRYPT" => (vec![KeyUsage::EncryptDecrypt], symmetric_specs()),
+        "ALL" => (vec![], vec![]),
         other => match KeySpec::from_tencent_usage(other) {
-            Some((spec, usage)) => (Some(usage), vec![spec]),
+            Some((spec, usage)) => (vec![usage], vec![spec]),
             None => return Err(Error::InvalidKeyUsage(other.to_owned()).into()),
         },
     };
@@ -204,7 +204,7 @@ pub(super) async fn list_key_detail(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     let filter = KeyFilter {
         states,
         origin,
-        usage,
+        usages,
         search: r.search_key_alias,
         tags: tag_filters(&r.tag_filters)?,
         order,
