@@ -267,6 +267,33 @@ write("public_key", "sm2.der", SM2_DER)
 write("public_key", "sm2-bare-base64", base64.b64encode(SM2_DER))
 write("public_key", "rsa-crlf.pem", RSA_PUB.replace("\n", "\r\n"))
 
+# --- Asymmetric inputs: ciphertexts, signatures, post-quantum blobs, material -----------------
+
+def der(tag, body):
+    n = len(body)
+    if n < 0x80:
+        return bytes([tag, n]) + body
+    ln = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(ln)]) + ln + body
+
+
+def pattern(n, seed):
+    return bytes((seed * 31 + i * 7) % 256 for i in range(n))
+
+
+write("asymmetric_input", "rsa-2048-ciphertext", b"\x00\x02" + pattern(254, 1))
+write("asymmetric_input", "sm2-raw", b"\x04" + pattern(64 + 32 + 32, 2))
+write("asymmetric_input", "sm2-raw-no-04", pattern(64 + 32 + 32, 3))
+write("asymmetric_input", "sm2-der", der(0x30, der(2, b"\x00" + pattern(32, 4)) + der(2, pattern(31, 5))
+                                          + der(4, pattern(32, 6)) + der(4, pattern(32, 7))))
+write("asymmetric_input", "ecdsa-der-signature", der(0x30, der(2, pattern(32, 8)) + der(2, b"\x00" + pattern(32, 9))))
+write("asymmetric_input", "digest-32", pattern(32, 10))
+write("asymmetric_input", "digest-48", pattern(48, 11))
+write("asymmetric_input", "hybrid-blob", b"FK\x02\x01\x00" + pattern(16, 12) + b"\x00\x00\x00\x01" + pattern(1116 + 8, 13))
+write("asymmetric_input", "ml-kem-seed-64", pattern(64, 14))
+write("asymmetric_input", "pkcs8-shaped", der(0x30, der(2, b"\x00") + der(0x30, der(6, bytes.fromhex("2a8648ce3d0201"))
+                                                    + der(6, bytes.fromhex("2a8648ce3d030107"))) + der(4, pattern(40, 15))))
+
 # --- Encryption contexts ------------------------------------------------------------------------
 
 for name, text in {

@@ -190,11 +190,6 @@ def test_unknown_action(server):
 @pytest.mark.parametrize("action,params", [
     ("CreateSecret", {"SecretName": "s1", "SecretData": "v", "VersionId": "v1"}),
     ("GetSecretValue", {"SecretName": "s1"}),
-    ("AsymmetricSign", {"KeyId": "k", "KeyVersionId": "v", "Algorithm": "RSA_PSS_SHA_256", "Digest": "AA=="}),
-    ("AsymmetricEncrypt", {"KeyId": "k", "KeyVersionId": "v", "Algorithm": "RSAES_OAEP_SHA_256", "Plaintext": "AA=="}),
-    ("GetPublicKey", {"KeyId": "k", "KeyVersionId": "v"}),
-    ("GenerateMac", {"KeyId": "k", "Algorithm": "HMAC_SHA_256", "Message": "AA=="}),
-    ("GetParametersForImport", {"KeyId": "k", "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"}),
     ("ListKmsInstances", {}),
     ("CreateApplicationAccessPoint", {"Name": "aap", "AuthenticationMethod": "ClientKey", "Policies": "[]"}),
 ])

@@ -109,10 +109,18 @@ def test_symmetric_key_specs(ali, ali_old, spec):
     assert dec["KeyId"] == md["KeyId"]
 
 
-@pytest.mark.parametrize("spec", ["RSA_2048", "RSA_3072", "EC_P256", "EC_P256K", "EC_SM2"])
-def test_asymmetric_key_specs_unsupported(ali, ali_old, spec):
-    tea_expect(ali, "CreateKey", "UnsupportedOperation", 400, KeySpec=spec)
-    old_expect(ali_old, "CreateKey", "UnsupportedOperation", 400, KeySpec=spec, KeyUsage="ENCRYPT/DECRYPT")
+@pytest.mark.parametrize("spec,usage", [("RSA_2048", "SIGN/VERIFY"), ("RSA_3072", "ENCRYPT/DECRYPT"),
+                                        ("EC_P256", "SIGN/VERIFY"), ("EC_P256K", "SIGN/VERIFY"),
+                                        ("EC_SM2", "ENCRYPT/DECRYPT")])
+def test_asymmetric_key_specs_create_keys_that_cannot_encrypt(ali, ali_old, spec, usage):
+    md = create_key(ali, KeySpec=spec, KeyUsage=usage)
+    assert (md["KeySpec"], md["KeyUsage"], md["KeyState"]) == (spec, usage, "Enabled")
+    assert describe(ali_old, md["KeyId"])["KeySpec"] == spec
+    # Symmetric encryption is not what an asymmetric key does.
+    tea_expect(ali, "Encrypt", "InvalidParameter", 400, KeyId=md["KeyId"], Plaintext="x")
+    # A usage the spec does not have is refused, and nothing is created.
+    if spec in ("EC_P256", "EC_P256K"):
+        tea_expect(ali, "CreateKey", "InvalidParameter", 400, KeySpec=spec, KeyUsage="ENCRYPT/DECRYPT")
 
 
 def test_unknown_key_spec_is_invalid(ali):

@@ -8,7 +8,7 @@ import threading
 import pytest
 from conftest import tencent_client
 from kmsutil import (
-    UUID_RE, call, call_error, call_error_prefix, create_key, decrypt, describe_data_key,
+    UUID_RE, b64, call, call_error, call_error_prefix, create_key, decrypt, describe_data_key,
     list_all_data_key_ids, schedule_deletion, uid, unb64,
 )
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -115,12 +115,14 @@ def test_pending_import_key(kms):
                KeySpec="AES_256")
 
 
-def test_asymmetric_key_usage_is_refused_until_asymmetric_keys_land(kms):
-    # docs/compatibility.md: asymmetric CMKs answer UnsupportedOperation (no half-made key is left).
+def test_data_keys_need_a_symmetric_key(kms):
+    # An asymmetric CMK does not seal data keys; an unknown usage creates nothing.
+    rsa = call(kms, "CreateKey", Alias=uid("asym"), KeyUsage="ASYMMETRIC_DECRYPT_RSA_2048").KeyId
+    call_error(kms, "GenerateDataKey", "InvalidParameterValue.InvalidKeyUsage", KeyId=rsa, KeySpec="AES_256")
+    call_error(kms, "Encrypt", "InvalidParameterValue.InvalidKeyUsage", KeyId=rsa, Plaintext=b64(b"x"))
     alias = uid("asym")
-    call_error(kms, "CreateKey", "UnsupportedOperation", Alias=alias, KeyUsage="ASYMMETRIC_DECRYPT_RSA_2048")
     call_error(kms, "CreateKey", "InvalidParameterValue.InvalidKeyUsage", Alias=alias, KeyUsage="SIGN_ANYTHING")
-    assert call(kms, "CreateKey", Alias=alias).KeyId  # the alias was not taken by the refused calls
+    assert call(kms, "CreateKey", Alias=alias).KeyId  # the alias was not taken by the refused call
 
 
 def test_reenabled_key_works_again(kms, key):

@@ -5,17 +5,29 @@
 //! key or key schedule, kept in the key cache. Each family lives in its own module; this one only
 //! dispatches. Every prepared key wipes its secret parts when dropped.
 //!
-//! Material formats (what is sealed at rest):
-//! - symmetric and HMAC keys: the raw key bytes;
-//! - RSA and NIST/secp256k1 EC keys: PKCS#8 DER (`PrivateKeyInfo`);
-//! - SM2 keys: the 32-byte big-endian private scalar;
-//! - ML-KEM-768 and ML-DSA-65 keys: their FIPS 203 / FIPS 204 seeds.
+//! Material formats (what is sealed at rest, and what [`PreparedKey::new`] accepts):
+//! - symmetric keys: the raw key bytes (16, 24 or 32);
+//! - HMAC keys: the raw key bytes, exactly as long as the hash's output (32, 48, 64; SM3 32);
+//! - RSA and NIST/secp256k1 EC keys: PKCS#8 DER (`PrivateKeyInfo`), of the kind's modulus size or
+//!   on the kind's curve;
+//! - SM2 keys: the 32-byte big-endian private scalar d, 1 ≤ d < n;
+//! - ML-KEM-768 keys: the 64-byte FIPS 203 seed d ‖ z;
+//! - ML-DSA-65 keys: the 32-byte FIPS 204 seed ξ.
+//!
+//! Families, one module each: `rsa`, `ec`, [`crate::sm2`], `hmac`, [`crate::mlkem`], `mldsa`,
+//! and [`crate::aead`] for symmetric keys.
 
 use zeroize::Zeroizing;
 
 use crate::CryptoError;
 use crate::aead::{SymmetricAlgorithm, SymmetricKey};
-use crate::wrap::WrapAlgorithm;
+use crate::ec::{Curve, EcKey};
+use crate::hmac::HmacKey;
+use crate::mldsa::MlDsaKey;
+use crate::mlkem::MlKemKey;
+use crate::rsa::RsaKey;
+use crate::sm2::Sm2Key;
+use crate::wrap::{WrapAlgorithm, WrappingKey};
 
 /// The kind of a key version's material: which algorithm family and parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,11 +95,20 @@ pub enum Message<'a> {
 }
 
 impl KeyKind {
-    /// Generates fresh material of this kind (in the format named in the module docs).
+    /// Generates fresh material of this kind (in the format named in the module docs). RSA-3072
+    /// takes a few hundred milliseconds.
     pub fn generate(self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         match self {
             Self::Symmetric(a) => a.generate(),
-            _ => Err(CryptoError::KeyAlgorithmMismatch),
+            Self::Rsa2048 => crate::rsa::generate(2048),
+            Self::Rsa3072 => crate::rsa::generate(3072),
+            Self::EcP256 => crate::ec::generate(Curve::P256),
+            Self::EcP384 => crate::ec::generate(Curve::P384),
+            Self::EcSecp256k1 => crate::ec::generate(Curve::Secp256k1),
+            Self::Sm2 => crate::sm2::generate(),
+            Self::Hmac(h) => h.generate(),
+            Self::MlKem768 => crate::mlkem::generate(),
+            Self::MlDsa65 => crate::mldsa::generate(),
         }
     }
 
@@ -95,9 +116,34 @@ impl KeyKind {
     pub fn is_asymmetric(self) -> bool {
         !matches!(self, Self::Symmetric(_) | Self::Hmac(_))
     }
+
+    /// The signature algorithms keys of this kind can use (empty if they do not sign).
+    pub fn signature_algorithms(self) -> &'static [SignatureAlgorithm] {
+        match self {
+            Self::Rsa2048 | Self::Rsa3072 => &[SignatureAlgorithm::RsaPssSha256, SignatureAlgorithm::RsaPkcs1Sha256],
+            Self::EcP256 | Self::EcSecp256k1 => &[SignatureAlgorithm::EcdsaSha256],
+            Self::EcP384 => &[SignatureAlgorithm::EcdsaSha384],
+            Self::Sm2 => &[SignatureAlgorithm::Sm2Sm3],
+            Self::MlDsa65 => &[SignatureAlgorithm::MlDsa65],
+            Self::Symmetric(_) | Self::Hmac(_) | Self::MlKem768 => &[],
+        }
+    }
+
+    /// The public-key encryption algorithms keys of this kind can decrypt (empty if none; the
+    /// ML-KEM hybrid is [`PreparedKey::hybrid_open`], not one of these).
+    pub fn encryption_algorithms(self) -> &'static [WrapAlgorithm] {
+        match self {
+            Self::Rsa2048 | Self::Rsa3072 => {
+                &[WrapAlgorithm::RsaOaepSha256, WrapAlgorithm::RsaOaepSha1, WrapAlgorithm::RsaPkcs1V15]
+            }
+            Self::Sm2 => &[WrapAlgorithm::Sm2C1C3C2, WrapAlgorithm::Sm2C1C3C2Der],
+            _ => &[],
+        }
+    }
 }
 
-/// A key version's material, ready for use.
+/// A key version's material, ready for use. Everything an operation needs is parsed once, here;
+/// secret parts are wiped when the key is dropped (see each family's module docs for how).
 pub struct PreparedKey {
     kind: KeyKind,
     inner: Inner,
@@ -105,6 +151,12 @@ pub struct PreparedKey {
 
 enum Inner {
     Symmetric(SymmetricKey),
+    Rsa(Box<RsaKey>),
+    Ec(Box<EcKey>),
+    Sm2(Box<Sm2Key>),
+    Hmac(HmacKey),
+    MlKem(Box<MlKemKey>),
+    MlDsa(Box<MlDsaKey>),
 }
 
 impl std::fmt::Debug for PreparedKey {
@@ -114,12 +166,20 @@ impl std::fmt::Debug for PreparedKey {
 }
 
 impl PreparedKey {
-    /// Prepares `material` of `kind`; fails if it is not valid material of that kind (imported
-    /// material is checked here).
+    /// Prepares `material` of `kind`; fails with [`CryptoError::InvalidKey`] if it is not valid
+    /// material of that kind (imported material is checked here).
     pub fn new(kind: KeyKind, material: &[u8]) -> Result<Self, CryptoError> {
         let inner = match kind {
             KeyKind::Symmetric(a) => Inner::Symmetric(SymmetricKey::new(a, material)?),
-            _ => return Err(CryptoError::KeyAlgorithmMismatch),
+            KeyKind::Rsa2048 => Inner::Rsa(Box::new(RsaKey::new(2048, material)?)),
+            KeyKind::Rsa3072 => Inner::Rsa(Box::new(RsaKey::new(3072, material)?)),
+            KeyKind::EcP256 => Inner::Ec(Box::new(EcKey::new(Curve::P256, material)?)),
+            KeyKind::EcP384 => Inner::Ec(Box::new(EcKey::new(Curve::P384, material)?)),
+            KeyKind::EcSecp256k1 => Inner::Ec(Box::new(EcKey::new(Curve::Secp256k1, material)?)),
+            KeyKind::Sm2 => Inner::Sm2(Box::new(Sm2Key::new(material)?)),
+            KeyKind::Hmac(h) => Inner::Hmac(HmacKey::new(h, material)?),
+            KeyKind::MlKem768 => Inner::MlKem(Box::new(MlKemKey::new(material)?)),
+            KeyKind::MlDsa65 => Inner::MlDsa(Box::new(MlDsaKey::new(material)?)),
         };
         Ok(Self { kind, inner })
     }
@@ -133,28 +193,63 @@ impl PreparedKey {
     pub fn symmetric(&self) -> Option<&SymmetricKey> {
         match &self.inner {
             Inner::Symmetric(k) => Some(k),
+            _ => None,
         }
     }
 
     /// The public half as a DER SubjectPublicKeyInfo (for ML-KEM and ML-DSA, the SPKI of their
     /// draft LAMPS encodings); [`CryptoError::KeyAlgorithmMismatch`] for symmetric and HMAC keys.
     pub fn public_key_der(&self) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::KeyAlgorithmMismatch)
+        match &self.inner {
+            Inner::Rsa(k) => Ok(k.public_key_der()),
+            Inner::Ec(k) => Ok(k.public_key_der()),
+            Inner::Sm2(k) => Ok(k.public_key_der()),
+            Inner::MlKem(k) => Ok(k.public_key_der()),
+            Inner::MlDsa(k) => Ok(k.public_key_der()),
+            Inner::Symmetric(_) | Inner::Hmac(_) => Err(CryptoError::KeyAlgorithmMismatch),
+        }
     }
 
     /// Decrypts what was encrypted to this key's public half with `algorithm`.
-    pub fn decrypt(&self, _algorithm: WrapAlgorithm, _ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        Err(CryptoError::KeyAlgorithmMismatch)
+    ///
+    /// Errors: [`CryptoError::KeyAlgorithmMismatch`] for an algorithm this key cannot use;
+    /// [`CryptoError::Malformed`] for an RSA ciphertext that is not as long as the modulus or an
+    /// SM2 raw ciphertext shorter than its C1 and C3; [`CryptoError::AuthenticationFailed`] for
+    /// anything that does not decrypt, whatever the reason.
+    pub fn decrypt(&self, algorithm: WrapAlgorithm, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        match &self.inner {
+            Inner::Rsa(k) => k.decrypt(algorithm, ciphertext),
+            Inner::Sm2(k) => k.decrypt(algorithm, ciphertext),
+            _ => Err(CryptoError::KeyAlgorithmMismatch),
+        }
     }
 
-    /// Encrypts to this key's own public half.
-    pub fn encrypt(&self, _algorithm: WrapAlgorithm, _plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::KeyAlgorithmMismatch)
+    /// Encrypts to this key's own public half (as a caller holding the public key would).
+    pub fn encrypt(&self, algorithm: WrapAlgorithm, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        self.wrapping_key()?.encrypt(algorithm, plaintext)
+    }
+
+    fn wrapping_key(&self) -> Result<&WrappingKey, CryptoError> {
+        match &self.inner {
+            Inner::Rsa(k) => Ok(k.public()),
+            Inner::Sm2(k) => Ok(k.public()),
+            _ => Err(CryptoError::KeyAlgorithmMismatch),
+        }
     }
 
     /// Signs `message` with `algorithm`.
-    pub fn sign(&self, _algorithm: SignatureAlgorithm, _message: Message<'_>) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::KeyAlgorithmMismatch)
+    ///
+    /// Errors: [`CryptoError::KeyAlgorithmMismatch`] for an algorithm this key cannot use;
+    /// [`CryptoError::Malformed`] for a digest that is not as long as the scheme's hash (32
+    /// bytes; 48 for ECDSA with SHA-384), or any digest for ML-DSA.
+    pub fn sign(&self, algorithm: SignatureAlgorithm, message: Message<'_>) -> Result<Vec<u8>, CryptoError> {
+        match &self.inner {
+            Inner::Rsa(k) => k.sign(algorithm, message),
+            Inner::Ec(k) => k.sign(algorithm, message),
+            Inner::Sm2(k) => k.sign(algorithm, message),
+            Inner::MlDsa(k) => k.sign(algorithm, message),
+            Inner::Symmetric(_) | Inner::Hmac(_) | Inner::MlKem(_) => Err(CryptoError::KeyAlgorithmMismatch),
+        }
     }
 
     /// Checks a signature: `Ok(false)` for a signature that does not verify (including one that
@@ -162,32 +257,242 @@ impl PreparedKey {
     /// this key cannot use, a digest of the wrong length).
     pub fn verify(
         &self,
-        _algorithm: SignatureAlgorithm,
-        _message: Message<'_>,
-        _signature: &[u8],
+        algorithm: SignatureAlgorithm,
+        message: Message<'_>,
+        signature: &[u8],
     ) -> Result<bool, CryptoError> {
-        Err(CryptoError::KeyAlgorithmMismatch)
+        match &self.inner {
+            Inner::Rsa(k) => k.verify(algorithm, message, signature),
+            Inner::Ec(k) => k.verify(algorithm, message, signature),
+            Inner::Sm2(k) => k.verify(algorithm, message, signature),
+            Inner::MlDsa(k) => k.verify(algorithm, message, signature),
+            Inner::Symmetric(_) | Inner::Hmac(_) | Inner::MlKem(_) => Err(CryptoError::KeyAlgorithmMismatch),
+        }
     }
 
     /// The HMAC of `message` under this HMAC key.
-    pub fn mac(&self, _message: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::KeyAlgorithmMismatch)
+    pub fn mac(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        match &self.inner {
+            Inner::Hmac(k) => Ok(k.mac(message)),
+            _ => Err(CryptoError::KeyAlgorithmMismatch),
+        }
     }
 
-    /// Whether `tag` is the HMAC of `message` (compared in constant time).
-    pub fn verify_mac(&self, _message: &[u8], _tag: &[u8]) -> Result<bool, CryptoError> {
-        Err(CryptoError::KeyAlgorithmMismatch)
+    /// Whether `tag` is the HMAC of `message` (compared in constant time; a tag of the wrong
+    /// length is `Ok(false)`).
+    pub fn verify_mac(&self, message: &[u8], tag: &[u8]) -> Result<bool, CryptoError> {
+        match &self.inner {
+            Inner::Hmac(k) => Ok(k.verify(message, tag)),
+            _ => Err(CryptoError::KeyAlgorithmMismatch),
+        }
     }
 
     /// Seals `plaintext` to this ML-KEM-768 key: a fresh encapsulation, and AES-256-GCM under
     /// the shared secret binding `aad`. Returns the hybrid body (documented in
-    /// `docs/ciphertext-format.md`).
-    pub fn hybrid_seal(&self, _aad: &[u8], _plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::KeyAlgorithmMismatch)
+    /// `docs/ciphertext-format.md`): KEM ciphertext (1088) ‖ nonce (12) ‖ ciphertext ‖ tag (16).
+    pub fn hybrid_seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        match &self.inner {
+            Inner::MlKem(k) => k.seal(aad, plaintext),
+            _ => Err(CryptoError::KeyAlgorithmMismatch),
+        }
     }
 
-    /// Opens a hybrid body made by [`PreparedKey::hybrid_seal`] with the same `aad`.
-    pub fn hybrid_open(&self, _aad: &[u8], _body: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        Err(CryptoError::KeyAlgorithmMismatch)
+    /// Opens a hybrid body made by [`PreparedKey::hybrid_seal`] with the same `aad`:
+    /// [`CryptoError::Malformed`] if it is shorter than [`crate::mlkem::HYBRID_OVERHEAD`],
+    /// [`CryptoError::AuthenticationFailed`] if it does not open.
+    pub fn hybrid_open(&self, aad: &[u8], body: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        match &self.inner {
+            Inner::MlKem(k) => k.open(aad, body),
+            _ => Err(CryptoError::KeyAlgorithmMismatch),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_vectors::{openssl, unhex};
+
+    const ALL: [KeyKind; 14] = [
+        KeyKind::Symmetric(SymmetricAlgorithm::Aes256Gcm),
+        KeyKind::Symmetric(SymmetricAlgorithm::Sm4Gcm),
+        KeyKind::Rsa2048,
+        KeyKind::Rsa3072,
+        KeyKind::EcP256,
+        KeyKind::EcP384,
+        KeyKind::EcSecp256k1,
+        KeyKind::Sm2,
+        KeyKind::Hmac(HmacAlgorithm::Sha256),
+        KeyKind::Hmac(HmacAlgorithm::Sha384),
+        KeyKind::Hmac(HmacAlgorithm::Sha512),
+        KeyKind::Hmac(HmacAlgorithm::Sm3),
+        KeyKind::MlKem768,
+        KeyKind::MlDsa65,
+    ];
+
+    fn prepared(kind: KeyKind) -> PreparedKey {
+        PreparedKey::new(kind, &kind.generate().unwrap()).unwrap()
+    }
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn prepared_keys_can_be_shared_by_the_key_cache() {
+        assert_send_sync::<PreparedKey>();
+    }
+
+    /// Every kind generates material that prepares, does what its kind does (signatures verify,
+    /// ciphertexts decrypt, tags check, hybrid bodies open), and refuses everything else with
+    /// `KeyAlgorithmMismatch`.
+    #[test]
+    fn every_kind_round_trips_and_refuses_other_operations() {
+        for kind in ALL {
+            let key = prepared(kind);
+            assert_eq!(key.kind(), kind);
+            assert_eq!(format!("{key:?}"), format!("PreparedKey({kind:?})"));
+            assert_eq!(key.public_key_der().is_ok(), kind.is_asymmetric(), "{kind:?}");
+            assert_eq!(key.symmetric().is_some(), matches!(kind, KeyKind::Symmetric(_)));
+
+            for &alg in kind.signature_algorithms() {
+                let sig = key.sign(alg, Message::Raw(b"message")).unwrap();
+                assert!(key.verify(alg, Message::Raw(b"message"), &sig).unwrap(), "{kind:?} {alg:?}");
+                assert!(!key.verify(alg, Message::Raw(b"massage"), &sig).unwrap(), "{kind:?} {alg:?}");
+            }
+            for alg in [
+                SignatureAlgorithm::RsaPssSha256,
+                SignatureAlgorithm::RsaPkcs1Sha256,
+                SignatureAlgorithm::EcdsaSha256,
+                SignatureAlgorithm::EcdsaSha384,
+                SignatureAlgorithm::Sm2Sm3,
+                SignatureAlgorithm::MlDsa65,
+            ] {
+                if !kind.signature_algorithms().contains(&alg) {
+                    assert_eq!(key.sign(alg, Message::Raw(b"m")).unwrap_err(), CryptoError::KeyAlgorithmMismatch);
+                    assert_eq!(
+                        key.verify(alg, Message::Raw(b"m"), b"s").unwrap_err(),
+                        CryptoError::KeyAlgorithmMismatch
+                    );
+                }
+            }
+
+            for &alg in kind.encryption_algorithms() {
+                let ct = key.encrypt(alg, b"0123456789abcdef0123456789abcdef").unwrap();
+                assert_eq!(
+                    &key.decrypt(alg, &ct).unwrap()[..],
+                    b"0123456789abcdef0123456789abcdef",
+                    "{kind:?} {alg:?}"
+                );
+            }
+            for alg in [
+                WrapAlgorithm::RsaPkcs1V15,
+                WrapAlgorithm::RsaOaepSha1,
+                WrapAlgorithm::RsaOaepSha256,
+                WrapAlgorithm::Sm2C1C3C2,
+                WrapAlgorithm::Sm2C1C3C2Der,
+            ] {
+                if !kind.encryption_algorithms().contains(&alg) {
+                    assert_eq!(key.decrypt(alg, &[0u8; 384]).unwrap_err(), CryptoError::KeyAlgorithmMismatch);
+                    assert!(key.encrypt(alg, b"x").is_err());
+                }
+            }
+
+            if let KeyKind::Hmac(h) = kind {
+                let tag = key.mac(b"message").unwrap();
+                assert_eq!(tag.len(), h.key_len());
+                assert!(key.verify_mac(b"message", &tag).unwrap());
+                assert!(!key.verify_mac(b"message!", &tag).unwrap());
+            } else {
+                assert_eq!(key.mac(b"m").unwrap_err(), CryptoError::KeyAlgorithmMismatch);
+                assert_eq!(key.verify_mac(b"m", &[0; 32]).unwrap_err(), CryptoError::KeyAlgorithmMismatch);
+            }
+
+            if kind == KeyKind::MlKem768 {
+                let body = key.hybrid_seal(b"aad", b"plaintext").unwrap();
+                assert_eq!(&key.hybrid_open(b"aad", &body).unwrap()[..], b"plaintext");
+            } else {
+                assert_eq!(key.hybrid_seal(b"a", b"p").unwrap_err(), CryptoError::KeyAlgorithmMismatch);
+                assert_eq!(key.hybrid_open(b"a", &[0; 2000]).unwrap_err(), CryptoError::KeyAlgorithmMismatch);
+            }
+        }
+    }
+
+    /// Material of one kind is not material of another (imported material goes through `new`).
+    #[test]
+    fn material_of_the_wrong_kind_or_length_is_refused() {
+        let samples: Vec<(KeyKind, Zeroizing<Vec<u8>>)> = ALL.iter().map(|k| (*k, k.generate().unwrap())).collect();
+        for (kind, material) in &samples {
+            for (other, _) in &samples {
+                let same_format = kind == other
+                    // Same length, raw random bytes: indistinguishable by design.
+                    || matches!(
+                        (kind, other),
+                        (KeyKind::Hmac(HmacAlgorithm::Sha256 | HmacAlgorithm::Sm3), KeyKind::Hmac(HmacAlgorithm::Sha256 | HmacAlgorithm::Sm3))
+                            | (KeyKind::Hmac(HmacAlgorithm::Sha256 | HmacAlgorithm::Sm3), KeyKind::Symmetric(SymmetricAlgorithm::Aes256Gcm) | KeyKind::Sm2 | KeyKind::MlDsa65)
+                            | (KeyKind::Symmetric(SymmetricAlgorithm::Aes256Gcm) | KeyKind::Sm2 | KeyKind::MlDsa65, KeyKind::Hmac(HmacAlgorithm::Sha256 | HmacAlgorithm::Sm3))
+                            | (KeyKind::Symmetric(SymmetricAlgorithm::Aes256Gcm) | KeyKind::Sm2 | KeyKind::MlDsa65, KeyKind::Symmetric(SymmetricAlgorithm::Aes256Gcm) | KeyKind::Sm2 | KeyKind::MlDsa65)
+                            | (KeyKind::Hmac(HmacAlgorithm::Sha512), KeyKind::MlKem768)
+                            | (KeyKind::MlKem768, KeyKind::Hmac(HmacAlgorithm::Sha512))
+                    );
+                let result = PreparedKey::new(*other, material);
+                if same_format {
+                    continue;
+                }
+                assert!(matches!(result, Err(CryptoError::InvalidKey(_))), "{kind:?} material as {other:?}");
+            }
+            let mut longer = material.to_vec();
+            longer.push(0);
+            assert!(PreparedKey::new(*kind, &longer).is_err(), "{kind:?} with a trailing byte");
+            assert!(PreparedKey::new(*kind, &material[..material.len() - 1]).is_err(), "{kind:?} cut short");
+            assert!(PreparedKey::new(*kind, &[]).is_err());
+        }
+    }
+
+    /// OpenSSL-made PKCS#8 and raw SM2 material imports, and the SPKI it gives is OpenSSL's.
+    #[test]
+    fn openssl_material_imports() {
+        let v = openssl();
+        for (kind, name, field) in [
+            (KeyKind::Rsa2048, "rsa2048", "pkcs8"),
+            (KeyKind::EcP256, "p256", "pkcs8"),
+            (KeyKind::EcP384, "p384", "pkcs8"),
+            (KeyKind::EcSecp256k1, "secp256k1", "pkcs8"),
+            (KeyKind::Sm2, "sm2", "scalar"),
+        ] {
+            let key = PreparedKey::new(kind, &unhex(&v[name][field])).unwrap();
+            assert_eq!(key.public_key_der().unwrap(), unhex(&v[name]["spki"]), "{name}");
+        }
+    }
+
+    #[test]
+    fn digests_of_the_wrong_length_are_malformed() {
+        for kind in
+            [KeyKind::Rsa2048, KeyKind::EcP256, KeyKind::EcP384, KeyKind::EcSecp256k1, KeyKind::Sm2, KeyKind::MlDsa65]
+        {
+            let key = prepared(kind);
+            for &alg in kind.signature_algorithms() {
+                let right = if alg == SignatureAlgorithm::EcdsaSha384 { 48 } else { 32 };
+                for len in [0, 20, 31, 33, 47, 49, 64] {
+                    if len == right && alg != SignatureAlgorithm::MlDsa65 {
+                        continue;
+                    }
+                    let d = vec![7u8; len];
+                    assert!(
+                        matches!(key.sign(alg, Message::Digest(&d)), Err(CryptoError::Malformed(_))),
+                        "{alg:?} {len}"
+                    );
+                    assert!(matches!(key.verify(alg, Message::Digest(&d), b"sig"), Err(CryptoError::Malformed(_))));
+                }
+            }
+        }
+    }
+
+    /// The encryption of a message too long for the key's padding is refused before any math.
+    #[test]
+    fn encryption_capacity_is_enforced() {
+        let key = prepared(KeyKind::Rsa2048);
+        assert_eq!(
+            key.encrypt(WrapAlgorithm::RsaOaepSha256, &[0u8; 191]).unwrap_err(),
+            CryptoError::MessageTooLong { len: 191, max: 190 }
+        );
     }
 }

@@ -5,7 +5,8 @@
 //! - [`aead`]: symmetric AEADs for key versions: AES-256-GCM (aws-lc-rs) and SM4-GCM (RustCrypto).
 //! - [`blob`]: the self-describing ciphertext blob that Encrypt and GenerateDataKey return.
 //! - [`key`]: one prepared-key type over every key kind (AEAD, RSA, EC, SM2, HMAC, ML-KEM, ML-DSA)
-//!   and the operations on it.
+//!   and the operations on it, dispatching to one module per family: `rsa`, `ec`, [`sm2`], `hmac`,
+//!   [`mlkem`] (with the post-quantum hybrid) and `mldsa`.
 //! - [`wrap`]: encryption of data keys to a caller's RSA or SM2 public key.
 //! - [`root`]: the root key that seals every key version at rest, behind the [`root::RootKey`] trait.
 //!
@@ -14,12 +15,21 @@
 
 pub mod aead;
 pub mod blob;
+mod der;
 pub mod digest;
+mod ec;
 mod error;
+mod hmac;
 pub mod key;
+mod mldsa;
+pub mod mlkem;
 pub mod pem;
 pub mod random;
 pub mod root;
+mod rsa;
+pub mod sm2;
+#[cfg(test)]
+mod test_vectors;
 pub mod wrap;
 
 pub use error::CryptoError;

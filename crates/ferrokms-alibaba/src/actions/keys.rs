@@ -54,11 +54,14 @@ pub(super) fn check_tags(tags: &[ferrokms_core::model::Tag]) -> Result<(), ApiEr
     Ok(())
 }
 
+/// The id of the key's current version; none for a key without material (an EXTERNAL key
+/// before its import, or after DeleteKeyMaterial or expiry, which keep the version number for
+/// the next import of the same material but remove the version).
 pub(super) async fn primary_version(
     ctx: &Ctx<'_>,
     k: &ferrokms_core::model::KeyRecord,
 ) -> Result<Option<uuid::Uuid>, ApiError> {
-    if k.current_version == 0 {
+    if k.current_version == 0 || k.state == KeyState::PendingImport {
         return Ok(None);
     }
     Ok(Some(ctx.kms.version_id(&ctx.scope, k.id, k.current_version).await?))

@@ -146,14 +146,15 @@ impl Kms {
             return Err(Error::KeyState { state: key.state, need: StateNeed::NotPendingDelete });
         }
         let wrapping = super::prepare(spec.kind(), Zeroizing::new(payload[10..].to_vec())).await?;
-        let material = unwrap(&wrapping, algorithm, wrapped)?;
         let expected_len = key.spec.symmetric().map(|a| a.key_len()).ok_or(Error::NotExternalKey)?;
-        if material.len() != expected_len {
-            return Err(Error::InvalidImportKeyMaterial(format!(
-                "{} keys take {expected_len} bytes of material",
+        // One answer for "does not unwrap" and "unwraps to the wrong length": telling them apart
+        // would make RSAES-PKCS1-v1_5 unwrapping a padding oracle (Bleichenbacher).
+        let material = unwrap(&wrapping, algorithm, wrapped).ok().filter(|m| m.len() == expected_len).ok_or_else(|| {
+            Error::InvalidImportKeyMaterial(format!(
+                "the material does not unwrap, with this import token's key, to the {expected_len} bytes {} keys take",
                 key.spec.alibaba_name()
-            )));
-        }
+            ))
+        })?;
         let print = fingerprint(FINGERPRINT_DOMAIN, &[key.id.as_bytes(), &material]);
         if !key.material_fingerprint.is_empty() && !constant_time_eq(&key.material_fingerprint, &print) {
             return Err(Error::MaterialMismatch);
@@ -247,16 +248,18 @@ impl Kms {
 }
 
 /// Unwraps material: SM2 in the DER form OpenSSL writes, or raw C1C3C2.
-fn unwrap(wrapping: &PreparedKey, algorithm: EncryptionAlgorithm, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    let bad = || Error::InvalidImportKeyMaterial("the material does not unwrap with this import token's key".into());
+fn unwrap(
+    wrapping: &PreparedKey,
+    algorithm: EncryptionAlgorithm,
+    wrapped: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, ferrokms_crypto::CryptoError> {
     if wrapped.is_empty() || wrapped.len() > super::MAX_ASYMMETRIC_CIPHERTEXT {
-        return Err(bad());
+        return Err(ferrokms_crypto::CryptoError::Malformed("wrapped material length"));
     }
     match algorithm {
         EncryptionAlgorithm::Sm2Der | EncryptionAlgorithm::Sm2Raw => wrapping
             .decrypt(EncryptionAlgorithm::Sm2Der.wrap(), wrapped)
-            .or_else(|_| wrapping.decrypt(EncryptionAlgorithm::Sm2Raw.wrap(), wrapped))
-            .map_err(|_| bad()),
-        a => wrapping.decrypt(a.wrap(), wrapped).map_err(|_| bad()),
+            .or_else(|_| wrapping.decrypt(EncryptionAlgorithm::Sm2Raw.wrap(), wrapped)),
+        a => wrapping.decrypt(a.wrap(), wrapped),
     }
 }
