@@ -1,31 +1,34 @@
-//! The HTTP front door: `/healthz`, and every other request to the dialect it is addressed to.
+//! The application behind the connections: `/healthz`, and every other request to the dialect
+//! it is addressed to. hyper calls it directly (no router: there is one route besides the
+//! dialects, and a router's boxed services and request conversions cost more than that match).
 
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::{Body, to_bytes};
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header;
-use axum::response::Response;
-use axum::routing::get;
+use bytes::Bytes;
 use ferrokms_alibaba::AlibabaApi;
 use ferrokms_tencent::{MAX_BODY, Reply, TencentApi};
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
 
 use crate::config::TlsConfig;
+use crate::conn::Handler;
 use crate::listener::{self, Limits};
 
-/// Shared state of the router.
-#[derive(Clone)]
-pub struct AppState {
+/// The two dialect fronts and the body-read limit.
+pub struct App {
     tencent: Arc<TencentApi>,
     alibaba: Arc<AlibabaApi>,
     body_timeout: Duration,
 }
 
-impl AppState {
-    /// State over the two dialect fronts; request bodies get 10 s.
+impl App {
+    /// The application over the two dialect fronts; request bodies get 10 s.
     pub fn new(tencent: TencentApi, alibaba: AlibabaApi) -> Self {
         Self { tencent: Arc::new(tencent), alibaba: Arc::new(alibaba), body_timeout: Duration::from_secs(10) }
     }
@@ -36,28 +39,58 @@ impl AppState {
         self.body_timeout = timeout;
         self
     }
-}
 
-/// The router.
-pub fn router(state: AppState) -> Router {
-    Router::new().route("/healthz", get(|| async { "ok" })).fallback(dispatch).with_state(state)
-}
-
-fn alibaba_reply(r: ferrokms_alibaba::Reply) -> Response {
-    let mut resp = Response::new(Body::from(r.body));
-    *resp.status_mut() = r.status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, r.content_type);
-    if let Some(after) = r.retry_after {
-        resp.headers_mut().insert("x-acs-retry-after", after);
+    /// Answers one request that came over a connection from `peer`.
+    pub async fn answer(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        let (mut parts, body) = req.into_parts();
+        if parts.uri.path() == "/healthz" && parts.method == Method::GET {
+            return healthy();
+        }
+        // HTTP/2 carries the host in `:authority`; the signature covers it as `host`.
+        if !parts.headers.contains_key(header::HOST)
+            && let Some(authority) = parts.uri.authority().and_then(|a| a.as_str().parse().ok())
+        {
+            parts.headers.insert(header::HOST, authority);
+        }
+        let query = parts.uri.query().unwrap_or_default();
+        // The body first (within its time limit): a Tencent v1-signed POST says so only in its form
+        // body. One listener, two dialects: the request itself says which (TC3 headers or v1
+        // parameters, asked first, or ACS/RPC ones).
+        let body = read_body(body, self.body_timeout).await;
+        let seen = body.as_deref().unwrap_or_default();
+        let alibaba = !TencentApi::claims(&parts.headers, query, seen) && AlibabaApi::claims(&parts.headers, query);
+        let body = match body {
+            Ok(body) => body,
+            Err(BodyFailure::TooLarge) => {
+                return if alibaba {
+                    alibaba_reply(self.alibaba.too_large(&parts.headers))
+                } else {
+                    reply(self.tencent.too_large())
+                };
+            }
+            Err(BodyFailure::TimedOut) => {
+                let secs = self.body_timeout.as_secs();
+                let mut resp = if alibaba {
+                    alibaba_reply(self.alibaba.body_timeout(&parts.headers, secs))
+                } else {
+                    reply(self.tencent.body_timeout(secs))
+                };
+                // The rest of the body may still be on its way: this connection cannot be reused.
+                resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return resp;
+            }
+        };
+        if alibaba {
+            return alibaba_reply(self.alibaba.handle(&parts.method, query, &parts.headers, &body).await);
+        }
+        reply(self.tencent.handle(&parts.method, query, &parts.headers, &body, Some(peer)).await)
     }
-    resp
 }
 
-fn reply(r: Reply) -> Response {
-    let mut resp = Response::new(Body::from(r.body));
-    *resp.status_mut() = r.status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, Reply::content_type());
-    resp
+impl Handler for App {
+    fn call(&self, req: Request<Incoming>, peer: SocketAddr) -> impl Future<Output = Response<Full<Bytes>>> + Send {
+        self.answer(req, peer)
+    }
 }
 
 /// Why a request body could not be read.
@@ -66,65 +99,64 @@ enum BodyFailure {
     TimedOut,
 }
 
-async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
-    let (mut parts, body) = req.into_parts();
-    // HTTP/2 carries the host in `:authority`; the signature covers it as `host`.
-    if !parts.headers.contains_key(header::HOST)
-        && let Some(authority) = parts.uri.authority().and_then(|a| a.as_str().parse().ok())
-    {
-        parts.headers.insert(header::HOST, authority);
-    }
-    let query = parts.uri.query().unwrap_or_default();
-    // The body first (within its time limit): a Tencent v1-signed POST says so only in its form
-    // body. One listener, two dialects: the request itself says which (TC3 headers or v1
-    // parameters, asked first, or ACS/RPC ones).
-    let body = match tokio::time::timeout(state.body_timeout, to_bytes(body, MAX_BODY)).await {
-        Ok(Ok(body)) => Ok(body),
-        Ok(Err(_)) => Err(BodyFailure::TooLarge),
-        Err(_) => Err(BodyFailure::TimedOut),
+/// The whole body, at most [`MAX_BODY`] bytes, within `timeout`. A body already in (the usual
+/// case: a small request arrives in one segment with its head) is taken without arming a timer.
+async fn read_body(body: Incoming, timeout: Duration) -> Result<Bytes, BodyFailure> {
+    let mut collect = pin!(Limited::new(body, MAX_BODY).collect());
+    let first = collect.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    let done = match first {
+        Poll::Ready(done) => done,
+        Poll::Pending => match tokio::time::timeout(timeout, collect).await {
+            Ok(done) => done,
+            Err(_) => return Err(BodyFailure::TimedOut),
+        },
     };
-    let seen = body.as_deref().unwrap_or_default();
-    let alibaba = !TencentApi::claims(&parts.headers, query, seen) && AlibabaApi::claims(&parts.headers, query);
-    let body = match body {
-        Ok(body) => body,
-        Err(BodyFailure::TooLarge) => {
-            return if alibaba {
-                alibaba_reply(state.alibaba.too_large(&parts.headers))
-            } else {
-                reply(state.tencent.too_large())
-            };
-        }
-        Err(BodyFailure::TimedOut) => {
-            let secs = state.body_timeout.as_secs();
-            let mut resp = if alibaba {
-                alibaba_reply(state.alibaba.body_timeout(&parts.headers, secs))
-            } else {
-                reply(state.tencent.body_timeout(secs))
-            };
-            // The rest of the body may still be on its way: this connection cannot be reused.
-            resp.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
-            return resp;
-        }
-    };
-    if alibaba {
-        return alibaba_reply(state.alibaba.handle(&parts.method, query, &parts.headers, &body).await);
-    }
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    reply(state.tencent.handle(&parts.method, query, &parts.headers, &body, peer).await)
+    // Limited's only error besides the connection's own is "too large"; either way nothing
+    // usable arrived.
+    done.map(|c| c.to_bytes()).map_err(|_| BodyFailure::TooLarge)
 }
 
-/// Serves `router` on `addr` (TLS when configured) under `limits` until SIGTERM or Ctrl-C,
+fn healthy() -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(b"ok")));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp
+}
+
+fn alibaba_reply(r: ferrokms_alibaba::Reply) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(r.body)));
+    *resp.status_mut() = r.status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, r.content_type);
+    if let Some(after) = r.retry_after {
+        resp.headers_mut().insert("x-acs-retry-after", after);
+    }
+    resp
+}
+
+fn reply(r: Reply) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(r.body)));
+    *resp.status_mut() = r.status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, Reply::content_type());
+    resp
+}
+
+/// A bare answer with no body (the connection layer's own refusals).
+pub(crate) fn empty(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = status;
+    r
+}
+
+/// Serves `app` on `addr` (TLS when configured) under `limits` until SIGTERM or Ctrl-C,
 /// then drains connections (see [`listener`]).
-pub async fn run(router: Router, addr: SocketAddr, tls: Option<&TlsConfig>, limits: Limits) -> Result<(), String> {
+pub async fn run(app: App, addr: SocketAddr, tls: Option<&TlsConfig>, limits: Limits) -> Result<(), String> {
     let acceptor = tls.map(listener::tls_acceptor).transpose()?;
     let shutdown = shutdown_signal();
     let tcp = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener::local_addr(&tcp)?;
     announce(if acceptor.is_some() { "https" } else { "http" }, local);
-    listener::serve(tcp, acceptor, router, limits, shutdown).await;
+    listener::serve(tcp, acceptor, Arc::new(app), limits, shutdown).await;
     Ok(())
 }
-
 fn announce(scheme: &str, addr: SocketAddr) {
     println!("ferrokms listening on {scheme}://{addr}");
 }

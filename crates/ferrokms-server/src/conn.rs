@@ -1,12 +1,16 @@
 //! One connection: what it is doing (requests in flight, idle since when, a request head half
-//! read), the watchdog that closes it when it has been idle or slow for too long, and the
-//! registry of all open connections that the accept loop consults at its limit.
+//! read), the registry of all open connections that the accept loop consults at its limit, and
+//! the one watchdog task that walks the registry and closes connections idle or slow for too
+//! long.
 //!
 //! A connection with no request in flight may be closed at any time without losing work: the
 //! watchdog does so after the header-read or idle timeout, the accept loop does so to make room
-//! for a newcomer, and shutdown does so at once. A request only starts (the router is only
+//! for a newcomer, and shutdown does so at once. A request only starts (the application is only
 //! called) on a connection that is not closing, and both are decided under one lock, so a
 //! request is never started on a connection that is being dropped.
+//!
+//! A connection's task waits on its connection and on one signal (close, or drain on shutdown):
+//! no timer or shutdown channel per connection is polled each time it wakes.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -19,16 +23,21 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, Response, StatusCode, header};
-use axum::routing::future::RouteFuture;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
+
+/// What answers the requests of every connection.
+pub trait Handler: Send + Sync + 'static {
+    /// Answers one request that came over a connection from `peer`.
+    fn call(&self, req: Request<Incoming>, peer: SocketAddr) -> impl Future<Output = Response<Full<Bytes>>> + Send;
+}
 
 /// The connection limits and timeouts, resolved.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +76,8 @@ struct Activity {
     closing: bool,
     /// HTTP/2 (its frames between requests are not a request head).
     h2: bool,
+    /// Shutdown asked it to finish what is in flight and take nothing new.
+    draining: bool,
 }
 
 /// The shared record of one connection.
@@ -74,7 +85,8 @@ struct Activity {
 pub(crate) struct ConnInfo {
     id: u64,
     activity: Mutex<Activity>,
-    kill: Notify,
+    /// Wakes the connection's task: it is closing, or draining (see `Activity`).
+    signal: Notify,
     changed: Arc<Notify>,
     /// The registry's count of connections not closing.
     open: Arc<AtomicUsize>,
@@ -143,9 +155,28 @@ impl ConnInfo {
         (a.in_flight == 0 && !a.closing).then_some(a.idle_since)
     }
 
-    /// Completes when the connection is to be dropped at once.
-    pub(crate) fn killed(&self) -> tokio::sync::futures::Notified<'_> {
-        self.kill.notified()
+    /// Completes when the connection's task has something to do: drop the connection (it is
+    /// closing) or drain it.
+    pub(crate) fn signalled(&self) -> tokio::sync::futures::Notified<'_> {
+        self.signal.notified()
+    }
+
+    /// Whether the task is to drop the connection now; if not, whether to drain it.
+    fn order(&self) -> (bool, bool) {
+        let a = self.activity.lock();
+        (a.closing, a.draining)
+    }
+
+    /// Asks the task to finish what is in flight and take nothing new: an idle connection is
+    /// closed at once.
+    fn drain(&self) {
+        let mut a = self.activity.lock();
+        a.draining = true;
+        if a.in_flight == 0 {
+            self.mark_closing(&mut a);
+        }
+        drop(a);
+        self.signal.notify_one();
     }
 
     #[cfg(test)]
@@ -156,7 +187,16 @@ impl ConnInfo {
     /// Has the connection's task drop it (whatever is in flight).
     fn kill(&self) {
         self.mark_closing(&mut self.activity.lock());
-        self.kill.notify_one();
+        self.signal.notify_one();
+    }
+
+    /// Has the connection's task drop it if it is idle; true if so.
+    fn close_if_idle(&self) -> bool {
+        let closed = self.try_close();
+        if closed {
+            self.signal.notify_one();
+        }
+        closed
     }
 }
 
@@ -203,8 +243,9 @@ impl Registry {
                 served: 0,
                 closing: false,
                 h2: false,
+                draining: false,
             }),
-            kill: Notify::new(),
+            signal: Notify::new(),
             changed: self.changed.clone(),
             open: self.open.clone(),
         });
@@ -240,8 +281,7 @@ impl Registry {
             else {
                 return false;
             };
-            if c.try_close() {
-                c.kill.notify_one();
+            if c.close_if_idle() {
                 return true;
             }
         }
@@ -255,6 +295,22 @@ impl Registry {
             c.kill();
         }
         conns.len()
+    }
+
+    /// Closes every connection that has waited too long with no request in flight.
+    fn close_expired(&self, limits: &Limits, now: Instant) {
+        for c in self.conns.lock().values() {
+            if c.expired(limits, now) {
+                c.close_if_idle();
+            }
+        }
+    }
+
+    /// Closes every idle connection and has the others finish what is in flight.
+    pub(crate) fn drain_all(&self) {
+        for c in self.conns.lock().values() {
+            c.drain();
+        }
     }
 
     /// Notified when a connection closes or becomes idle (enable the `notified()` future before
@@ -278,30 +334,40 @@ impl Registry {
     }
 }
 
+/// The watchdog: every tick, closes the connections that have waited too long with no request
+/// in flight (one task for all connections). Runs until dropped.
+pub(crate) async fn watchdog(registry: Arc<Registry>, limits: Limits) {
+    let mut tick = tokio::time::interval(limits.tick());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        registry.close_expired(&limits, Instant::now());
+    }
+}
+
 /// What every connection task shares.
-pub(crate) struct Shared {
-    pub(crate) router: Router,
+pub(crate) struct Shared<H> {
+    pub(crate) app: Arc<H>,
     pub(crate) builder: auto::Builder<TokioExecutor>,
     pub(crate) limits: Limits,
-    pub(crate) shutdown: watch::Receiver<bool>,
-    pub(crate) registry: Registry,
+    pub(crate) registry: Arc<Registry>,
 }
 
 /// Removes its connection from the registry when the connection's task ends (or is dropped).
 pub(crate) struct Registered {
-    shared: Arc<Shared>,
+    registry: Arc<Registry>,
     id: u64,
 }
 
 impl Registered {
-    pub(crate) fn new(shared: Arc<Shared>, info: &ConnInfo) -> Self {
-        Self { shared, id: info.id }
+    pub(crate) fn new(registry: Arc<Registry>, info: &ConnInfo) -> Self {
+        Self { registry, id: info.id }
     }
 }
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        self.shared.registry.remove(self.id);
+        self.registry.remove(self.id);
     }
 }
 
@@ -367,75 +433,36 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     }
 }
 
-/// The router as hyper's service, counting the requests in flight on one connection; each
-/// request carries the peer's address (`ConnectInfo`), which tells connections apart.
-#[derive(Clone)]
-struct ConnService {
-    router: Router,
-    info: Arc<ConnInfo>,
-    peer: SocketAddr,
-}
-
-/// What [`ConnService`] returns: the router's own future and the request's in-flight guard,
-/// held without boxing either.
-enum ResponseFuture {
-    /// The connection is closing: this answer, once.
-    Closing(Option<Response<Body>>),
-    /// The router is answering; the guard ends with the answer (or with the future, if dropped).
-    Running(RouteFuture<Infallible>, Option<InFlight>),
-}
-
-impl Future for ResponseFuture {
-    type Output = Result<Response<Body>, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.get_mut() {
-            Self::Closing(response) => Poll::Ready(Ok(response.take().unwrap_or_else(closing))),
-            Self::Running(future, guard) => {
-                let response = std::task::ready!(Pin::new(future).poll(cx));
-                guard.take();
-                Poll::Ready(response)
-            }
-        }
-    }
-}
-
-impl hyper::service::Service<Request<Incoming>> for ConnService {
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = ResponseFuture;
-
-    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
-        req.extensions_mut().insert(axum::extract::ConnectInfo(self.peer));
-        let Some(guard) = self.info.begin() else {
-            // Only reachable in the instant between the decision to close and the drop.
-            return ResponseFuture::Closing(Some(closing()));
-        };
-        let future = tower_service::Service::call(&mut self.router.clone(), req);
-        ResponseFuture::Running(future, Some(guard))
-    }
-}
-
-fn closing() -> Response<Body> {
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+fn closing() -> Response<Full<Bytes>> {
+    let mut r = crate::app::empty(StatusCode::SERVICE_UNAVAILABLE);
     r.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
     r
 }
 
 /// Serves HTTP on one (plain or TLS) stream until the client closes it, the watchdog or the
 /// accept loop closes it, or shutdown ends it.
-pub(crate) async fn serve<I>(io: I, peer: SocketAddr, info: Arc<ConnInfo>, shared: &Shared)
+pub(crate) async fn serve<I, H>(io: I, peer: SocketAddr, info: Arc<ConnInfo>, shared: &Shared<H>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
 {
     let io = TokioIo::new(Watched { inner: io, info: info.clone(), sniffed: 0 });
-    let service = ConnService { router: shared.router.clone(), info: info.clone(), peer };
+    let (app, conn_info) = (shared.app.clone(), info.clone());
+    // Each request counts as in flight from its start to its answer (or to its future's drop, if
+    // the client goes away); none starts on a connection that is closing.
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let guard = conn_info.begin();
+        let app = app.clone();
+        async move {
+            let Some(_guard) = guard else {
+                // Only reachable in the instant between the decision to close and the drop.
+                return Ok::<_, Infallible>(closing());
+            };
+            Ok(app.call(req, peer).await)
+        }
+    });
     let conn = shared.builder.serve_connection(io, service);
     tokio::pin!(conn);
-    let mut shutdown = shared.shutdown.clone();
-    let mut tick = tokio::time::interval(shared.limits.tick());
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut draining = false;
     loop {
         tokio::select! {
@@ -445,18 +472,16 @@ where
                 }
                 return;
             }
-            () = info.killed() => return,
-            _ = shutdown.wait_for(|stop| *stop), if !draining => {
-                if info.try_close() {
+            () = info.signalled() => {
+                let (close, drain) = info.order();
+                if close {
                     return;
                 }
-                // Finish what is in flight, take nothing new (HTTP/1: no keep-alive; HTTP/2: GOAWAY).
-                conn.as_mut().graceful_shutdown();
-                draining = true;
-            }
-            _ = tick.tick() => {
-                if (draining || info.expired(&shared.limits, Instant::now())) && info.try_close() {
-                    return;
+                if drain && !draining {
+                    // Finish what is in flight, take nothing new (HTTP/1: no keep-alive; HTTP/2:
+                    // GOAWAY); the connection ends by itself after that.
+                    conn.as_mut().graceful_shutdown();
+                    draining = true;
                 }
             }
         }

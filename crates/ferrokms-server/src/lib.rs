@@ -1,10 +1,10 @@
 //! The ferrokms server: wires the store, the root key, the core service and the API fronts
-//! behind one axum listener.
+//! behind one hyper listener.
 //!
 //! # Layout
 //! - [`config`]: the configuration file.
 //! - [`datadir`]: the data directory (root key, database, bootstrap).
-//! - [`app`]: the router: `/healthz`, and every other request handed to the dialect it is for.
+//! - [`app`]: the application: `/healthz`, and every other request handed to the dialect it is for.
 //! - [`background`]: due deletions and rotations.
 //! - [`listener`] (and its `conn` module): the accept loop, connection limits and timeouts, graceful shutdown.
 
@@ -176,7 +176,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         .ok_or_else(|| format!("alibaba.default_region: unknown region {}", opts.file.alibaba.default_region))?;
     let rate_limits = rate_limiter(&opts);
     let allow_unsigned = opts.file.allow_unsigned_payload;
-    let state = app::AppState::new(
+    let app = app::App::new(
         TencentApi::new(
             kms.clone(),
             rate_limits.clone(),
@@ -196,9 +196,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         ),
     )
     .with_body_timeout(limits.body_read);
-    let router = app::router(state);
     let background = background::spawn(kms, Duration::from_secs(opts.file.background.interval_secs.max(1)));
-    let served = app::run(router, opts.listen, opts.file.tls.as_ref(), limits).await;
+    let served = app::run(app, opts.listen, opts.file.tls.as_ref(), limits).await;
     background.stop(Duration::from_secs(5)).await;
     dir.store.close().await;
     if served.is_ok() {

@@ -6,7 +6,7 @@
 //!   every connection has a request in flight, the newcomer waits (and those after it in the
 //!   kernel's backlog) until one finishes. A flood of idle sockets therefore never locks out a
 //!   client that sends a request, and no request in flight is ever dropped to make room.
-//! - Each connection's watchdog (the `conn` module) closes it after the header-read
+//! - The watchdog (the `conn` module) closes a connection after the header-read
 //!   timeout (TLS handshake, first request head, any head from its first byte) or the idle
 //!   timeout (keep-alive wait), never while a request is in flight.
 //! - On shutdown: stop accepting, close every connection without a request in flight, let the
@@ -20,18 +20,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{HttpConfig, TlsConfig};
 pub use crate::conn::Limits;
-use crate::conn::{ConnInfo, Registered, Registry, Shared};
+use crate::conn::{ConnInfo, Handler, Registered, Registry, Shared, watchdog};
 
 /// File descriptors kept for everything but client connections (the listener, the database
 /// and its WAL, logs, the runtime).
@@ -105,18 +103,18 @@ fn builder() -> auto::Builder<TokioExecutor> {
     builder
 }
 
-/// Serves `router` on `listener` (TLS when `tls` is given) until `shutdown` completes, then
+/// Serves `app` on `listener` (TLS when `tls` is given) until `shutdown` completes, then
 /// drains connections as the module documentation says.
-pub async fn serve(
+pub async fn serve<H: Handler>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    router: Router,
+    app: Arc<H>,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let (stop, stopped) = watch::channel(false);
-    let shared =
-        Arc::new(Shared { router, builder: builder(), limits, shutdown: stopped, registry: Registry::default() });
+    let registry = Arc::new(Registry::default());
+    let shared = Arc::new(Shared { app, builder: builder(), limits, registry: registry.clone() });
+    let watchdog = tokio::spawn(watchdog(registry, limits));
     tokio::pin!(shutdown);
     let mut last_error_log: Option<Instant> = None;
     loop {
@@ -153,17 +151,18 @@ pub async fn serve(
         deadline_secs = limits.shutdown.as_secs(),
         "shutting down: not accepting; closing idle connections, finishing requests in flight"
     );
-    let _ = stop.send(true);
+    shared.registry.drain_all();
     if tokio::time::timeout(limits.shutdown, shared.registry.wait_empty()).await.is_err() {
         let cut = shared.registry.kill_all();
         tracing::warn!(connections = cut, "shutdown deadline reached: dropping requests still in flight");
         let _ = tokio::time::timeout(Duration::from_secs(1), shared.registry.wait_empty()).await;
     }
+    watchdog.abort();
 }
 
 /// At the limit, closes the idlest connection, or waits until one is idle or gone. False if
 /// shutdown came first.
-async fn make_room<F: Future<Output = ()>>(shared: &Shared, shutdown: &mut Pin<&mut F>) -> bool {
+async fn make_room<H, F: Future<Output = ()>>(shared: &Shared<H>, shutdown: &mut Pin<&mut F>) -> bool {
     let changed = shared.registry.changed();
     loop {
         let notified = changed.notified();
@@ -186,31 +185,29 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-async fn connection(
+async fn connection<H: Handler>(
     tcp: TcpStream,
     peer: SocketAddr,
     tls: Option<TlsAcceptor>,
     info: Arc<ConnInfo>,
-    shared: Arc<Shared>,
+    shared: Arc<Shared<H>>,
 ) {
-    let _registered = Registered::new(shared.clone(), &info);
+    let _registered = Registered::new(shared.registry.clone(), &info);
     let Some(acceptor) = tls else {
         crate::conn::serve(tcp, peer, info, &shared).await;
         return;
     };
-    let mut shutdown = shared.shutdown.clone();
-    let handshake = tokio::time::timeout(shared.limits.header_read, acceptor.accept(tcp));
+    // No request is in flight during the handshake: the watchdog's header-read timeout, the
+    // accept loop's eviction and shutdown all close it at once (the task then drops it here).
     let stream = tokio::select! {
-        r = handshake => match r {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => {
+        r = acceptor.accept(tcp) => match r {
+            Ok(stream) => stream,
+            Err(e) => {
                 tracing::debug!(error = %e, "TLS handshake failed");
                 return;
             }
-            Err(_) => return,
         },
-        () = info.killed() => return,
-        _ = shutdown.wait_for(|stop| *stop) => return,
+        () = info.signalled() => return,
     };
     if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
         info.set_h2();
@@ -226,6 +223,8 @@ pub fn local_addr(listener: &TcpListener) -> Result<SocketAddr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
+    use http_body_util::Full;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn limits(max_connections: usize) -> Limits {
@@ -238,12 +237,20 @@ mod tests {
         }
     }
 
+    /// Answers every request `ok`.
+    struct Ok200;
+
+    impl Handler for Ok200 {
+        async fn call(&self, _: http::Request<hyper::body::Incoming>, _: SocketAddr) -> http::Response<Full<Bytes>> {
+            http::Response::new(Full::new(Bytes::from_static(b"ok")))
+        }
+    }
+
     async fn start(limits: Limits) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-        let router = Router::new().route("/", axum::routing::get(|| async { "ok" }));
         let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = tcp.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(serve(tcp, None, router, limits, async move {
+        let task = tokio::spawn(serve(tcp, None, Arc::new(Ok200), limits, async move {
             let _ = stopped.await;
         }));
         (addr, stop, task)
@@ -281,28 +288,38 @@ mod tests {
                 }
             }
         }
-        let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel();
-        let slot = Arc::new(parking_lot::Mutex::new(Some(dropped_tx)));
-        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-        let started = Arc::new(parking_lot::Mutex::new(Some(started_tx)));
-        let router = Router::new().route(
-            "/",
-            axum::routing::get(move || {
-                let guard = Dropped(slot.lock().take());
-                let started = started.lock().take();
+        /// Never answers; says when it started, and when its future is dropped.
+        struct Pending {
+            dropped: parking_lot::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+            started: parking_lot::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+        }
+        impl Handler for Pending {
+            fn call(
+                &self,
+                _: http::Request<hyper::body::Incoming>,
+                _: SocketAddr,
+            ) -> impl Future<Output = http::Response<Full<Bytes>>> + Send {
+                let guard = Dropped(self.dropped.lock().take());
+                let started = self.started.lock().take();
                 async move {
                     let _guard = guard;
                     if let Some(tx) = started {
                         let _ = tx.send(());
                     }
-                    std::future::pending::<&'static str>().await
+                    std::future::pending().await
                 }
-            }),
-        );
+            }
+        }
+        let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let app = Arc::new(Pending {
+            dropped: parking_lot::Mutex::new(Some(dropped_tx)),
+            started: parking_lot::Mutex::new(Some(started_tx)),
+        });
         let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = tcp.local_addr().expect("addr");
         let limits = Limits { idle: Duration::from_secs(30), header_read: Duration::from_secs(30), ..limits(16) };
-        let _task = tokio::spawn(serve(tcp, None, router, limits, std::future::pending()));
+        let _task = tokio::spawn(serve(tcp, None, app, limits, std::future::pending()));
         let mut sock = TcpStream::connect(addr).await.expect("connect");
         sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
         tokio::time::timeout(Duration::from_secs(5), started_rx).await.expect("handler started").expect("sent");
