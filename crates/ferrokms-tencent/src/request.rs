@@ -8,7 +8,6 @@ use ferrokms_core::model::{Tag, parse_data_key_id, parse_key_id};
 use ferrokms_core::service::PublicKeyWrap;
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -40,21 +39,133 @@ fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
     fields
 }
 
-/// Parses the body as the request type `T`.
+/// Parses the body as the request type `T`: a JSON object whose keys are `T`'s fields, each at
+/// most once (`null` means absent, as the SDKs' optional fields do: every field is an `Option`).
+/// The keys are checked in one walk that keeps nothing, then the body is decoded straight into
+/// `T`, with no JSON tree in between.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid_parameter(format!("The body is not a valid JSON object: {e}.")))?;
-    let Value::Object(mut map) = value else {
-        return Err(ApiError::invalid_parameter("The body must be a JSON object."));
-    };
     let fields = field_names::<T>();
-    if let Some(unknown) = map.keys().find(|k| !fields.contains(&k.as_str())) {
-        return Err(ApiError::new("UnknownParameter", format!("The parameter `{unknown}` is not recognized.")));
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let shape = de::DeserializeSeed::deserialize(TopLevel { fields }, &mut de)
+        .and_then(|shape| de.end().map(|()| shape))
+        .map_err(|e| ApiError::invalid_parameter(format!("The body is not a valid JSON object: {e}.")))?;
+    match shape {
+        Shape::Object => {}
+        Shape::NotObject => return Err(ApiError::invalid_parameter("The body must be a JSON object.")),
+        Shape::Unknown(name) => {
+            return Err(ApiError::new("UnknownParameter", format!("The parameter `{name}` is not recognized.")));
+        }
+        Shape::Twice(name) => {
+            return Err(ApiError::invalid_parameter(format!("The parameter `{name}` is given more than once.")));
+        }
     }
-    // `null` means absent, as the SDKs' optional fields do.
-    map.retain(|_, v| !v.is_null());
-    serde_json::from_value(Value::Object(map))
+    serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid_parameter(format!("A parameter has the wrong type: {e}.")))
+}
+
+/// What the walk of a body's top level found.
+enum Shape {
+    Object,
+    NotObject,
+    Unknown(String),
+    Twice(&'static str),
+}
+
+/// Walks a body's top level: an object, and each of its keys one of `fields`, once.
+struct TopLevel {
+    fields: &'static [&'static str],
+}
+
+impl<'de> de::DeserializeSeed<'de> for TopLevel {
+    type Value = Shape;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Shape, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// A key, borrowed from the body unless it has escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a parameter name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> Visitor<'de> for TopLevel {
+    type Value = Shape;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
+        let mut seen = 0u128;
+        let mut shape = Shape::Object;
+        while let Some(Key(key)) = map.next_key()? {
+            map.next_value::<de::IgnoredAny>()?;
+            if !matches!(shape, Shape::Object) {
+                continue;
+            }
+            shape = match self.fields.iter().position(|f| *f == key) {
+                None => Shape::Unknown(key.into_owned()),
+                Some(i) => {
+                    // Request types have a few dozen fields at most.
+                    let bit = 1u128 << (i % 128);
+                    if seen & bit != 0 {
+                        Shape::Twice(self.fields[i])
+                    } else {
+                        seen |= bit;
+                        Shape::Object
+                    }
+                }
+            };
+        }
+        Ok(shape)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Shape::NotObject)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Shape, E> {
+        Ok(Shape::NotObject)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Shape, E> {
+        Ok(Shape::NotObject)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Shape, E> {
+        Ok(Shape::NotObject)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Shape, E> {
+        Ok(Shape::NotObject)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Shape, E> {
+        Ok(Shape::NotObject)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Shape, E> {
+        Ok(Shape::NotObject)
+    }
 }
 
 /// A required field's value.
@@ -254,6 +365,11 @@ mod tests {
         assert_eq!(decode::<Req>(b"").unwrap_err().code, "InvalidParameter");
         assert!(decode::<Req>(b"{}").unwrap().key_id.is_none());
         assert!(decode::<Req>(br#"{"KeyId": null}"#).unwrap().key_id.is_none());
+        assert_eq!(decode::<Req>(br#"{"Key\u0049d": "b"}"#).unwrap().key_id.as_deref(), Some("b"));
+        let twice = decode::<Req>(br#"{"KeyId": "a", "KeyId": "b"}"#).unwrap_err();
+        assert_eq!((twice.code, twice.message.contains("KeyId")), ("InvalidParameter", true));
+        assert_eq!(decode::<Req>(br#"{"KeyId": "a"} x"#).unwrap_err().code, "InvalidParameter");
+        assert_eq!(decode::<Req>(br#""KeyId""#).unwrap_err().code, "InvalidParameter");
         assert_eq!(decode::<Req>(br#"{"NumberOfBytes": 0}"#).unwrap().number_of_bytes, Some(0));
     }
 }
