@@ -12,6 +12,7 @@
 //! HTTP 200, `Content-Type: application/json`, `{"Response": {..., "RequestId": ...}}`.
 
 mod actions;
+mod answer;
 pub mod error;
 #[doc(hidden)] // public for the fuzz targets only (fuzz/); not a stable API
 pub mod query;
@@ -29,9 +30,10 @@ use ferrokms_core::replay::{Seen, SeenRequests};
 use ferrokms_core::service::Kms;
 use http::header::{AUTHORIZATION, HOST};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 pub use actions::{ALL_ACTIONS, is_metadata_read, lookup};
+use answer::Answer;
 use error::ApiError;
 use tc3::{SignatureError, SignedRequest, SigningKeyCache};
 
@@ -166,7 +168,7 @@ impl TencentApi {
         headers: &HeaderMap,
         body: &[u8],
         peer: Option<SocketAddr>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Answer, ApiError> {
         if body.len() > MAX_BODY {
             return Err(too_large_error());
         }
@@ -198,7 +200,7 @@ impl TencentApi {
         version: Option<&str>,
         region: Option<&str>,
         json: &[u8],
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Answer, ApiError> {
         match version {
             None | Some("") => return Err(ApiError::missing("Version")),
             Some(VERSION) => {}
@@ -334,7 +336,7 @@ impl TencentApi {
         query: &str,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Answer, ApiError> {
         if body.len() > MAX_BODY {
             return Err(too_large_error());
         }
@@ -379,23 +381,7 @@ fn too_large_error() -> ApiError {
     ApiError::new("RequestSizeLimitExceeded", format!("The request body is larger than {MAX_BODY} bytes."))
 }
 
-fn render(result: Result<Value, ApiError>) -> Reply {
-    let request_id = ferrokms_core::model::request_id();
-    let response = match result {
-        Ok(Value::Object(mut map)) => {
-            map.insert("RequestId".into(), Value::String(request_id));
-            Value::Object(map)
-        }
-        Ok(_) => json!({ "RequestId": request_id }),
-        Err(e) => json!({ "Error": { "Code": e.code, "Message": e.message }, "RequestId": request_id }),
-    };
-    // `{"Response": response}`, written around it rather than built as one more object.
-    let mut body = Vec::with_capacity(512);
-    body.extend_from_slice(br#"{"Response":"#);
-    if serde_json::to_writer(&mut body, &response).is_err() {
-        body.truncate(br#"{"Response":"#.len());
-        body.extend_from_slice(b"{}");
-    }
-    body.push(b'}');
-    Reply { status: StatusCode::OK, body }
+fn render(result: Result<Answer, ApiError>) -> Reply {
+    let answer = result.unwrap_or_else(|e| Answer::from(json!({ "Error": { "Code": e.code, "Message": e.message } })));
+    Reply { status: StatusCode::OK, body: answer.finish(&ferrokms_core::model::request_id()) }
 }

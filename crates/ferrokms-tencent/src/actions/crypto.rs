@@ -5,11 +5,13 @@ use base64::engine::general_purpose::STANDARD;
 use ferrokms_core::Error;
 use ferrokms_core::model::PayloadKind;
 use ferrokms_core::model::parse_key_id;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::{Ctx, Outcome};
+use super::{Answered, Ctx, Outcome};
+use crate::answer::{Answer, Base64, Shown};
 use crate::error::ApiError;
 use crate::request::{context, decode, key_id, public_key_wrap, required, required_str};
 
@@ -24,7 +26,14 @@ struct EncryptIn {
     encryption_context: Option<String>,
 }
 
-pub(super) async fn encrypt(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EncryptOut<'a> {
+    ciphertext_blob: Base64<'a>,
+    key_id: Shown<Uuid>,
+}
+
+pub(super) async fn encrypt(ctx: &Ctx<'_>, body: &[u8]) -> Answered {
     let r: EncryptIn = decode(body)?;
     let id = key_id(&r.key_id)?;
     let text = required(r.plaintext.as_deref(), "Plaintext")?;
@@ -36,7 +45,7 @@ pub(super) async fn encrypt(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     }
     let context = context(&r.encryption_context, "EncryptionContext")?;
     let out = ctx.kms.encrypt(&ctx.scope, id, &plaintext, PayloadKind::Bytes, &context).await?;
-    Ok(json!({ "CiphertextBlob": STANDARD.encode(&out.blob), "KeyId": out.key.id.to_string() }))
+    Ok(Answer::of(&EncryptOut { ciphertext_blob: Base64(&out.blob), key_id: Shown(out.key.id) }))
 }
 
 /// Decodes a CiphertextBlob; anything that is not base64 is not a ciphertext.
@@ -53,7 +62,14 @@ struct DecryptIn {
     encryption_algorithm: Option<String>,
 }
 
-pub(super) async fn decrypt(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DecryptOut<'a> {
+    key_id: Shown<Uuid>,
+    plaintext: Base64<'a>,
+}
+
+pub(super) async fn decrypt(ctx: &Ctx<'_>, body: &[u8]) -> Answered {
     let r: DecryptIn = decode(body)?;
     let raw = blob(required_str(&r.ciphertext_blob, "CiphertextBlob")?)?;
     let context = context(&r.encryption_context, "EncryptionContext")?;
@@ -73,7 +89,7 @@ pub(super) async fn decrypt(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
         }
         None => out.plaintext,
     };
-    Ok(json!({ "KeyId": out.key.id.to_string(), "Plaintext": STANDARD.encode(&*plaintext) }))
+    Ok(Answer::of(&DecryptOut { key_id: Shown(out.key.id), plaintext: Base64(&plaintext) }))
 }
 
 #[derive(Deserialize)]

@@ -1,13 +1,12 @@
 //! GenerateDataKey (the seed action), with every parameter of the 2019-01-18 API.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use ferrokms_core::service::{GenerateDataKey, HostedSpec};
 use ferrokms_core::validate;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use super::{Ctx, Outcome};
+use super::{Answered, Ctx};
+use crate::answer::{Answer, Base64, Shown};
 use crate::error::ApiError;
 use crate::request::{TagIn, context, decode, key_id, no_hsm_cluster, public_key_wrap, tags};
 
@@ -43,7 +42,26 @@ fn data_key_len(number_of_bytes: Option<u64>, key_spec: Option<&str>) -> Result<
     }
 }
 
-pub(super) async fn generate_data_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GenerateDataKeyOut<'a> {
+    key_id: Shown<Uuid>,
+    plaintext: Base64<'a>,
+    ciphertext_blob: Base64<'a>,
+    #[serde(flatten)]
+    hosted: Option<HostedOut>,
+}
+
+/// What a hosted data key's answer adds.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct HostedOut {
+    data_key_id: Shown<Uuid>,
+    tag_code: u8,
+    tag_msg: &'static str,
+}
+
+pub(super) async fn generate_data_key(ctx: &Ctx<'_>, body: &[u8]) -> Answered {
     let r: GenerateDataKeyIn = decode(body)?;
     let key_id = key_id(&r.key_id)?;
     let len = data_key_len(r.number_of_bytes, r.key_spec.as_deref())?;
@@ -64,16 +82,17 @@ pub(super) async fn generate_data_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     };
     let hosted_with_tags = hosted.as_ref().is_some_and(|h| !h.tags.is_empty());
     let out = ctx.kms.generate_data_key(&ctx.scope, GenerateDataKey { key_id, len, context, wrap, hosted }).await?;
-    let mut response = Map::with_capacity(6);
-    response.insert("KeyId".into(), Value::String(out.key_id.to_string()));
-    response.insert("Plaintext".into(), Value::String(STANDARD.encode(&*out.plaintext)));
-    response.insert("CiphertextBlob".into(), Value::String(STANDARD.encode(&out.blob)));
-    if let Some(id) = out.data_key_id {
-        response.insert("DataKeyId".into(), Value::String(id.to_string()));
-        response.insert("TagCode".into(), json!(0));
-        response.insert("TagMsg".into(), json!(if hosted_with_tags { "ok" } else { "" }));
-    }
-    Ok(Value::Object(response))
+    let hosted = out.data_key_id.map(|id| HostedOut {
+        data_key_id: Shown(id),
+        tag_code: 0,
+        tag_msg: if hosted_with_tags { "ok" } else { "" },
+    });
+    Ok(Answer::of(&GenerateDataKeyOut {
+        key_id: Shown(out.key_id),
+        plaintext: Base64(&out.plaintext),
+        ciphertext_blob: Base64(&out.blob),
+        hosted,
+    }))
 }
 
 #[cfg(test)]

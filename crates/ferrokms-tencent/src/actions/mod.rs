@@ -15,6 +15,7 @@ use ferrokms_core::model::Scope;
 use ferrokms_core::service::Kms;
 use serde_json::Value;
 
+use crate::answer::Answer;
 use crate::error::ApiError;
 
 /// What a handler sees.
@@ -24,6 +25,9 @@ pub(crate) struct Ctx<'a> {
 }
 
 pub(crate) type Outcome = Result<Value, ApiError>;
+
+/// What the hot actions answer: their own types, serialized in place.
+pub(crate) type Answered = Result<Answer, ApiError>;
 
 /// Every action of the Tencent KMS 2019-01-18 API (69).
 pub const ALL_ACTIONS: &[&str] = &[
@@ -132,64 +136,64 @@ pub fn lookup(action: &str) -> Option<&'static str> {
 }
 
 /// Runs `action`; `None` if ferrokms does not implement it.
-pub(crate) async fn dispatch(ctx: &Ctx<'_>, action: &str, body: &[u8]) -> Option<Outcome> {
+pub(crate) async fn dispatch(ctx: &Ctx<'_>, action: &str, body: &[u8]) -> Option<Answered> {
     let out = match action {
-        "GetServiceStatus" => service::get_service_status(ctx, body).await,
-        "GetRegions" => service::get_regions(ctx, body),
-        "ListAlgorithms" => service::list_algorithms(ctx, body),
-        "CreateKey" => keys::create_key(ctx, body).await,
-        "DescribeKey" => keys::describe_key(ctx, body).await,
-        "DescribeKeys" => keys::describe_keys(ctx, body).await,
-        "ListKeys" => keys::list_keys(ctx, body).await,
-        "ListKeyDetail" => keys::list_key_detail(ctx, body).await,
-        "EnableKey" => keys::enable_key(ctx, body, true).await,
-        "DisableKey" => keys::enable_key(ctx, body, false).await,
-        "EnableKeys" => keys::enable_keys(ctx, body, true).await,
-        "DisableKeys" => keys::enable_keys(ctx, body, false).await,
-        "ScheduleKeyDeletion" => keys::schedule_key_deletion(ctx, body).await,
-        "CancelKeyDeletion" => keys::cancel_key_deletion(ctx, body).await,
-        "ArchiveKey" => keys::archive_key(ctx, body, true).await,
-        "CancelKeyArchive" => keys::archive_key(ctx, body, false).await,
-        "UpdateAlias" => keys::update_alias(ctx, body).await,
-        "UpdateKeyDescription" => keys::update_key_description(ctx, body).await,
-        "BindCloudResource" => keys::bind_cloud_resource(ctx, body, true).await,
-        "UnbindCloudResource" => keys::bind_cloud_resource(ctx, body, false).await,
+        "GetServiceStatus" => service::get_service_status(ctx, body).await.map(Answer::from),
+        "GetRegions" => service::get_regions(ctx, body).map(Answer::from),
+        "ListAlgorithms" => service::list_algorithms(ctx, body).map(Answer::from),
+        "CreateKey" => keys::create_key(ctx, body).await.map(Answer::from),
+        "DescribeKey" => keys::describe_key(ctx, body).await.map(Answer::from),
+        "DescribeKeys" => keys::describe_keys(ctx, body).await.map(Answer::from),
+        "ListKeys" => keys::list_keys(ctx, body).await.map(Answer::from),
+        "ListKeyDetail" => keys::list_key_detail(ctx, body).await.map(Answer::from),
+        "EnableKey" => keys::enable_key(ctx, body, true).await.map(Answer::from),
+        "DisableKey" => keys::enable_key(ctx, body, false).await.map(Answer::from),
+        "EnableKeys" => keys::enable_keys(ctx, body, true).await.map(Answer::from),
+        "DisableKeys" => keys::enable_keys(ctx, body, false).await.map(Answer::from),
+        "ScheduleKeyDeletion" => keys::schedule_key_deletion(ctx, body).await.map(Answer::from),
+        "CancelKeyDeletion" => keys::cancel_key_deletion(ctx, body).await.map(Answer::from),
+        "ArchiveKey" => keys::archive_key(ctx, body, true).await.map(Answer::from),
+        "CancelKeyArchive" => keys::archive_key(ctx, body, false).await.map(Answer::from),
+        "UpdateAlias" => keys::update_alias(ctx, body).await.map(Answer::from),
+        "UpdateKeyDescription" => keys::update_key_description(ctx, body).await.map(Answer::from),
+        "BindCloudResource" => keys::bind_cloud_resource(ctx, body, true).await.map(Answer::from),
+        "UnbindCloudResource" => keys::bind_cloud_resource(ctx, body, false).await.map(Answer::from),
         "Encrypt" => crypto::encrypt(ctx, body).await,
         "Decrypt" => crypto::decrypt(ctx, body).await,
-        "ReEncrypt" => crypto::re_encrypt(ctx, body).await,
-        "GenerateRandom" => crypto::generate_random(ctx, body),
+        "ReEncrypt" => crypto::re_encrypt(ctx, body).await.map(Answer::from),
+        "GenerateRandom" => crypto::generate_random(ctx, body).map(Answer::from),
         "GenerateDataKey" => datakey::generate_data_key(ctx, body).await,
-        "ImportDataKey" => hosted::import_data_key(ctx, body).await,
-        "DescribeDataKey" => hosted::describe_data_key(ctx, body).await,
-        "DescribeDataKeys" => hosted::describe_data_keys(ctx, body).await,
-        "ListDataKeys" => hosted::list_data_keys(ctx, body).await,
-        "ListDataKeyDetail" => hosted::list_data_key_detail(ctx, body).await,
-        "GetDataKeyPlaintext" => hosted::get_data_key_plaintext(ctx, body).await,
-        "GetDataKeyCiphertextBlob" => hosted::get_data_key_ciphertext_blob(ctx, body).await,
-        "EnableDataKey" => hosted::enable_data_key(ctx, body, true).await,
-        "DisableDataKey" => hosted::enable_data_key(ctx, body, false).await,
-        "EnableDataKeys" => hosted::enable_data_keys(ctx, body, true).await,
-        "DisableDataKeys" => hosted::enable_data_keys(ctx, body, false).await,
-        "ScheduleDataKeyDeletion" => hosted::schedule_data_key_deletion(ctx, body).await,
-        "CancelDataKeyDeletion" => hosted::cancel_data_key_deletion(ctx, body).await,
-        "UpdateDataKeyName" => hosted::update_data_key_name(ctx, body).await,
-        "UpdateDataKeyDescription" => hosted::update_data_key_description(ctx, body).await,
-        "EnableKeyRotation" => rotation::enable_key_rotation(ctx, body).await,
-        "DisableKeyRotation" => rotation::disable_key_rotation(ctx, body).await,
-        "GetKeyRotationStatus" => rotation::get_key_rotation_status(ctx, body).await,
-        "RotateKey" => rotation::rotate_key(ctx, body).await,
-        "GetPublicKey" => asymmetric::get_public_key(ctx, body).await,
-        "AsymmetricRsaDecrypt" => asymmetric::asymmetric_rsa_decrypt(ctx, body).await,
-        "AsymmetricSm2Decrypt" => asymmetric::asymmetric_sm2_decrypt(ctx, body).await,
-        "SignByAsymmetricKey" => asymmetric::sign(ctx, body).await,
-        "VerifyByAsymmetricKey" => asymmetric::verify(ctx, body).await,
-        "GetParametersForImport" => import::get_parameters_for_import(ctx, body).await,
-        "ImportKeyMaterial" => import::import_key_material(ctx, body).await,
-        "DeleteImportedKeyMaterial" => import::delete_imported_key_material(ctx, body).await,
-        "PostQuantumCryptoEncrypt" => pq::encrypt(ctx, body).await,
-        "PostQuantumCryptoDecrypt" => pq::decrypt(ctx, body).await,
-        "PostQuantumCryptoSign" => pq::sign(ctx, body).await,
-        "PostQuantumCryptoVerify" => pq::verify(ctx, body).await,
+        "ImportDataKey" => hosted::import_data_key(ctx, body).await.map(Answer::from),
+        "DescribeDataKey" => hosted::describe_data_key(ctx, body).await.map(Answer::from),
+        "DescribeDataKeys" => hosted::describe_data_keys(ctx, body).await.map(Answer::from),
+        "ListDataKeys" => hosted::list_data_keys(ctx, body).await.map(Answer::from),
+        "ListDataKeyDetail" => hosted::list_data_key_detail(ctx, body).await.map(Answer::from),
+        "GetDataKeyPlaintext" => hosted::get_data_key_plaintext(ctx, body).await.map(Answer::from),
+        "GetDataKeyCiphertextBlob" => hosted::get_data_key_ciphertext_blob(ctx, body).await.map(Answer::from),
+        "EnableDataKey" => hosted::enable_data_key(ctx, body, true).await.map(Answer::from),
+        "DisableDataKey" => hosted::enable_data_key(ctx, body, false).await.map(Answer::from),
+        "EnableDataKeys" => hosted::enable_data_keys(ctx, body, true).await.map(Answer::from),
+        "DisableDataKeys" => hosted::enable_data_keys(ctx, body, false).await.map(Answer::from),
+        "ScheduleDataKeyDeletion" => hosted::schedule_data_key_deletion(ctx, body).await.map(Answer::from),
+        "CancelDataKeyDeletion" => hosted::cancel_data_key_deletion(ctx, body).await.map(Answer::from),
+        "UpdateDataKeyName" => hosted::update_data_key_name(ctx, body).await.map(Answer::from),
+        "UpdateDataKeyDescription" => hosted::update_data_key_description(ctx, body).await.map(Answer::from),
+        "EnableKeyRotation" => rotation::enable_key_rotation(ctx, body).await.map(Answer::from),
+        "DisableKeyRotation" => rotation::disable_key_rotation(ctx, body).await.map(Answer::from),
+        "GetKeyRotationStatus" => rotation::get_key_rotation_status(ctx, body).await.map(Answer::from),
+        "RotateKey" => rotation::rotate_key(ctx, body).await.map(Answer::from),
+        "GetPublicKey" => asymmetric::get_public_key(ctx, body).await.map(Answer::from),
+        "AsymmetricRsaDecrypt" => asymmetric::asymmetric_rsa_decrypt(ctx, body).await.map(Answer::from),
+        "AsymmetricSm2Decrypt" => asymmetric::asymmetric_sm2_decrypt(ctx, body).await.map(Answer::from),
+        "SignByAsymmetricKey" => asymmetric::sign(ctx, body).await.map(Answer::from),
+        "VerifyByAsymmetricKey" => asymmetric::verify(ctx, body).await.map(Answer::from),
+        "GetParametersForImport" => import::get_parameters_for_import(ctx, body).await.map(Answer::from),
+        "ImportKeyMaterial" => import::import_key_material(ctx, body).await.map(Answer::from),
+        "DeleteImportedKeyMaterial" => import::delete_imported_key_material(ctx, body).await.map(Answer::from),
+        "PostQuantumCryptoEncrypt" => pq::encrypt(ctx, body).await.map(Answer::from),
+        "PostQuantumCryptoDecrypt" => pq::decrypt(ctx, body).await.map(Answer::from),
+        "PostQuantumCryptoSign" => pq::sign(ctx, body).await.map(Answer::from),
+        "PostQuantumCryptoVerify" => pq::verify(ctx, body).await.map(Answer::from),
         _ => return None,
     };
     Some(out)
