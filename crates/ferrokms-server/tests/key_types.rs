@@ -127,6 +127,17 @@ async fn usage_algorithm_and_length_checks_happen_before_any_crypto() {
         Err(Error::InvalidValue { .. })
     ));
     assert!(sign(p256.id, SigningAlgorithm::EcdsaSha256, SignInput::Digest(&[7u8; 32])).await.is_ok());
+    // An algorithm that names its curve (Tencent's ECC_P256_R1, ECC_SECP256K1) needs a key on that
+    // curve; the curve-neutral ECDSA_SHA_256 (Alibaba's) signs with either.
+    let k1 = kms.create_key(&s, create(KeySpec::EcP256K, None, false)).await.unwrap();
+    let d = SignInput::Digest(&[7u8; 32]);
+    assert!(sign(p256.id, SigningAlgorithm::EcdsaP256Sha256, d).await.is_ok());
+    assert!(sign(k1.id, SigningAlgorithm::EcdsaSecp256k1Sha256, d).await.is_ok());
+    assert!(sign(k1.id, SigningAlgorithm::EcdsaSha256, d).await.is_ok());
+    assert!(matches!(sign(k1.id, SigningAlgorithm::EcdsaP256Sha256, d).await, Err(Error::CurveMismatch { .. })));
+    assert!(matches!(sign(p256.id, SigningAlgorithm::EcdsaSecp256k1Sha256, d).await, Err(Error::CurveMismatch { .. })));
+    let verified = kms.verify(&s, k1.id, VersionRef::Current, SigningAlgorithm::EcdsaP256Sha256, d, &[0u8; 8]).await;
+    assert!(matches!(verified, Err(Error::CurveMismatch { .. })), "verify checks it too");
     assert!(matches!(
         sign(p256.id, SigningAlgorithm::EcdsaSha256, SignInput::Raw(&[0u8; 4097])).await,
         Err(Error::InvalidValue { .. })
