@@ -237,6 +237,30 @@ async fn post_quantum_blobs_name_their_key_and_survive_a_restart() {
     assert!(matches!(kms.pq_decrypt(&other, &blob, &none).await, Err(Error::DecryptFailed)));
 }
 
+#[tokio::test]
+async fn post_quantum_actions_refuse_other_key_types_as_the_wrong_key_usage() {
+    let dir = temp_dir("pq-usage");
+    let (kms, _store) = open(&dir).await;
+    kms.create_account("a").await.unwrap();
+    let s = scope();
+    let none = EncryptionContext::default();
+    let kem = kms.create_key(&s, create(KeySpec::MlKem768, None, false)).await.unwrap();
+    let dsa = kms.create_key(&s, create(KeySpec::MlDsa65, None, false)).await.unwrap();
+    let rsa_enc = kms.create_key(&s, create(KeySpec::Rsa2048, Some(KeyUsage::EncryptDecrypt), false)).await.unwrap();
+    let p256 = kms.create_key(&s, create(KeySpec::EcP256, None, false)).await.unwrap();
+    let wrong = |r: Result<(), Error>| matches!(r, Err(Error::InvalidKeyUsage(_)));
+    for id in [dsa.id, rsa_enc.id, p256.id] {
+        assert!(wrong(kms.pq_encrypt(&s, id, b"m", PayloadKind::Bytes, &none).await.map(|_| ())), "encrypt {id}");
+    }
+    // The other usage (ML-KEM) and the same usage with another type (ECDSA) answer alike.
+    for id in [kem.id, rsa_enc.id, p256.id] {
+        assert!(wrong(kms.pq_sign(&s, id, b"m").await.map(|_| ())), "sign {id}");
+        assert!(wrong(kms.pq_verify(&s, id, b"m", &[0u8; 16]).await.map(|_| ())), "verify {id}");
+    }
+    let (_, signature) = kms.pq_sign(&s, dsa.id, b"m").await.unwrap();
+    assert!(kms.pq_verify(&s, dsa.id, b"m", &signature).await.unwrap().1);
+}
+
 async fn expire_material(store: &Arc<dyn Store>, key: &KeyRecord) {
     let mut k = store.get_key(key.id).await.unwrap().unwrap();
     let expected = k.revision;

@@ -33,7 +33,22 @@ impl Kms {
         algorithm: SigningAlgorithm,
         input: SignInput<'_>,
     ) -> Result<(KeyUsed, Vec<u8>)> {
+        self.sign_with(scope, id, which, algorithm, input, None).await
+    }
+
+    /// [`Kms::sign`], with a key that must be of spec `only` if given (else the wrong key usage:
+    /// PostQuantumCryptoSign takes no algorithm, so another key type is the wrong key for it).
+    pub(super) async fn sign_with(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        which: VersionRef,
+        algorithm: SigningAlgorithm,
+        input: SignInput<'_>,
+        only: Option<KeySpec>,
+    ) -> Result<(KeyUsed, Vec<u8>)> {
         let (_, used, material) = self.key_version(scope, id, which, KeyUsage::SignVerify).await?;
+        require_spec(&used.key, only)?;
         let message = checked_message(&used.key, algorithm, input)?;
         let signature = material.key.sign(algorithm.crypto(), message).map_err(request_error)?;
         Ok((used, signature))
@@ -49,7 +64,23 @@ impl Kms {
         input: SignInput<'_>,
         signature: &[u8],
     ) -> Result<(KeyUsed, bool)> {
+        self.verify_with(scope, id, which, algorithm, input, signature, None).await
+    }
+
+    /// [`Kms::verify`], with a key that must be of spec `only` if given (see [`Kms::sign_with`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn verify_with(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        which: VersionRef,
+        algorithm: SigningAlgorithm,
+        input: SignInput<'_>,
+        signature: &[u8],
+        only: Option<KeySpec>,
+    ) -> Result<(KeyUsed, bool)> {
         let (_, used, material) = self.key_version(scope, id, which, KeyUsage::SignVerify).await?;
+        require_spec(&used.key, only)?;
         let message = checked_message(&used.key, algorithm, input)?;
         let valid = material.key.verify(algorithm.crypto(), message, signature).map_err(request_error)?;
         Ok((used, valid))
@@ -92,6 +123,15 @@ impl Kms {
             }
         }
         Ok((used, false))
+    }
+}
+
+/// A key of another spec than the operation's only one is the wrong key usage (each dialect's
+/// wrong-usage code), as for encryption with a key of the wrong type.
+fn require_spec(key: &KeyRecord, only: Option<KeySpec>) -> Result<()> {
+    match only {
+        Some(spec) if key.spec != spec => Err(Error::InvalidKeyUsage(key.spec.tencent_usage(key.usage).to_owned())),
+        _ => Ok(()),
     }
 }
 
