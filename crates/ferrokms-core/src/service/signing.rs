@@ -212,7 +212,10 @@ mod tests {
             (KeySpec::EcP256, EcdsaSha384),
             (KeySpec::EcP256, Sm2Dsa),
         ] {
-            assert!(matches!(require_signing_algorithm(spec, alg), Err(Error::InvalidValue { .. })), "{spec:?} {alg:?}");
+            assert!(
+                matches!(require_signing_algorithm(spec, alg), Err(Error::InvalidValue { .. })),
+                "{spec:?} {alg:?}"
+            );
         }
     }
 }
