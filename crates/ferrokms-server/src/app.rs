@@ -30,6 +30,12 @@ impl AppState {
         Self { tencent: Arc::new(tencent), alibaba: Arc::new(alibaba), body_timeout: Duration::from_secs(10) }
     }
 
+    /// Drops the expired entries of both fronts' replay memory (run by the background pass).
+    pub fn sweep_replay_memory(&self) {
+        self.tencent.sweep_replay_memory();
+        self.alibaba.sweep_replay_memory();
+    }
+
     /// How long a request's body may take to arrive, once its head is in.
     #[must_use]
     pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
