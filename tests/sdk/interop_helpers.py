@@ -151,13 +151,37 @@ def cryptography_rsa_decrypt(key: KeyPair, ct: bytes, alg: str) -> bytes:
     return sk.decrypt(ct, pad)
 
 
+def gmssl_sm2(d_hex: str, xy_hex: str):
+    """gmssl's SM2 in mode=1 (C1C3C2) for a key. The point is set after construction: the
+    constructor's `public_key.lstrip("04")` strips every leading hex 0 and 4 of a point whose x
+    starts with byte 04 (1 key in 256), and gmssl then computes with a wrong point."""
+    from gmssl import sm2
+
+    c = sm2.CryptSM2(private_key=d_hex, public_key="", mode=1)
+    c.public_key = xy_hex
+    assert len(c.public_key) == 128, xy_hex
+    return c
+
+
+def gmssl_encrypt(c, pt: bytes) -> bytes:
+    """gmssl's SM2 encryption, x || y || C3 || C2 (no 04), done as GB/T 32918.4 says: when the KDF
+    output t is all zero, gmssl returns None (about 1 one-byte message in 256) where the standard
+    goes back to step A1 with a new k; so do that here."""
+    for _ in range(32):
+        ct = c.encrypt(pt)
+        if ct is not None:
+            assert len(ct) == 96 + len(pt), len(ct)
+            return ct
+    raise AssertionError("gmssl: SM2 KDF output all zero 32 times in a row")
+
+
 def gmssl_decrypt_raw(key: KeyPair, raw_with_04: bytes) -> bytes:
     """gmssl mode=1 (C1C3C2), fed x||y||C3||C2 without the 04. gmssl never checks C3, so do it here."""
-    from gmssl import sm2, sm3
+    from gmssl import sm3
 
     assert raw_with_04[0] == 0x04, f"raw SM2 ciphertext must start with 04, got {raw_with_04[:1].hex()}"
     body = raw_with_04[1:]
-    c = sm2.CryptSM2(private_key=key.sm2_d_hex, public_key=key.sm2_xy_hex, mode=1)
+    c = gmssl_sm2(key.sm2_d_hex, key.sm2_xy_hex)
     m = c.decrypt(body)
     assert m is not None, "gmssl: KDF output was all zero"
     xy = c._kg(int(key.sm2_d_hex, 16), body[:64].hex())  # x2||y2 as hex

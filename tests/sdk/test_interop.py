@@ -15,8 +15,8 @@ import pytest
 from conftest import tencent_client
 from interop_helpers import (
     RSA_ALGS, RSA_OPTS, SM2_ALGS, b64d, b64e, call, create_cmk, cryptography_rsa_decrypt, der_int,
-    error_code, gmssl_decrypt_raw, make_key, openssl_decrypt, rsa_max_bytes, run, sm2_der_parse,
-    sm2_der_to_raw, sm2_raw_to_der, unwrap,
+    error_code, gmssl_decrypt_raw, gmssl_encrypt, gmssl_sm2, make_key, openssl_decrypt, rsa_max_bytes, run,
+    sm2_der_parse, sm2_der_to_raw, sm2_raw_to_der, unwrap,
 )
 
 SM2_ROUNDS = 30
@@ -67,9 +67,9 @@ def _data_key(client, blob: str, **extra) -> bytes:
 
 
 def test_oracles_sm2_roundtrip(keys, tmp_path):
-    """openssl DER -> our DER->raw -> gmssl, and gmssl raw -> our raw->DER -> openssl."""
-    from gmssl import sm2
-
+    """openssl DER -> our DER->raw -> gmssl, and gmssl raw -> our raw->DER -> openssl. gmssl is used
+    through gmssl_sm2 / gmssl_encrypt, which avoid its two quirks that made this test fail about
+    once in 130 runs (a mangled public key for 1 key in 256, None for 1 one-byte message in 256)."""
     k = keys["sm2"]
     pub = tmp_path / "pub.pem"
     pub.write_text(k.pub_pem)
@@ -85,7 +85,7 @@ def test_oracles_sm2_roundtrip(keys, tmp_path):
         seen.add(len(p.y))
         assert gmssl_decrypt_raw(k, sm2_der_to_raw(der)) == pt
         assert sm2_raw_to_der(sm2_der_to_raw(der)) == der
-        g = sm2.CryptSM2(private_key=k.sm2_d_hex, public_key=k.sm2_xy_hex, mode=1).encrypt(pt)
+        g = gmssl_encrypt(gmssl_sm2(k.sm2_d_hex, k.sm2_xy_hex), pt)
         assert openssl_decrypt(k, sm2_raw_to_der(b"\x04" + g), [], tmp_path) == pt
     # synthetic short and 33-byte INTEGERs
     assert der_int(b"\x00\x00\x7f" + b"\x11" * 29) == bytes([2, 30, 0x7F]) + b"\x11" * 29

@@ -214,12 +214,13 @@ def test_wrong_keys(client, kem, dsa):
     for k in (kem, create_key(client), new_key(client, "ASYMMETRIC_DECRYPT_SM2")):
         call_error(client, "PostQuantumCryptoSign", wrong, KeyId=k, Message=b64(b"x"))
         call_error(client, "PostQuantumCryptoVerify", wrong, KeyId=k, Message=b64(b"x"), SignatureValue=b64(b"x"))
-    # a signing key of another algorithm (same usage, SIGN/VERIFY): the algorithm is wrong
+    # a signing key of another type: these actions take no Algorithm, and Tencent's KeyUsage names
+    # the key type (ASYMMETRIC_SIGN_VERIFY_ECC is not ..._DILITHIUM), so it is the key usage that is
+    # wrong, as for an RSA or SM2 encryption key given to PostQuantumCryptoEncrypt above
     for usage in ("ASYMMETRIC_SIGN_VERIFY_ECC", "ASYMMETRIC_SIGN_VERIFY_SM2", "ASYMMETRIC_SIGN_VERIFY_RSA_2048"):
         k = new_key(client, usage)
-        call_error(client, "PostQuantumCryptoSign", "InvalidParameterValue", KeyId=k, Message=b64(b"x"))
-        call_error(client, "PostQuantumCryptoVerify", "InvalidParameterValue", KeyId=k, Message=b64(b"x"),
-                   SignatureValue=b64(b"x"))
+        call_error(client, "PostQuantumCryptoSign", wrong, KeyId=k, Message=b64(b"x"))
+        call_error(client, "PostQuantumCryptoVerify", wrong, KeyId=k, Message=b64(b"x"), SignatureValue=b64(b"x"))
     # and the classic actions refuse the ML-KEM key
     call_error(client, "Encrypt", wrong, KeyId=kem, Plaintext=b64(b"x"))
     call_error(client, "AsymmetricRsaDecrypt", "InvalidParameterValue", KeyId=kem, Algorithm="RSAES_OAEP_SHA_256",

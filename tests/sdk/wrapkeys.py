@@ -110,8 +110,9 @@ class Sm2Key:
 
     def encrypt_c1c3c2(self, data: bytes) -> bytes:
         """gmssl's own encryption (no 0x04), for self-tests of decrypt_c1c3c2."""
-        enc = gsm2.CryptSM2(private_key=self.d_hex, public_key=self.pub_hex, mode=1)
-        return enc.encrypt(data)
+        from interop_helpers import gmssl_encrypt, gmssl_sm2
+
+        return gmssl_encrypt(gmssl_sm2(self.d_hex, self.pub_hex), data)
 
 
 def sm2_raw_to_parts(ct: bytes):

@@ -65,6 +65,11 @@ impl AlibabaApi {
         Self { kms, limits, nonces: Nonces::new(MAX_SKEW, nonce_capacity, nonce_share), default_region }
     }
 
+    /// Drops the nonces whose timestamps have expired, in every shard of the memory.
+    pub fn sweep_replay_memory(&self) {
+        self.nonces.sweep(i64::try_from(ferrokms_core::model::now()).unwrap_or(i64::MAX));
+    }
+
     /// Whether a request is addressed to this dialect (the Tencent front, asked first, claims
     /// TC3 requests): an `x-acs-action` header, an ACS Authorization, an RPC-style `Action`
     /// parameter in the query, or a form body (where the RPC SDK may put its parameters).

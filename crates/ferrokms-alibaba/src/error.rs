@@ -101,6 +101,9 @@ impl From<Error> for ApiError {
                 "CiphertextBlob",
                 "the ciphertext is malformed, was tampered with, or its EncryptionContext does not match",
             ),
+            // Alibaba's one ECDSA name fits both curves; should a curve-specific one meet a key
+            // on another curve, it is the algorithm that is wrong.
+            Error::CurveMismatch { .. } => bad("Algorithm", &e),
             Error::InvalidKeyUsage(_) => bad("KeyUsage", &e),
             Error::InvalidHsmClusterId => bad("DKMSInstanceId", &e),
             Error::InvalidPendingWindow { .. } => bad("PendingWindowInDays", &e),

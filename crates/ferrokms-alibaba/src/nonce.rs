@@ -71,6 +71,11 @@ impl Nonces {
         self.seen.forget(claim.account, claim.identity, claim.timestamp);
     }
 
+    /// Drops the pairs whose timestamps have expired by `now`.
+    pub fn sweep(&self, now: i64) {
+        self.seen.sweep(now);
+    }
+
     /// Pairs remembered now.
     pub fn len(&self) -> usize {
         self.seen.len()

@@ -1,6 +1,7 @@
 //! The domain error. It names what went wrong in KMS terms; each API front maps every variant to
 //! its own code, message and HTTP status in a single table, so no code string lives here.
 
+use crate::keyspec::KeySpec;
 use crate::model::KeyState;
 
 /// Result of domain operations.
@@ -49,6 +50,15 @@ pub enum Error {
     /// The key's usage does not allow the operation.
     #[error("the key usage `{0}` does not allow this operation")]
     InvalidKeyUsage(String),
+    /// A signing algorithm whose name also names a curve (Tencent's `ECC_P256_R1`,
+    /// `ECC_SECP256K1`) used with a key on another curve.
+    #[error("the algorithm is for {} keys; this key is {}", .expected.alibaba_name(), .actual.alibaba_name())]
+    CurveMismatch {
+        /// The spec the algorithm names.
+        expected: KeySpec,
+        /// The key's spec.
+        actual: KeySpec,
+    },
     /// An HSM cluster was named that does not hold the key.
     #[error("invalid HsmClusterId")]
     InvalidHsmClusterId,

@@ -84,6 +84,11 @@ pub enum SigningAlgorithm {
     RsaPkcs1Sha256,
     /// ECDSA with SHA-256 (P-256, secp256k1).
     EcdsaSha256,
+    /// ECDSA with SHA-256 on P-256 only: a name that also names the curve (Tencent's
+    /// `ECC_P256_R1`). See [`SigningAlgorithm::curve`].
+    EcdsaP256Sha256,
+    /// ECDSA with SHA-256 on secp256k1 only (Tencent's `ECC_SECP256K1`).
+    EcdsaSecp256k1Sha256,
     /// ECDSA with SHA-384 (P-384).
     EcdsaSha384,
     /// SM2DSA with SM3 and the default user id.
@@ -422,10 +427,29 @@ impl SigningAlgorithm {
         match self {
             Self::RsaPssSha256 => SignatureAlgorithm::RsaPssSha256,
             Self::RsaPkcs1Sha256 => SignatureAlgorithm::RsaPkcs1Sha256,
-            Self::EcdsaSha256 => SignatureAlgorithm::EcdsaSha256,
+            Self::EcdsaSha256 | Self::EcdsaP256Sha256 | Self::EcdsaSecp256k1Sha256 => SignatureAlgorithm::EcdsaSha256,
             Self::EcdsaSha384 => SignatureAlgorithm::EcdsaSha384,
             Self::Sm2Dsa => SignatureAlgorithm::Sm2Sm3,
             Self::MlDsa65 => SignatureAlgorithm::MlDsa65,
+        }
+    }
+
+    /// The one spec a curve-specific algorithm is valid with; `None` for an algorithm that
+    /// works with every spec listing it (Alibaba's `ECDSA_SHA_256` signs with EC_P256 and
+    /// EC_P256K keys alike).
+    pub fn curve(self) -> Option<KeySpec> {
+        match self {
+            Self::EcdsaP256Sha256 => Some(KeySpec::EcP256),
+            Self::EcdsaSecp256k1Sha256 => Some(KeySpec::EcP256K),
+            _ => None,
+        }
+    }
+
+    /// The scheme as [`SpecInfo::signing`] lists it (a curve-specific ECDSA is ECDSA).
+    pub fn scheme(self) -> Self {
+        match self {
+            Self::EcdsaP256Sha256 | Self::EcdsaSecp256k1Sha256 => Self::EcdsaSha256,
+            other => other,
         }
     }
 
@@ -500,5 +524,18 @@ mod tests {
         assert_eq!(KeySpec::from_code(2), Some(KeySpec::Sm4));
         assert_eq!(KeySpec::from_code(99), None);
         assert_eq!(KeyUsage::from_alibaba("SIGN/VERIFY"), Some(KeyUsage::SignVerify));
+    }
+
+    #[test]
+    fn curve_specific_algorithms_name_one_listed_spec() {
+        for alg in [SigningAlgorithm::EcdsaP256Sha256, SigningAlgorithm::EcdsaSecp256k1Sha256] {
+            let spec = alg.curve().unwrap();
+            assert!(spec.info().signing.contains(&alg.scheme()), "{alg:?}");
+            assert_eq!(alg.crypto(), alg.scheme().crypto());
+            assert_eq!(alg.digest_len(), Some(32));
+        }
+        assert_eq!(SigningAlgorithm::EcdsaSha256.curve(), None, "ECDSA_SHA_256 fits P-256 and secp256k1");
+        assert!(KeySpec::EcP256.info().signing.contains(&SigningAlgorithm::EcdsaSha256));
+        assert!(KeySpec::EcP256K.info().signing.contains(&SigningAlgorithm::EcdsaSha256));
     }
 }

@@ -232,6 +232,27 @@ mod tests {
     }
 
     #[test]
+    fn a_sweep_empties_every_shard_without_new_requests() {
+        let m = SeenRequests::new(300, 100_000, 100_000);
+        for i in 0..5_000u32 {
+            let account = AccountId(u64::from(i % 7));
+            assert_eq!(m.check(account, m.identity(&[&i.to_be_bytes()]), 0, 1000, 1000), Seen::New);
+        }
+        let touched = m.shards.iter().filter(|s| s.lock().total > 0).count();
+        assert_eq!(touched, SHARDS, "entries in every shard");
+        m.sweep(1300);
+        assert_eq!(m.len(), 5_000, "still valid at 1000 + skew: kept");
+        // Later, with no request in between: one sweep drops them all, tables and per-account
+        // counts included.
+        m.sweep(1000 + 300 + 2 * m.generation_secs);
+        assert!(m.is_empty());
+        for s in &m.shards {
+            let s = s.lock();
+            assert!(s.generations.is_empty() && s.per_account.is_empty(), "a shard kept expired state");
+        }
+    }
+
+    #[test]
     fn timestamps_from_the_future_are_kept_until_they_expire() {
         let m = SeenRequests::new(300, 1000, 1000);
         let id = m.identity(&[b"f"]);

@@ -242,6 +242,47 @@ mod tests {
         }
     }
 
+    /// The format-2 header and its associated data, byte for byte as `docs/ciphertext-format.md`
+    /// documents them (section "Post-quantum blob (format 2)").
+    #[test]
+    fn hybrid_header_layout_is_the_documented_one() {
+        let key_id = Uuid::parse_str("00112233-4455-6677-8899-aabbccddeeff").unwrap();
+        let h = HybridHeader { payload: PayloadKind::Bytes, key_id, key_version: 1 };
+        let documented = [
+            0x46, 0x4B, 0x02, 0x01, 0x00, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB, 0xCC,
+            0xDD, 0xEE, 0xFF, 0x00, 0x00, 0x00, 0x01,
+        ];
+        assert_eq!(HYBRID_HEADER_LEN, 25);
+        assert_eq!(h.encode(), documented);
+        // offset 4: payload kind; offsets 21-24: the version, big-endian
+        let text = HybridHeader { payload: PayloadKind::Text, key_id, key_version: 0x0102_0304 }.encode();
+        assert_eq!(text[4], 1);
+        assert_eq!(text[21..25], [1, 2, 3, 4]);
+        assert_eq!(text[..4], documented[..4]);
+        assert_eq!(text[5..21], documented[5..21]);
+        // header ‖ account (u64) ‖ len(context) (u32) ‖ context; Tencent's empty context: 37 bytes
+        let aad = associated_data(&documented, 0x0A0B, b"");
+        assert_eq!(aad.len(), 37);
+        assert_eq!(aad[..25], documented);
+        assert_eq!(aad[25..33], [0, 0, 0, 0, 0, 0, 0x0A, 0x0B]);
+        assert_eq!(aad[33..], [0, 0, 0, 0]);
+        let aad = associated_data(&documented, 7, b"{\"a\":\"b\"}");
+        assert_eq!(aad[33..37], [0, 0, 0, 9]);
+        assert_eq!(&aad[37..], b"{\"a\":\"b\"}");
+        // a documented header parses back to its fields; the body is what follows byte 25
+        let mut blob = documented.to_vec();
+        blob.extend_from_slice(&[0xEE; 1116]);
+        let (parsed, body) = HybridHeader::parse(&blob).unwrap();
+        assert_eq!(parsed, h);
+        assert_eq!(body.len(), 1116);
+        // each of the first four bytes and the payload kind is checked
+        for (at, value) in [(0, b'G'), (1, b'L'), (2, 1), (3, 2), (4, 2)] {
+            let mut bad = blob.clone();
+            bad[at] = value;
+            assert!(HybridHeader::parse(&bad).is_err(), "byte {at} = {value} accepted");
+        }
+    }
+
     #[test]
     fn hybrid_headers_round_trip_and_are_not_v1_blobs() {
         let h = HybridHeader { payload: PayloadKind::Text, key_id: Uuid::new_v4(), key_version: 7 };

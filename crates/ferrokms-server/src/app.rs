@@ -22,15 +22,21 @@ use crate::listener::{self, Limits};
 
 /// The two dialect fronts and the body-read limit.
 pub struct App {
-    tencent: Arc<TencentApi>,
-    alibaba: Arc<AlibabaApi>,
+    tencent: TencentApi,
+    alibaba: AlibabaApi,
     body_timeout: Duration,
 }
 
 impl App {
     /// The application over the two dialect fronts; request bodies get 10 s.
     pub fn new(tencent: TencentApi, alibaba: AlibabaApi) -> Self {
-        Self { tencent: Arc::new(tencent), alibaba: Arc::new(alibaba), body_timeout: Duration::from_secs(10) }
+        Self { tencent, alibaba, body_timeout: Duration::from_secs(10) }
+    }
+
+    /// Drops the expired entries of both fronts' replay memory (run by the background pass).
+    pub fn sweep_replay_memory(&self) {
+        self.tencent.sweep_replay_memory();
+        self.alibaba.sweep_replay_memory();
     }
 
     /// How long a request's body may take to arrive, once its head is in.
@@ -148,13 +154,13 @@ pub(crate) fn empty(status: StatusCode) -> Response<Full<Bytes>> {
 
 /// Serves `app` on `addr` (TLS when configured) under `limits` until SIGTERM or Ctrl-C,
 /// then drains connections (see [`listener`]).
-pub async fn run(app: App, addr: SocketAddr, tls: Option<&TlsConfig>, limits: Limits) -> Result<(), String> {
+pub async fn run(app: Arc<App>, addr: SocketAddr, tls: Option<&TlsConfig>, limits: Limits) -> Result<(), String> {
     let acceptor = tls.map(listener::tls_acceptor).transpose()?;
     let shutdown = shutdown_signal();
     let tcp = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener::local_addr(&tcp)?;
     announce(if acceptor.is_some() { "https" } else { "http" }, local);
-    listener::serve(tcp, acceptor, Arc::new(app), limits, shutdown).await;
+    listener::serve(tcp, acceptor, app, limits, shutdown).await;
     Ok(())
 }
 fn announce(scheme: &str, addr: SocketAddr) {

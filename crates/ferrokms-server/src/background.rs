@@ -1,5 +1,7 @@
 //! The background task: deletes what is due, rotates what is due and expires imported material,
-//! periodically and at start.
+//! periodically and at start; and, on every pass, drops what has expired from the replay memory
+//! (TC3 signatures, Alibaba nonces), so that memory shrinks back without new traffic (a lookup only
+//! expires the one shard it touches).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +16,9 @@ pub struct Background {
     task: JoinHandle<()>,
 }
 
-/// Starts the periodic pass.
-pub fn spawn(kms: Arc<Kms>, every: Duration) -> Background {
+/// Starts the periodic pass; `sweep` (the fronts' replay-memory sweep) runs at the start of
+/// each pass, before and whatever the store work does.
+pub fn spawn(kms: Arc<Kms>, every: Duration, sweep: impl Fn() + Send + 'static) -> Background {
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
@@ -24,6 +27,7 @@ pub fn spawn(kms: Arc<Kms>, every: Duration) -> Background {
                 _ = tick.tick() => {}
                 _ = stopped.wait_for(|s| *s) => return,
             }
+            sweep();
             // A pass, once started, runs to its end: `stop` waits for it.
             match kms.run_due_work().await {
                 Ok(r) if r.keys_deleted + r.data_keys_deleted + r.keys_rotated + r.materials_expired > 0 => {

@@ -196,7 +196,10 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         ),
     )
     .with_body_timeout(limits.body_read);
-    let background = background::spawn(kms, Duration::from_secs(opts.file.background.interval_secs.max(1)));
+    let app = Arc::new(app);
+    let sweeper = app.clone();
+    let every = Duration::from_secs(opts.file.background.interval_secs.max(1));
+    let background = background::spawn(kms, every, move || sweeper.sweep_replay_memory());
     let served = app::run(app, opts.listen, opts.file.tls.as_ref(), limits).await;
     background.stop(Duration::from_secs(5)).await;
     dir.store.close().await;

@@ -132,3 +132,34 @@ async fn deletion_happens_at_the_end_of_the_window_and_survives_restarts() {
     assert!(kms.create_key(&s, create("del")).await.is_ok(), "the alias is free again");
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }
+
+/// The periodic pass sweeps the replay memory: what a burst of requests left behind goes once its
+/// timestamps expire, with no further request to trigger the expiry.
+#[tokio::test]
+async fn the_background_pass_empties_expired_replay_memory_without_new_traffic() {
+    use ferrokms_core::replay::{Seen, SeenRequests};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    let dir = temp_dir("sweep");
+    let (kms, _store) = open(&dir).await;
+    // A 1-second skew window, so entries expire within about 3 s.
+    let memory = Arc::new(SeenRequests::new(1, 10_000, 10_000));
+    let now = i64::try_from(model::now()).unwrap();
+    for i in 0..2_000u32 {
+        assert_eq!(memory.check(AccountId(1), memory.identity(&[&i.to_be_bytes()]), 0, now, now), Seen::New);
+    }
+    let sweeps = Arc::new(AtomicUsize::new(0));
+    let (m, n) = (Arc::clone(&memory), Arc::clone(&sweeps));
+    let background = ferrokms_server::background::spawn(kms, Duration::from_millis(100), move || {
+        n.fetch_add(1, Ordering::Relaxed);
+        m.sweep(i64::try_from(model::now()).unwrap());
+    });
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !memory.is_empty() {
+        assert!(Instant::now() < deadline, "{} entries still held after 15 s", memory.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(sweeps.load(Ordering::Relaxed) >= 2, "swept on every pass");
+    background.stop(Duration::from_secs(5)).await;
+}

@@ -127,6 +127,17 @@ async fn usage_algorithm_and_length_checks_happen_before_any_crypto() {
         Err(Error::InvalidValue { .. })
     ));
     assert!(sign(p256.id, SigningAlgorithm::EcdsaSha256, SignInput::Digest(&[7u8; 32])).await.is_ok());
+    // An algorithm that names its curve (Tencent's ECC_P256_R1, ECC_SECP256K1) needs a key on that
+    // curve; the curve-neutral ECDSA_SHA_256 (Alibaba's) signs with either.
+    let k1 = kms.create_key(&s, create(KeySpec::EcP256K, None, false)).await.unwrap();
+    let d = SignInput::Digest(&[7u8; 32]);
+    assert!(sign(p256.id, SigningAlgorithm::EcdsaP256Sha256, d).await.is_ok());
+    assert!(sign(k1.id, SigningAlgorithm::EcdsaSecp256k1Sha256, d).await.is_ok());
+    assert!(sign(k1.id, SigningAlgorithm::EcdsaSha256, d).await.is_ok());
+    assert!(matches!(sign(k1.id, SigningAlgorithm::EcdsaP256Sha256, d).await, Err(Error::CurveMismatch { .. })));
+    assert!(matches!(sign(p256.id, SigningAlgorithm::EcdsaSecp256k1Sha256, d).await, Err(Error::CurveMismatch { .. })));
+    let verified = kms.verify(&s, k1.id, VersionRef::Current, SigningAlgorithm::EcdsaP256Sha256, d, &[0u8; 8]).await;
+    assert!(matches!(verified, Err(Error::CurveMismatch { .. })), "verify checks it too");
     assert!(matches!(
         sign(p256.id, SigningAlgorithm::EcdsaSha256, SignInput::Raw(&[0u8; 4097])).await,
         Err(Error::InvalidValue { .. })
@@ -224,6 +235,30 @@ async fn post_quantum_blobs_name_their_key_and_survive_a_restart() {
     assert!(matches!(kms.pq_decrypt(&s, &tampered, &none).await, Err(Error::DecryptFailed)));
     let other = Scope { account: AccountId(100_000_000_002), ..s.clone() };
     assert!(matches!(kms.pq_decrypt(&other, &blob, &none).await, Err(Error::DecryptFailed)));
+}
+
+#[tokio::test]
+async fn post_quantum_actions_refuse_other_key_types_as_the_wrong_key_usage() {
+    let dir = temp_dir("pq-usage");
+    let (kms, _store) = open(&dir).await;
+    kms.create_account("a").await.unwrap();
+    let s = scope();
+    let none = EncryptionContext::default();
+    let kem = kms.create_key(&s, create(KeySpec::MlKem768, None, false)).await.unwrap();
+    let dsa = kms.create_key(&s, create(KeySpec::MlDsa65, None, false)).await.unwrap();
+    let rsa_enc = kms.create_key(&s, create(KeySpec::Rsa2048, Some(KeyUsage::EncryptDecrypt), false)).await.unwrap();
+    let p256 = kms.create_key(&s, create(KeySpec::EcP256, None, false)).await.unwrap();
+    let wrong = |r: Result<(), Error>| matches!(r, Err(Error::InvalidKeyUsage(_)));
+    for id in [dsa.id, rsa_enc.id, p256.id] {
+        assert!(wrong(kms.pq_encrypt(&s, id, b"m", PayloadKind::Bytes, &none).await.map(|_| ())), "encrypt {id}");
+    }
+    // The other usage (ML-KEM) and the same usage with another type (ECDSA) answer alike.
+    for id in [kem.id, rsa_enc.id, p256.id] {
+        assert!(wrong(kms.pq_sign(&s, id, b"m").await.map(|_| ())), "sign {id}");
+        assert!(wrong(kms.pq_verify(&s, id, b"m", &[0u8; 16]).await.map(|_| ())), "verify {id}");
+    }
+    let (_, signature) = kms.pq_sign(&s, dsa.id, b"m").await.unwrap();
+    assert!(kms.pq_verify(&s, dsa.id, b"m", &signature).await.unwrap().1);
 }
 
 async fn expire_material(store: &Arc<dyn Store>, key: &KeyRecord) {

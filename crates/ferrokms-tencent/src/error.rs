@@ -74,6 +74,7 @@ impl From<Error> for ApiError {
             Error::MissingParameter(name) => return Self::missing(name),
             Error::MalformedParameter { .. } => "InvalidParameter",
             Error::InvalidValue { .. } => "InvalidParameterValue",
+            Error::CurveMismatch { .. } => "InvalidParameterValue",
             Error::InvalidKeyId(_) => "InvalidParameterValue.InvalidKeyId",
             Error::InvalidDataKeyId(_) => "InvalidParameterValue.InvalidDataKeyId",
             Error::InvalidAlias(_) => "InvalidParameterValue.InvalidAlias",

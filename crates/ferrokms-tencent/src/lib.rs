@@ -119,6 +119,11 @@ impl TencentApi {
         }
     }
 
+    /// Drops the signatures whose timestamps have expired, in every shard of the memory.
+    pub fn sweep_replay_memory(&self) {
+        self.signatures.sweep(i64::try_from(ferrokms_core::model::now()).unwrap_or(i64::MAX));
+    }
+
     /// Whether a request is addressed to this dialect: TC3 headers, or signature v1 parameters
     /// (`SecretId` and `Signature` in the query or in a form body).
     pub fn claims(headers: &HeaderMap, query: &str, body: &[u8]) -> bool {

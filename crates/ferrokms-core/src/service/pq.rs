@@ -1,15 +1,19 @@
 //! Post-quantum encryption (Tencent's PostQuantumCrypto*): ML-KEM-768 keys seal with the
 //! ML-KEM + AES-256-GCM hybrid into a blob that names its key and version, so decryption needs
-//! no key id. Signing with ML-DSA keys goes through [`Kms::sign`].
+//! no key id. Signing with ML-DSA keys is [`Kms::sign`] with a key that must be ML-DSA.
+//!
+//! These actions take no algorithm, so a key of another type is refused the same way in every
+//! direction: [`Error::InvalidKeyUsage`] (encrypting to an ML-DSA or RSA key, signing with an
+//! ML-KEM or ECDSA key alike).
 
 use ferrokms_crypto::blob::{HybridHeader, PayloadKind, associated_data};
 use uuid::Uuid;
 
-use super::asymmetric::VersionRef;
+use super::asymmetric::{KeyUsed, VersionRef};
 use super::crypto::{Decrypted, Encrypted};
-use super::{Kms, require_decryptable};
+use super::{Kms, SignInput, require_decryptable};
 use crate::context::EncryptionContext;
-use crate::keyspec::KeySpec;
+use crate::keyspec::{KeySpec, SigningAlgorithm};
 use crate::model::{KeyUsage, Scope};
 use crate::{Error, Result};
 
@@ -62,5 +66,23 @@ impl Kms {
             .map_err(|_| Error::DecryptFailed)?;
         let (version, version_id, payload) = (h.key_version, material.id, h.payload);
         Ok(Decrypted { key: key.record.clone(), version, version_id, plaintext, payload })
+    }
+
+    /// Signs `message` (at most 4096 bytes) with the current version of ML-DSA key `id`.
+    pub async fn pq_sign(&self, scope: &Scope, id: Uuid, message: &[u8]) -> Result<(KeyUsed, Vec<u8>)> {
+        let input = SignInput::Raw(message);
+        self.sign_with(scope, id, VersionRef::Current, SigningAlgorithm::MlDsa65, input, Some(KeySpec::MlDsa65)).await
+    }
+
+    /// Whether `signature` is ML-DSA key `id`'s signature of `message`.
+    pub async fn pq_verify(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(KeyUsed, bool)> {
+        let (input, only) = (SignInput::Raw(message), Some(KeySpec::MlDsa65));
+        self.verify_with(scope, id, VersionRef::Current, SigningAlgorithm::MlDsa65, input, signature, only).await
     }
 }

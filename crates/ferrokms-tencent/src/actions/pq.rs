@@ -5,9 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ferrokms_core::context::EncryptionContext;
-use ferrokms_core::keyspec::SigningAlgorithm;
 use ferrokms_core::model::PayloadKind;
-use ferrokms_core::service::{SignInput, VersionRef};
 use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -73,8 +71,7 @@ pub(super) async fn sign(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     let r: SignIn = decode(body)?;
     let message = Zeroizing::new(base64_field(&r.message, "Message")?);
     let id = key_id(&r.key_id)?;
-    let input = SignInput::Raw(&message);
-    let (_, signature) = ctx.kms.sign(&ctx.scope, id, VersionRef::Current, SigningAlgorithm::MlDsa65, input).await?;
+    let (_, signature) = ctx.kms.pq_sign(&ctx.scope, id, &message).await?;
     Ok(json!({ "Signature": STANDARD.encode(&signature) }))
 }
 
@@ -91,8 +88,6 @@ pub(super) async fn verify(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     let id = key_id(&r.key_id)?;
     let message = Zeroizing::new(base64_field(&r.message, "Message")?);
     let signature = base64_field(&r.signature_value, "SignatureValue")?;
-    let input = SignInput::Raw(&message);
-    let (_, valid) =
-        ctx.kms.verify(&ctx.scope, id, VersionRef::Current, SigningAlgorithm::MlDsa65, input, &signature).await?;
+    let (_, valid) = ctx.kms.pq_verify(&ctx.scope, id, &message, &signature).await?;
     Ok(json!({ "SignatureValid": valid }))
 }
