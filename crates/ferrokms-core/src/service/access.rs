@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,6 +12,7 @@ use parking_lot::RwLock;
 use zeroize::Zeroizing;
 
 use super::Kms;
+use super::cache::Freshness;
 use crate::model::{AccessKeyRecord, AccountId, AccountRecord, now};
 use crate::store::StoreError;
 use crate::{Error, Result};
@@ -51,12 +52,15 @@ fn secret_aad(account: AccountId, id: &str) -> Vec<u8> {
     aad
 }
 
-/// When it was read, and the active credential (None: unknown or revoked).
-type CachedCredential = (Instant, Option<Arc<Credential>>);
+/// The active credential (None: unknown or revoked), and when it was read.
+struct CachedCredential {
+    credential: Option<Arc<Credential>>,
+    freshness: Freshness,
+}
 
 pub(crate) struct CredentialCache {
     ttl: Duration,
-    entries: RwLock<HashMap<String, CachedCredential>>,
+    entries: RwLock<HashMap<String, Arc<CachedCredential>>>,
 }
 
 impl CredentialCache {
@@ -135,34 +139,45 @@ impl Kms {
         if !is_access_key_id(id) {
             return Ok(None);
         }
-        if let Some((at, c)) = self.credentials.entries.read().get(id)
-            && at.elapsed() < self.credentials.ttl
+        let cached = self.credentials.entries.read().get(id).cloned();
+        if let Some(c) = &cached
+            && c.freshness.usable(self.credentials.ttl)
         {
-            return Ok(c.clone());
+            return Ok(c.credential.clone());
         }
-        let loaded = match self.store.get_access_key(id).await? {
-            Some(r) if r.active => {
-                let secret = self
-                    .root
-                    .open(&secret_aad(r.account, &r.id), &r.sealed_secret)
-                    .map_err(|_| Error::internal(format!("access key {id} does not unseal")))?;
-                let secret = Zeroizing::new(
-                    String::from_utf8(secret.to_vec())
-                        .map_err(|_| Error::internal("access key secret is not UTF-8"))?,
-                );
-                Some(Arc::new(Credential { id: r.id, account: r.account, secret }))
+        // Told to re-read it (see Freshness::usable); if that fails, the next caller tries again.
+        let loaded = self.load_credential(id).await.inspect_err(|_| {
+            if let Some(c) = &cached {
+                c.freshness.refresh_failed();
             }
-            _ => None,
-        };
+        })?;
         let mut entries = self.credentials.entries.write();
         if entries.len() > 100_000 {
             // Unknown ids go first, so a flood of made-up ids cannot push out real credentials.
-            entries.retain(|_, (_, c)| c.is_some());
+            entries.retain(|_, c| c.credential.is_some());
             if entries.len() > 100_000 {
                 entries.clear();
             }
         }
-        entries.insert(id.to_owned(), (Instant::now(), loaded.clone()));
+        entries.insert(
+            id.to_owned(),
+            Arc::new(CachedCredential { credential: loaded.clone(), freshness: Freshness::now() }),
+        );
         Ok(loaded)
+    }
+
+    /// The active credential with this id, read from the store and unsealed.
+    async fn load_credential(&self, id: &str) -> Result<Option<Arc<Credential>>> {
+        let Some(r) = self.store.get_access_key(id).await?.filter(|r| r.active) else {
+            return Ok(None);
+        };
+        let secret = self
+            .root
+            .open(&secret_aad(r.account, &r.id), &r.sealed_secret)
+            .map_err(|_| Error::internal(format!("access key {id} does not unseal")))?;
+        let secret = Zeroizing::new(
+            String::from_utf8(secret.to_vec()).map_err(|_| Error::internal("access key secret is not UTF-8"))?,
+        );
+        Ok(Some(Arc::new(Credential { id: r.id, account: r.account, secret })))
     }
 }

@@ -3,8 +3,14 @@
 //! An entry holds a key's metadata (trusted for `ttl`, then re-read, since other processes may
 //! change it) and the prepared material of the versions used so far (immutable, so kept until the
 //! entry is evicted). Dropping an entry drops its key schedules, which wipe themselves.
+//!
+//! A stale entry is re-read by the first request that finds it so; the requests arriving during
+//! that read go on with the stale entry (for at most one more TTL) instead of all reading the
+//! store at once: under load, every TTL, each request in flight would otherwise queue for the
+//! database together.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -13,6 +19,33 @@ use parking_lot::RwLock;
 use uuid::Uuid;
 
 use crate::model::KeyRecord;
+
+/// When a cached entry was read, and whether a re-read of it is under way.
+#[derive(Debug)]
+pub(crate) struct Freshness {
+    loaded_at: Instant,
+    refreshing: AtomicBool,
+}
+
+impl Freshness {
+    /// Read just now.
+    pub(crate) fn now() -> Self {
+        Self { loaded_at: Instant::now(), refreshing: AtomicBool::new(false) }
+    }
+
+    /// Whether the entry may be used: younger than `ttl`, or stale while another caller re-reads
+    /// it and younger than two TTLs. False tells the caller to re-read it; while the entry is
+    /// younger than two TTLs, only one caller is told so.
+    pub(crate) fn usable(&self, ttl: Duration) -> bool {
+        let age = self.loaded_at.elapsed();
+        age < ttl || (age < ttl.saturating_mul(2) && self.refreshing.swap(true, Ordering::AcqRel))
+    }
+
+    /// The re-read failed: the next caller tries again.
+    pub(crate) fn refresh_failed(&self) {
+        self.refreshing.store(false, Ordering::Release);
+    }
+}
 
 /// The prepared material of one key version, and the version's id.
 pub(crate) struct VersionKey {
@@ -23,7 +56,7 @@ pub(crate) struct VersionKey {
 /// A cached key.
 pub(crate) struct CachedKey {
     pub(crate) record: KeyRecord,
-    loaded_at: Instant,
+    freshness: Freshness,
     versions: Arc<RwLock<HashMap<u32, Arc<VersionKey>>>>,
     /// The record's current version, once looked up: what every Encrypt and GenerateDataKey
     /// uses, reached without the map's lock.
@@ -67,10 +100,18 @@ impl KeyCache {
         Self { ttl, capacity: capacity.max(1), entries: RwLock::new(HashMap::new()) }
     }
 
-    /// The entry, if present and its metadata is younger than the TTL.
+    /// The entry, if present and usable (see [`Freshness::usable`]); `None` tells the caller to
+    /// read the key and [`insert`](Self::insert) it (or [`refresh_failed`](Self::refresh_failed)).
     pub(crate) fn get_fresh(&self, id: Uuid) -> Option<Arc<CachedKey>> {
         let entry = self.entries.read().get(&id).cloned()?;
-        (entry.loaded_at.elapsed() < self.ttl).then_some(entry)
+        entry.freshness.usable(self.ttl).then_some(entry)
+    }
+
+    /// A re-read told by [`get_fresh`](Self::get_fresh) failed: the next caller tries again.
+    pub(crate) fn refresh_failed(&self, id: Uuid) {
+        if let Some(entry) = self.entries.read().get(&id) {
+            entry.freshness.refresh_failed();
+        }
     }
 
     /// Caches fresh metadata, keeping the already unsealed versions of the key.
@@ -90,7 +131,7 @@ impl KeyCache {
                 entries.remove(&v);
             }
         }
-        let entry = Arc::new(CachedKey { loaded_at: Instant::now(), versions, record, current: OnceLock::new() });
+        let entry = Arc::new(CachedKey { freshness: Freshness::now(), versions, record, current: OnceLock::new() });
         entries.insert(entry.record.id, entry.clone());
         entry
     }
@@ -105,6 +146,26 @@ impl KeyCache {
 mod tests {
     use super::*;
     use crate::model::{AccountId, KeySpec, KeyState, KeyUsage, Origin, Region};
+
+    fn aged(age: Duration) -> Freshness {
+        Freshness { loaded_at: Instant::now() - age, refreshing: AtomicBool::new(false) }
+    }
+
+    #[test]
+    fn one_caller_rereads_a_stale_entry_while_the_others_use_it() {
+        let ttl = Duration::from_secs(10);
+        let fresh = aged(Duration::ZERO);
+        assert!(fresh.usable(ttl) && fresh.usable(ttl));
+        let stale = aged(Duration::from_secs(12));
+        assert!(!stale.usable(ttl), "the first caller to find it stale re-reads it");
+        assert!(stale.usable(ttl) && stale.usable(ttl), "the others go on with it meanwhile");
+        stale.refresh_failed();
+        assert!(!stale.usable(ttl), "after a failed re-read, the next caller tries again");
+        assert!(stale.usable(ttl));
+        // Two TTLs old: nobody uses it any more (a re-read that never finishes bounds nothing).
+        let old = aged(Duration::from_secs(21));
+        assert!(!old.usable(ttl) && !old.usable(ttl));
+    }
 
     fn record(revision: u64, state: KeyState) -> KeyRecord {
         KeyRecord {

@@ -128,10 +128,17 @@ impl Kms {
     async fn key(&self, scope: &Scope, id: Uuid) -> Result<Arc<CachedKey>> {
         let cached = match self.keys.get_fresh(id) {
             Some(c) => c,
-            None => {
-                let record = self.store.get_key(id).await?.ok_or(Error::KeyNotFound)?;
-                self.keys.insert(record)
-            }
+            None => match self.store.get_key(id).await {
+                Ok(Some(record)) => self.keys.insert(record),
+                Ok(None) => {
+                    self.keys.remove(id);
+                    return Err(Error::KeyNotFound);
+                }
+                Err(e) => {
+                    self.keys.refresh_failed(id);
+                    return Err(e.into());
+                }
+            },
         };
         let r = &cached.record;
         if r.account != scope.account || r.region != scope.region {
