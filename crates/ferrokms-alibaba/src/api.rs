@@ -5,10 +5,12 @@ use std::sync::Arc;
 use ferrokms_core::model::{AccountId, Region, Scope};
 use ferrokms_core::quota::RateLimiter;
 use ferrokms_core::service::Kms;
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::header::{AUTHORIZATION, AsHeaderName, CONTENT_TYPE, HOST};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
 use crate::actions;
 use crate::error::ApiError;
+use crate::names::{X_ACS_ACTION, X_ACS_VERSION};
 use crate::nonce::{NonceCheck, Nonces};
 use crate::params::Params;
 use crate::render::{self, Format};
@@ -41,7 +43,7 @@ pub struct Reply {
     pub body: Vec<u8>,
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header<K: AsHeaderName>(headers: &HeaderMap, name: K) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
@@ -74,10 +76,16 @@ impl AlibabaApi {
     /// TC3 requests): an `x-acs-action` header, an ACS Authorization, an RPC-style `Action`
     /// parameter in the query, or a form body (where the RPC SDK may put its parameters).
     pub fn claims(headers: &HeaderMap, query: &str) -> bool {
-        headers.contains_key("x-acs-action")
-            || header(headers, "authorization").is_some_and(|a| a.starts_with("ACS3-") || a.starts_with("ACS4-"))
+        Self::claims_by_headers(headers)
             || form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "Action")
-            || header(headers, "content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+            || header(headers, CONTENT_TYPE).is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+    }
+
+    /// Whether the headers alone say the request is for this dialect: `x-acs-action`, or an
+    /// ACS3/ACS4 Authorization.
+    pub fn claims_by_headers(headers: &HeaderMap) -> bool {
+        headers.contains_key(X_ACS_ACTION)
+            || header(headers, AUTHORIZATION).is_some_and(|a| a.starts_with("ACS3-") || a.starts_with("ACS4-"))
     }
 
     /// The reply for a body over the size limit.
@@ -99,7 +107,7 @@ impl AlibabaApi {
 
     /// Answers one request.
     pub async fn handle(&self, method: &Method, query: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
-        let content_type = header(headers, "content-type");
+        let content_type = header(headers, CONTENT_TYPE);
         let params = match Params::new(query, body, content_type) {
             Ok(p) => p,
             Err(e) => return error_reply(Format::Json, headers, &ApiError::invalid("parameters", &e)),
@@ -134,7 +142,7 @@ impl AlibabaApi {
             // The signature sorts parameters: with a name twice, which value counts is unsigned.
             return Err(ApiError::invalid(name, "given more than once"));
         }
-        if header(headers, "x-acs-action").or_else(|| params.get("Action")).is_none_or(str::is_empty) {
+        if header(headers, X_ACS_ACTION).or_else(|| params.get("Action")).is_none_or(str::is_empty) {
             return Err(ApiError::missing("Action"));
         }
         let req = HttpRequest { method: method.as_str(), headers, body };
@@ -142,8 +150,8 @@ impl AlibabaApi {
         // Only what the signature covers may steer the request: ACS3/ACS4 sign the x-acs-*
         // headers and the host; the RPC signature covers the parameters and nothing else.
         let rpc = matches!(verified.scheme, Scheme::RpcV1 { .. });
-        let action_name = signed(headers, params, rpc, "x-acs-action", "Action")?.unwrap_or_default();
-        match signed(headers, params, rpc, "x-acs-version", "Version")? {
+        let action_name = signed(headers, params, rpc, &X_ACS_ACTION, "Action")?.unwrap_or_default();
+        match signed(headers, params, rpc, &X_ACS_VERSION, "Version")? {
             Some(VERSION) => {}
             None => return Err(ApiError::missing("Version")),
             Some(v) => {
@@ -154,7 +162,7 @@ impl AlibabaApi {
                 ));
             }
         }
-        let host = if rpc { None } else { header(headers, "host") };
+        let host = if rpc { None } else { header(headers, HOST) };
         let region = self.region(params, verified.scope_region.as_deref(), host)?;
         let action = actions::lookup(action_name).ok_or_else(|| {
             ApiError::new(
@@ -286,7 +294,7 @@ fn signed<'a>(
     headers: &'a HeaderMap,
     params: &'a Params,
     rpc: bool,
-    header_name: &str,
+    header_name: &HeaderName,
     param: &str,
 ) -> Result<Option<&'a str>, ApiError> {
     let from_header = header(headers, header_name);
@@ -333,7 +341,7 @@ fn sign_error(e: SignError) -> ApiError {
 
 fn error_reply(format: Format, headers: &HeaderMap, e: &ApiError) -> Reply {
     let request_id = ferrokms_core::model::request_id();
-    let host = header(headers, "host").unwrap_or_default();
+    let host = header(headers, HOST).unwrap_or_default();
     Reply {
         status: e.status,
         content_type: HeaderValue::from_static(format.content_type()),

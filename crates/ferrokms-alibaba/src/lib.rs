@@ -20,4 +20,15 @@ mod request;
 pub mod sign;
 
 pub use actions::{ALL_ACTIONS, lookup};
+
+/// The `x-acs-*` headers, named once (a lookup by `&str` parses and hashes the name every time).
+pub(crate) mod names {
+    use http::HeaderName;
+
+    pub(crate) const X_ACS_ACTION: HeaderName = HeaderName::from_static("x-acs-action");
+    pub(crate) const X_ACS_VERSION: HeaderName = HeaderName::from_static("x-acs-version");
+    pub(crate) const X_ACS_DATE: HeaderName = HeaderName::from_static("x-acs-date");
+    pub(crate) const X_ACS_SIGNATURE_NONCE: HeaderName = HeaderName::from_static("x-acs-signature-nonce");
+    pub(crate) const X_ACS_CONTENT_SHA256: HeaderName = HeaderName::from_static("x-acs-content-sha256");
+}
 pub use api::{AlibabaApi, Reply, VERSION};

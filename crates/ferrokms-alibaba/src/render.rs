@@ -83,10 +83,27 @@ pub fn key_metadata(k: &KeyRecord, primary: Option<Uuid>) -> Value {
 /// The response body: `value` (an object) plus `RequestId`, as JSON or as XML under
 /// `<{Action}Response>`.
 pub fn body(format: Format, action: &str, mut value: Map<String, Value>, request_id: &str) -> Vec<u8> {
-    value.insert("RequestId".into(), Value::String(request_id.to_owned()));
     match format {
-        Format::Json => serde_json::to_vec(&value).unwrap_or_default(),
-        Format::Xml => xml(&format!("{action}Response"), &value).into_bytes(),
+        Format::Json => {
+            // The fields, then the request id written after them (a UUID: nothing to escape).
+            let mut out = Vec::with_capacity(512);
+            if serde_json::to_writer(&mut out, &value).is_err() || out.last() != Some(&b'}') {
+                out.clear();
+                out.extend_from_slice(b"{}");
+            }
+            out.pop();
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            out.extend_from_slice(br#""RequestId":""#);
+            out.extend_from_slice(request_id.as_bytes());
+            out.extend_from_slice(br#""}"#);
+            out
+        }
+        Format::Xml => {
+            value.insert("RequestId".into(), Value::String(request_id.to_owned()));
+            xml(&format!("{action}Response"), &value).into_bytes()
+        }
     }
 }
 
@@ -173,6 +190,15 @@ mod tests {
         let Value::Object(map) = v else { unreachable!() };
         let out = String::from_utf8(body(Format::Xml, "DescribeKey", map, "r")).unwrap();
         assert!(out.contains("<Description>abcd\u{FFFD}\t\u{10FFFF}</Description>"), "{out}");
+    }
+
+    #[test]
+    fn json_carries_the_fields_and_the_request_id() {
+        let Value::Object(map) = json!({"KeyId": "k", "N": 2}) else { unreachable!() };
+        let out: Value = serde_json::from_slice(&body(Format::Json, "DescribeKey", map, "r1")).unwrap();
+        assert_eq!(out, json!({"KeyId": "k", "N": 2, "RequestId": "r1"}));
+        let out: Value = serde_json::from_slice(&body(Format::Json, "TagResource", Map::new(), "r2")).unwrap();
+        assert_eq!(out, json!({"RequestId": "r2"}));
     }
 
     #[test]

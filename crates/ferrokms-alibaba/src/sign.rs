@@ -16,13 +16,14 @@ use std::fmt;
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use http::HeaderMap;
 use http::header::AUTHORIZATION;
+use http::{HeaderMap, HeaderName};
 use subtle::ConstantTimeEq;
 use time::PrimitiveDateTime;
 use time::macros::format_description;
 use zeroize::Zeroizing;
 
+use crate::names::{X_ACS_CONTENT_SHA256, X_ACS_DATE, X_ACS_SIGNATURE_NONCE};
 use crate::params::{Params, percent_encode, percent_encode_into};
 
 #[cfg(test)]
@@ -163,17 +164,14 @@ pub fn claimed(req: &HttpRequest<'_>, params: &Params) -> Result<Option<Claimed>
 pub fn verify(claimed: &Claimed, secret: &str, req: &HttpRequest<'_>, params: &Params) -> Result<(), SignError> {
     match &claimed.scheme {
         Scheme::Acs3 { signed_headers, signature } => {
-            let cr = canonical_request(req, params, signed_headers)?;
-            let sts = format!("{ACS3}\n{}", sha256_hex(cr.as_bytes()));
-            let mac = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()), sts.as_bytes());
-            compare(mac.as_ref(), signature, sts)
+            let hash = Sha256Hex::of(canonical_request(req, params, signed_headers)?.as_bytes());
+            let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+            compare(string_to_sign_mac(&key, ACS3, &hash), signature, || format!("{ACS3}\n{}", hash.as_str()))
         }
         Scheme::Acs4 { date, region, product, signed_headers, signature } => {
-            let cr = canonical_request(req, params, signed_headers)?;
-            let sts = format!("{ACS4}\n{}", sha256_hex(cr.as_bytes()));
-            let key = acs4_signing_key(secret, date, region, product);
-            let mac = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key.as_ref()), sts.as_bytes());
-            compare(mac.as_ref(), signature, sts)
+            let hash = Sha256Hex::of(canonical_request(req, params, signed_headers)?.as_bytes());
+            let key = hmac::Key::new(hmac::HMAC_SHA256, acs4_signing_key(secret, date, region, product).as_ref());
+            compare(string_to_sign_mac(&key, ACS4, &hash), signature, || format!("{ACS4}\n{}", hash.as_str()))
         }
         Scheme::RpcV1 { sha256, signature } => {
             let sts = rpc_string_to_sign(req.method, params);
@@ -182,14 +180,34 @@ pub fn verify(claimed: &Claimed, secret: &str, req: &HttpRequest<'_>, params: &P
             key.push_str(secret);
             key.push('&');
             let mac = hmac::sign(&hmac::Key::new(alg, key.as_bytes()), sts.as_bytes());
-            compare(mac.as_ref(), signature, sts)
+            compare(mac.as_ref(), signature, || sts)
         }
     }
 }
 
-fn compare(computed: &[u8], claimed: &[u8], string_to_sign: String) -> Result<(), SignError> {
+/// The HMAC of the ACS3/ACS4 string to sign, `<algorithm>\n<hex hash of the canonical request>`,
+/// without building it.
+fn string_to_sign_mac(key: &hmac::Key, algorithm: &str, canonical_hash: &Sha256Hex) -> hmac::Tag {
+    let mut ctx = hmac::Context::with_key(key);
+    ctx.update(algorithm.as_bytes());
+    ctx.update(b"\n");
+    ctx.update(canonical_hash.as_str().as_bytes());
+    ctx.sign()
+}
+
+/// Compares in constant time; the string to sign (echoed in the error, as Alibaba does) is only
+/// built for a mismatch.
+fn compare(
+    computed: impl AsRef<[u8]>,
+    claimed: &[u8],
+    string_to_sign: impl FnOnce() -> String,
+) -> Result<(), SignError> {
     // ct_eq on slices of different lengths is false without looking at the contents.
-    if bool::from(computed.ct_eq(claimed)) { Ok(()) } else { Err(SignError::Mismatch { string_to_sign }) }
+    if bool::from(computed.as_ref().ct_eq(claimed)) {
+        Ok(())
+    } else {
+        Err(SignError::Mismatch { string_to_sign: string_to_sign() })
+    }
 }
 
 fn truncated(s: &str) -> String {
@@ -211,7 +229,7 @@ fn yyyymmdd(unix: i64) -> Option<String> {
 }
 
 /// The first value of header `name` as text, if present.
-fn header_str<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<Option<&'h str>, SignError> {
+fn header_str<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h str>, SignError> {
     headers
         .get(name)
         .map(|v| v.to_str().map(str::trim).map_err(|_| SignError::Incomplete(format!("{name} is not ASCII"))))
@@ -250,9 +268,9 @@ fn claimed_acs(auth: &str, headers: &HeaderMap) -> Result<Claimed, SignError> {
 
     check_signed_headers(signed_headers, headers)?;
 
-    let date = header_str(headers, "x-acs-date")?.ok_or(SignError::Missing("x-acs-date"))?;
+    let date = header_str(headers, &X_ACS_DATE)?.ok_or(SignError::Missing("x-acs-date"))?;
     let timestamp = parse_timestamp(date)?;
-    let nonce = header_str(headers, "x-acs-signature-nonce")?.ok_or(SignError::Missing("x-acs-signature-nonce"))?;
+    let nonce = header_str(headers, &X_ACS_SIGNATURE_NONCE)?.ok_or(SignError::Missing("x-acs-signature-nonce"))?;
 
     let (access_key_id, scheme) = if v4 {
         // <AK>/<yyyymmdd>/<region>/<product>/aliyun_v4_request
@@ -293,24 +311,32 @@ fn claimed_acs(auth: &str, headers: &HeaderMap) -> Result<Claimed, SignError> {
 const MAX_SIGNED_HEADERS: usize = 64;
 
 fn check_signed_headers(signed_headers: &str, headers: &HeaderMap) -> Result<(), SignError> {
-    let names = || signed_headers.split(';');
-    if names().any(|n| n.is_empty() || n.bytes().any(|b| b.is_ascii_whitespace() || b == b',')) {
-        return Err(SignError::Incomplete("malformed SignedHeaders".into()));
+    // Split once, onto the stack: every check below looks at the list several times.
+    let mut list = [""; MAX_SIGNED_HEADERS];
+    let mut count = 0;
+    for name in signed_headers.split(';') {
+        if count == MAX_SIGNED_HEADERS {
+            return Err(SignError::Incomplete("a header is named twice in SignedHeaders, or too many are".into()));
+        }
+        if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace() || b == b',') {
+            return Err(SignError::Incomplete("malformed SignedHeaders".into()));
+        }
+        list[count] = name;
+        count += 1;
     }
+    let names = &list[..count];
     // A name listed twice (in any case) would put its header's values in the canonical request
     // twice: with a long header named thousands of times, memory quadratic in the request's
     // size. The SDKs sign under ten headers; compared in place, without a set.
-    if names().count() > MAX_SIGNED_HEADERS
-        || names().enumerate().any(|(i, a)| names().skip(i + 1).any(|b| a.eq_ignore_ascii_case(b)))
-    {
+    if names.iter().enumerate().any(|(i, a)| names[i + 1..].iter().any(|b| a.eq_ignore_ascii_case(b))) {
         return Err(SignError::Incomplete("a header is named twice in SignedHeaders, or too many are".into()));
     }
     let content_type = headers.contains_key(http::header::CONTENT_TYPE).then_some("content-type");
     let required =
-        headers.keys().map(|k| k.as_str()).filter(|k| k.starts_with("x-acs-")).chain(["host"]).chain(content_type);
+        headers.keys().map(HeaderName::as_str).filter(|k| k.starts_with("x-acs-")).chain(["host"]).chain(content_type);
     for name in required {
         // Header names are lower case; the signed list may not be.
-        if !names().any(|n| n.eq_ignore_ascii_case(name)) {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
             return Err(SignError::Incomplete(format!("header {name} is not signed")));
         }
     }
@@ -353,10 +379,6 @@ fn claimed_rpc(params: &Params) -> Result<Claimed, SignError> {
     })
 }
 
-fn sha256_hex(data: &[u8]) -> String {
-    Sha256Hex::of(data).as_str().to_owned()
-}
-
 fn canonical_pairs<'p>(pairs: impl Iterator<Item = &'p (String, String)>) -> String {
     let mut out = String::new();
     push_canonical_pairs(&mut out, pairs);
@@ -379,7 +401,7 @@ fn push_canonical_pairs<'p>(out: &mut String, pairs: impl Iterator<Item = &'p (S
 
 fn canonical_request(req: &HttpRequest<'_>, params: &Params, signed_headers: &str) -> Result<String, SignError> {
     let payload_hash = Sha256Hex::of(req.body);
-    let mut claimed_hashes = req.headers.get_all("x-acs-content-sha256").iter();
+    let mut claimed_hashes = req.headers.get_all(X_ACS_CONTENT_SHA256).iter();
     match (claimed_hashes.next(), claimed_hashes.next()) {
         (None, _) => {}
         (Some(h), None) if h.as_bytes().eq_ignore_ascii_case(payload_hash.as_str().as_bytes()) => {}

@@ -64,7 +64,7 @@ impl App {
         // parameters, asked first, or ACS/RPC ones).
         let body = read_body(body, self.body_timeout).await;
         let seen = body.as_deref().unwrap_or_default();
-        let alibaba = !TencentApi::claims(&parts.headers, query, seen) && AlibabaApi::claims(&parts.headers, query);
+        let alibaba = addressed_to_alibaba(&parts.headers, query, seen);
         let body = match body {
             Ok(body) => body,
             Err(BodyFailure::TooLarge) => {
@@ -97,6 +97,17 @@ impl Handler for App {
     fn call(&self, req: Request<Incoming>, peer: SocketAddr) -> impl Future<Output = Response<Full<Bytes>>> + Send {
         self.answer(req, peer)
     }
+}
+
+/// Which dialect a request is for: Tencent's TC3 headers first, then Alibaba's ACS headers,
+/// then Tencent's v1 parameters (in the query or a form body), then Alibaba's RPC ones. A
+/// request with ACS headers is not searched for v1 parameters.
+fn addressed_to_alibaba(headers: &http::HeaderMap, query: &str, body: &[u8]) -> bool {
+    if TencentApi::claims_by_headers(headers) {
+        return false;
+    }
+    AlibabaApi::claims_by_headers(headers)
+        || (!TencentApi::claims(headers, query, body) && AlibabaApi::claims(headers, query))
 }
 
 /// Why a request body could not be read.

@@ -127,9 +127,14 @@ impl TencentApi {
     /// Whether a request is addressed to this dialect: TC3 headers, or signature v1 parameters
     /// (`SecretId` and `Signature` in the query or in a form body).
     pub fn claims(headers: &HeaderMap, query: &str, body: &[u8]) -> bool {
+        Self::claims_by_headers(headers) || sign_v1::detect(headers, query, body)
+    }
+
+    /// Whether the headers alone say the request is for this dialect: `X-TC-Action`, or a TC3
+    /// Authorization.
+    pub fn claims_by_headers(headers: &HeaderMap) -> bool {
         headers.contains_key(&names::X_TC_ACTION)
             || header_str(headers, AUTHORIZATION).is_some_and(|a| a.starts_with("TC3-"))
-            || sign_v1::detect(headers, query, body)
     }
 
     /// Whether a request is to be verified as signature v1 rather than TC3.

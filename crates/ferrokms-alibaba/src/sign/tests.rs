@@ -4,6 +4,10 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::*;
 
+fn sha256_hex(data: &[u8]) -> String {
+    Sha256Hex::of(data).as_str().to_owned()
+}
+
 const AK: &str = "testAccessKeyId";
 const SECRET: &str = "testAccessKeySecret";
 const NONCE: &str = "3156853299f313e23d1673dc12e1703d";
