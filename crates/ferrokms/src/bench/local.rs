@@ -11,6 +11,8 @@ use ferrokms_crypto::blob::{HYBRID_HEADER_LEN, associated_data};
 use ferrokms_crypto::key::{HmacAlgorithm, KeyKind, Message, PreparedKey, SignatureAlgorithm};
 use ferrokms_crypto::wrap::{WrapAlgorithm, WrappingKey};
 
+use super::Measured;
+use super::cpu;
 use super::workloads::{MESSAGE, Workload, rsa_public_key, sm2_public_key};
 
 /// One operation of the loop; `false` if it failed.
@@ -68,9 +70,9 @@ pub(super) fn op(w: Workload) -> Result<Op, String> {
     }
 }
 
-/// Runs `threads` loops of `op` for `warmup` + `duration` seconds; returns the latencies (µs)
-/// measured after the warm-up, the failed operations among them and the measured seconds.
-pub(super) fn run(op: Op, threads: usize, warmup: f64, duration: f64) -> (Vec<u32>, u64, f64) {
+/// Runs `threads` loops of `op` for `warmup` + `duration` seconds; measures the operations after
+/// the warm-up (their latencies, failures, and this process's CPU time).
+pub(super) fn run(op: Op, threads: usize, warmup: f64, duration: f64) -> Measured {
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let handles: Vec<_> = (0..threads)
@@ -91,11 +93,13 @@ pub(super) fn run(op: Op, threads: usize, warmup: f64, duration: f64) -> (Vec<u3
         })
         .collect();
     std::thread::sleep(Duration::from_secs_f64(warmup));
+    let cpu_before = cpu::seconds("self");
     measuring.store(true, Ordering::Relaxed);
     let started = Instant::now();
     std::thread::sleep(Duration::from_secs_f64(duration));
     measuring.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_before.zip(cpu::seconds("self")).map(|(b, a)| a - b);
     stop.store(true, Ordering::Relaxed);
     let (mut all, mut errors) = (Vec::new(), 0);
     for h in handles {
@@ -103,5 +107,6 @@ pub(super) fn run(op: Op, threads: usize, warmup: f64, duration: f64) -> (Vec<u3
         all.extend(lat);
         errors += err;
     }
-    (all, errors, elapsed)
+    let first_error = (errors > 0).then(|| "the operation failed".to_owned());
+    Measured { latencies: all, errors, first_error, elapsed, cpu }
 }

@@ -4,6 +4,7 @@
 //! workloads run a bare loop of one primitive instead, through the crypto crate code the server
 //! uses, as the yardstick of each request type.
 
+mod cpu;
 mod local;
 mod sign;
 mod workloads;
@@ -56,6 +57,23 @@ pub struct BenchArgs {
     /// for the server's clock skew (300 s by default).
     #[arg(long)]
     print_presigned: bool,
+    /// The server's process id (on the same machine): the report adds `cpu_us_per_op`, the
+    /// server's CPU time over the measured window divided by the requests (the local loops
+    /// always report their own).
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+/// What a run measured.
+struct Measured {
+    /// Latencies in µs.
+    latencies: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+    /// The measured window's seconds.
+    elapsed: f64,
+    /// CPU seconds the working process (the server, or this loop) used in the window.
+    cpu: Option<f64>,
 }
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
@@ -90,7 +108,7 @@ async fn drive(
     args: &BenchArgs,
     signer: Arc<Signer>,
     plan: Plan,
-) -> Result<(Vec<u32>, u64, Option<String>, f64), String> {
+) -> Result<Measured, String> {
     let Plan { action, make, check } = plan;
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
@@ -127,11 +145,14 @@ async fn drive(
         }));
     }
     tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
+    let pid = args.server_pid.map(|p| p.to_string());
+    let cpu_before = pid.as_deref().and_then(cpu::seconds);
     measuring.store(true, Ordering::Relaxed);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
     measuring.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_before.zip(pid.as_deref().and_then(cpu::seconds)).map(|(b, a)| a - b);
     stop.store(true, Ordering::Relaxed);
     let (mut all, mut errors, mut first_error) = (Vec::new(), 0u64, None);
     for t in tasks {
@@ -142,7 +163,7 @@ async fn drive(
             first_error = first;
         }
     }
-    Ok((all, errors, first_error, elapsed))
+    Ok(Measured { latencies: all, errors, first_error, elapsed, cpu })
 }
 
 /// Prints a signed request as `--print-presigned` says.
@@ -175,17 +196,15 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     if args.print_presigned && args.workload.dialect() != Dialect::Tencent {
         return Err("--print-presigned: only the Tencent workloads can be presigned".into());
     }
-    let (mut all, errors, first_error, elapsed) = if args.workload.is_local() {
+    let measured = if args.workload.is_local() {
         if args.print_presigned {
             return Err("--print-presigned: the local workloads send nothing".into());
         }
         let op = local::op(args.workload)?;
         let (threads, warmup, duration) = (args.connections, args.warmup, args.duration);
-        let (lat, errors, secs) = tokio::task::spawn_blocking(move || local::run(op, threads, warmup, duration))
+        tokio::task::spawn_blocking(move || local::run(op, threads, warmup, duration))
             .await
-            .map_err(|e| e.to_string())?;
-        let first = (errors > 0).then(|| "the operation failed".to_owned());
-        (lat, errors, first, secs)
+            .map_err(|e| e.to_string())?
     } else {
         let plan = workloads::prepare(args.workload, &args.endpoint, &signer, args.key_id.clone()).await?;
         if args.print_presigned {
@@ -194,6 +213,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
         }
         drive(&args, signer, plan).await?
     };
+    let Measured { latencies: mut all, errors, first_error, elapsed, cpu } = measured;
     all.sort_unstable();
     let pct = |p: f64| -> f64 {
         if all.is_empty() {
@@ -202,8 +222,13 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
         let idx = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
         f64::from(all[idx]) / 1000.0
     };
+    // The working process's CPU per operation, when known (`--server-pid`, or a local loop).
+    let cpu = match cpu.filter(|_| !all.is_empty()) {
+        Some(seconds) => format!(" cpu_us_per_op={:.1}", seconds * 1e6 / all.len() as f64),
+        None => String::new(),
+    };
     println!(
-        "workload={:?} connections={} seconds={elapsed:.1} requests={} errors={errors} rps={:.0} p50_ms={:.2} p99_ms={:.2} p999_ms={:.2}",
+        "workload={:?} connections={} seconds={elapsed:.1} requests={} errors={errors} rps={:.0} p50_ms={:.2} p99_ms={:.2} p999_ms={:.2}{cpu}",
         args.workload,
         args.connections,
         all.len(),
