@@ -12,4 +12,3 @@ pub(super) fn seconds(pid: &str) -> Option<f64> {
     let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     Some(ticks as f64 / 100.0)
 }
-

@@ -104,11 +104,7 @@ async fn call(sender: &mut Sender, req: Request<Full<Bytes>>) -> Result<Value, S
 }
 
 /// Drives the server: one task per connection, each one request at a time.
-async fn drive(
-    args: &BenchArgs,
-    signer: Arc<Signer>,
-    plan: Plan,
-) -> Result<Measured, String> {
+async fn drive(args: &BenchArgs, signer: Arc<Signer>, plan: Plan) -> Result<Measured, String> {
     let Plan { action, make, check } = plan;
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
