@@ -7,7 +7,8 @@
 #   - `ferrokms bench`, which signs every request anew (the "new signature" path) and so takes
 #     a large share of the same two cores itself: its ratios are compressed toward 1.
 # The other workloads and the Alibaba dialect use `ferrokms bench` only: an ACS3 request carries
-# a signed nonce, so it cannot be presigned once and replayed.
+# a signed nonce, so it cannot be presigned once and replayed. Last, scripts/bench-asymmetric.sh
+# (its own server): asymmetric, MAC and post-quantum requests against bare loops of their math.
 # Usage: scripts/bench.sh [seconds-per-run] [rounds]     (results: docs/benchmarks.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -62,3 +62,16 @@ def test_bench_reports_failures(server):
     m = LINE.search(r.stdout)
     assert m and int(m.group(3)) == int(m.group(2)) > 0, r.stdout
     assert "AuthFailure.SignatureFailure" in r.stderr
+
+
+CPU = re.compile(r" cpu_us_per_op=([\d.]+)")
+
+
+def test_cpu_per_operation_is_reported(server):
+    # The server's CPU per request with --server-pid (scripts/bench-asymmetric.sh's CPU ratio),
+    # and a local loop's own; without --server-pid a server run reports none.
+    line = bench("--endpoint", server.endpoint, "--workload", "ecdsa-verify", "--connections", "2",
+                 "--server-pid", str(server.proc.pid)).string
+    assert float(CPU.search(line).group(1)) > 0, line
+    assert float(CPU.search(bench("--workload", "local-hmac", "--connections", "1").string).group(1)) > 0
+    assert not CPU.search(bench("--endpoint", server.endpoint, "--workload", "encrypt").string)
