@@ -7,7 +7,8 @@
 #   - `ferrokms bench`, which signs every request anew (the "new signature" path) and so takes
 #     a large share of the same two cores itself: its ratios are compressed toward 1.
 # The other workloads and the Alibaba dialect use `ferrokms bench` only: an ACS3 request carries
-# a signed nonce, so it cannot be presigned once and replayed.
+# a signed nonce, so it cannot be presigned once and replayed. Last, scripts/bench-asymmetric.sh
+# (its own server): asymmetric, MAC and post-quantum requests against bare loops of their math.
 # Usage: scripts/bench.sh [seconds-per-run] [rounds]     (results: docs/benchmarks.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,33 +26,15 @@ if command -v wrk > /dev/null && [ -f "$wrk_lua" ]; then
 else
     echo "wrk or $wrk_lua missing (apt-get install wrk): the wrk measurements are skipped" >&2
 fi
-data=$(mktemp -d)
-export FERROKMS_ACCESS_KEY_ID=AKIDbench00000000000000000000000001
-export FERROKMS_ACCESS_KEY_SECRET=benchsecret000000000000000000001
-# `ferrokms bench` sends a new signature with every request, and each is remembered for the
-# clock-skew window (5 minutes and up to 75 s more): a run of this script sends more than the
-# default 4 million per account, so the bench config raises the share (about 20 bytes each);
-# likewise the Alibaba nonces, each kept for 30 minutes (default share: 1 million per account).
-cat > "$data/bench.toml" <<EOF
-[tencent]
-signature_capacity = 40000000
-signature_share_per_account = 40000000
-
-[alibaba]
-nonce_capacity = 40000000
-nonce_share_per_account = 40000000
-EOF
 port=8310
-target/release/ferrokms serve --listen 127.0.0.1:$port --data-dir "$data/kms" --config "$data/bench.toml" \
-    --no-rate-limit > "$data/server.log" 2>&1 &
-kms=$!
+. scripts/bench-server.sh
+start_bench_server $port
 ceiling=""
 if [ -x target/hot-path-ceiling/release/hot-path-ceiling ]; then
     target/hot-path-ceiling/release/hot-path-ceiling 127.0.0.1:8399 > /dev/null 2>&1 &
     ceiling=$!
+    bench_pids=$ceiling
 fi
-trap 'kill $kms $ceiling 2>/dev/null; rm -rf "$data"' EXIT
-until curl -sf http://127.0.0.1:$port/healthz > /dev/null; do sleep 0.1; done
 echo "idle RSS of ferrokms: $(awk '/VmRSS/ {print $2, $3}' /proc/$kms/status)"
 bench() { target/release/ferrokms bench --duration "$secs" "$@"; }
 
@@ -122,3 +105,5 @@ for pair in "ali-export-rsa local-rsa-oaep" "ali-export-sm2 local-sm2"; do
     done
 done
 echo "RSS of ferrokms after the run: $(awk '/VmRSS/ {print $2, $3}' /proc/$kms/status)"
+# Asymmetric, MAC and post-quantum keys against bare loops of their primitives (own server).
+scripts/bench-asymmetric.sh "$secs" "$rounds"

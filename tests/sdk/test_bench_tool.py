@@ -12,6 +12,15 @@ from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, BIN
 SERVER_WORKLOADS = [
     "generate-data-key", "generate-data-key-rsa", "generate-data-key-hosted", "encrypt", "decrypt",
     "ali-generate-data-key", "ali-export-rsa", "ali-export-sm2",
+    # asymmetric, MAC and post-quantum keys: each answer is checked (the plaintext is the one
+    # encrypted, the verification says true), so 0 errors means every request did its work
+    "rsa-decrypt", "sm2-decrypt", "ecdsa-sign", "ecdsa-verify", "sm2-sign", "rsa-sign", "mldsa-sign",
+    "mlkem-decrypt", "ali-generate-mac",
+]
+LOCAL_WORKLOADS = [
+    "local-rsa-oaep", "local-sm2", "local-rsa-decrypt", "local-sm2-decrypt", "local-ecdsa-sign",
+    "local-ecdsa-verify", "local-sm2-sign", "local-rsa-sign", "local-mldsa-sign", "local-mlkem-decrypt",
+    "local-hmac",
 ]
 LINE = re.compile(r"connections=(\d+) seconds=[\d.]+ requests=(\d+) errors=(\d+) rps=(\d+) "
                   r"p50_ms=[\d.]+ p99_ms=[\d.]+ p999_ms=[\d.]+")
@@ -35,10 +44,11 @@ def test_bench_drives_the_server_without_errors(server, workload):
     assert errors == "0", f"{workload}: {errors} failed requests"
 
 
-@pytest.mark.parametrize("workload", ["local-rsa-oaep", "local-sm2"])
+@pytest.mark.parametrize("workload", LOCAL_WORKLOADS)
 def test_bare_loops_run_without_a_server(workload):
     m = bench("--workload", workload, "--connections", "1", "--endpoint", "127.0.0.1:9")
     assert int(m.group(2)) > 0
+    assert m.group(3) == "0", f"{workload}: {m.group(3)} failed operations"
 
 
 def test_bench_reports_failures(server):
@@ -52,3 +62,16 @@ def test_bench_reports_failures(server):
     m = LINE.search(r.stdout)
     assert m and int(m.group(3)) == int(m.group(2)) > 0, r.stdout
     assert "AuthFailure.SignatureFailure" in r.stderr
+
+
+CPU = re.compile(r" cpu_us_per_op=([\d.]+)")
+
+
+def test_cpu_per_operation_is_reported(server):
+    # The server's CPU per request with --server-pid (scripts/bench-asymmetric.sh's CPU ratio),
+    # and a local loop's own; without --server-pid a server run reports none.
+    line = bench("--endpoint", server.endpoint, "--workload", "ecdsa-verify", "--connections", "2",
+                 "--server-pid", str(server.proc.pid)).string
+    assert float(CPU.search(line).group(1)) > 0, line
+    assert float(CPU.search(bench("--workload", "local-hmac", "--connections", "1").string).group(1)) > 0
+    assert not CPU.search(bench("--endpoint", server.endpoint, "--workload", "encrypt").string)

@@ -1,57 +1,25 @@
 //! `ferrokms bench`: a load tool that drives a running server with requests signed as the
 //! official SDKs sign them (TC3 for the Tencent dialect, ACS3 for the Alibaba one) over
 //! keep-alive HTTP/1.1 connections, and reports requests/s and latency percentiles. The `local-*`
-//! workloads run a bare public-key encryption loop instead, as a yardstick.
+//! workloads run a bare loop of one primitive instead, through the crypto crate code the server
+//! uses, as the yardstick of each request type.
 
+mod cpu;
 mod local;
 mod sign;
+mod workloads;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use clap::{Args, ValueEnum};
-use ferrokms_crypto::wrap::WrapAlgorithm;
+use clap::Args;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sign::{Dialect, Signer};
-
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-enum Workload {
-    /// GenerateDataKey, AES_256.
-    GenerateDataKey,
-    /// GenerateDataKey wrapped to an RSA-2048 public key (OAEP-SHA256).
-    GenerateDataKeyRsa,
-    /// GenerateDataKey hosted by the KMS (durable before the answer).
-    GenerateDataKeyHosted,
-    /// Encrypt of 32 bytes.
-    Encrypt,
-    /// Decrypt of a 32-byte ciphertext.
-    Decrypt,
-    /// Alibaba GenerateDataKey, AES_256 (ACS3-signed).
-    AliGenerateDataKey,
-    /// Alibaba GenerateAndExportDataKey to an RSA_2048 key, RSAES_OAEP_SHA_256.
-    AliExportRsa,
-    /// Alibaba GenerateAndExportDataKey to an EC_SM2 key, SM2PKE.
-    AliExportSm2,
-    /// No server: RSA-2048 OAEP-SHA256 encryption of 32 bytes in a loop per connection (thread).
-    LocalRsaOaep,
-    /// No server: SM2 encryption (GM/T 0009 DER) of 32 bytes in a loop per connection (thread).
-    LocalSm2,
-}
-
-impl Workload {
-    fn dialect(self) -> Dialect {
-        match self {
-            Self::AliGenerateDataKey | Self::AliExportRsa | Self::AliExportSm2 => Dialect::Alibaba,
-            _ => Dialect::Tencent,
-        }
-    }
-}
+use workloads::{Plan, Workload};
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -79,7 +47,8 @@ pub struct BenchArgs {
     /// Seconds of warm-up before measuring.
     #[arg(long, default_value_t = 1.0)]
     warmup: f64,
-    /// Use this CMK instead of creating one (e.g. against a bare server that checks nothing).
+    /// Use this CMK instead of creating one (e.g. against a bare server that checks nothing);
+    /// the workloads of asymmetric and HMAC keys always make their own.
     #[arg(long)]
     key_id: Option<String>,
     /// Send nothing: print one signed request of the workload for another load generator such
@@ -88,6 +57,23 @@ pub struct BenchArgs {
     /// for the server's clock skew (300 s by default).
     #[arg(long)]
     print_presigned: bool,
+    /// The server's process id (on the same machine): the report adds `cpu_us_per_op`, the
+    /// server's CPU time over the measured window divided by the requests (the local loops
+    /// always report their own).
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+/// What a run measured.
+struct Measured {
+    /// Latencies in µs.
+    latencies: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+    /// The measured window's seconds.
+    elapsed: f64,
+    /// CPU seconds the working process (the server, or this loop) used in the window.
+    cpu: Option<f64>,
 }
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
@@ -117,140 +103,16 @@ async fn call(sender: &mut Sender, req: Request<Full<Bytes>>) -> Result<Value, S
     Ok(v)
 }
 
-/// The caller's public keys for the export workloads (base64 SPKI).
-fn sm2_public_key() -> Result<Vec<u8>, String> {
-    use sm2::elliptic_curve::Generate;
-    use sm2::pkcs8::EncodePublicKey;
-    let secret = sm2::SecretKey::generate();
-    Ok(secret.public_key().to_public_key_der().map_err(|e| e.to_string())?.as_bytes().to_vec())
-}
-
-fn rsa_public_key() -> Result<Vec<u8>, String> {
-    use aws_lc_rs::encoding::AsDer;
-    let key = aws_lc_rs::rsa::PrivateDecryptingKey::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
-        .map_err(|_| "RSA key generation failed".to_string())?;
-    let der = key.public_key().as_der().map_err(|_| "RSA public key encoding failed".to_string())?;
-    Ok(der.as_ref().to_vec())
-}
-
-/// Random hex, so concurrent or back-to-back runs never reuse an alias or data key name.
-fn random_hex() -> String {
-    ferrokms_crypto::random::array::<8>().unwrap_or_default().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// One request's content: query parameters (Alibaba) or a JSON body (Tencent).
-type Payload = (Vec<(String, String)>, Vec<u8>);
-/// Makes the payload of request `i` of connection `conn`.
-type PayloadMaker = Arc<dyn Fn(usize, u64) -> Payload + Send + Sync>;
-
-fn tencent(body: Value) -> Payload {
-    (Vec::new(), body.to_string().into_bytes())
-}
-
-fn alibaba(params: &[(&str, &str)]) -> Payload {
-    (params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(), Vec::new())
-}
-
-/// What the workload needs prepared: a key, a blob, a caller public key.
-struct Setup {
-    key_id: String,
-    blob: String,
-    public_key: Vec<u8>,
-}
-
-/// The action and a payload maker for each request of a connection.
-fn workload(w: Workload, s: Setup) -> (&'static str, PayloadMaker) {
-    let Setup { key_id, blob, public_key } = s;
-    let run = random_hex();
-    let pem = ferrokms_crypto::pem::encode(&public_key, "PUBLIC KEY");
-    let b64 = STANDARD.encode(&public_key);
-    const PLAINTEXT: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-    match w {
-        Workload::GenerateDataKey => {
-            ("GenerateDataKey", Arc::new(move |_, _| tencent(json!({"KeyId": key_id, "KeySpec": "AES_256"}))))
-        }
-        Workload::GenerateDataKeyRsa => (
-            "GenerateDataKey",
-            Arc::new(move |_, _| {
-                tencent(json!({"KeyId": key_id, "KeySpec": "AES_256", "EncryptionPublicKey": pem,
-                               "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}))
-            }),
-        ),
-        Workload::GenerateDataKeyHosted => (
-            "GenerateDataKey",
-            Arc::new(move |conn, i| {
-                tencent(json!({"KeyId": key_id, "KeySpec": "AES_256", "IsHostedByKms": 1,
-                               "DataKeyName": format!("bench-{run}-{conn}-{i}")}))
-            }),
-        ),
-        Workload::Encrypt => {
-            ("Encrypt", Arc::new(move |_, _| tencent(json!({"KeyId": key_id, "Plaintext": PLAINTEXT}))))
-        }
-        Workload::Decrypt => ("Decrypt", Arc::new(move |_, _| tencent(json!({"CiphertextBlob": blob})))),
-        Workload::AliGenerateDataKey => {
-            ("GenerateDataKey", Arc::new(move |_, _| alibaba(&[("KeyId", &key_id), ("KeySpec", "AES_256")])))
-        }
-        Workload::AliExportRsa | Workload::AliExportSm2 => {
-            let (spec, alg) =
-                if w == Workload::AliExportRsa { ("RSA_2048", "RSAES_OAEP_SHA_256") } else { ("EC_SM2", "SM2PKE") };
-            (
-                "GenerateAndExportDataKey",
-                Arc::new(move |_, _| {
-                    alibaba(&[
-                        ("KeyId", &key_id),
-                        ("KeySpec", "AES_256"),
-                        ("PublicKeyBlob", &b64),
-                        ("WrappingKeySpec", spec),
-                        ("WrappingAlgorithm", alg),
-                    ])
-                }),
-            )
-        }
-        Workload::LocalRsaOaep | Workload::LocalSm2 => ("local", Arc::new(|_, _| (Vec::new(), Vec::new()))),
-    }
-}
-
-/// Creates the CMK (and the blob, for Decrypt) the workload uses.
-async fn prepare(args: &BenchArgs, signer: &Signer) -> Result<Setup, String> {
-    let public_key = match args.workload {
-        Workload::GenerateDataKeyRsa | Workload::AliExportRsa | Workload::LocalRsaOaep => rsa_public_key()?,
-        Workload::AliExportSm2 | Workload::LocalSm2 => sm2_public_key()?,
-        _ => Vec::new(),
-    };
-    let mut setup = Setup { key_id: args.key_id.clone().unwrap_or_default(), blob: String::new(), public_key };
-    if matches!(args.workload, Workload::LocalRsaOaep | Workload::LocalSm2) {
-        return Ok(setup);
-    }
-    let mut conn = connect(&args.endpoint).await?;
-    if setup.key_id.is_empty() {
-        // Random, so runs started within the same second do not collide on the alias.
-        let alias = format!("bench-{}", random_hex());
-        let v =
-            call(&mut conn, signer.request("CreateKey", &[], json!({"Alias": alias}).to_string().into_bytes())).await?;
-        let id = v.pointer("/Response/KeyId").or_else(|| v.pointer("/KeyMetadata/KeyId"));
-        setup.key_id = id.and_then(Value::as_str).ok_or("CreateKey returned no KeyId")?.to_owned();
-    }
-    if args.workload == Workload::Decrypt {
-        let body = json!({"KeyId": setup.key_id, "Plaintext": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="});
-        let v = call(&mut conn, signer.request("Encrypt", &[], body.to_string().into_bytes())).await?;
-        setup.blob = v.pointer("/Response/CiphertextBlob").and_then(Value::as_str).unwrap_or_default().to_owned();
-    }
-    Ok(setup)
-}
-
 /// Drives the server: one task per connection, each one request at a time.
-async fn drive(
-    args: &BenchArgs,
-    signer: Arc<Signer>,
-    action: &'static str,
-    make: PayloadMaker,
-) -> Result<(Vec<u32>, u64, Option<String>, f64), String> {
+async fn drive(args: &BenchArgs, signer: Arc<Signer>, plan: Plan) -> Result<Measured, String> {
+    let Plan { action, make, check } = plan;
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::with_capacity(args.connections);
     for conn in 0..args.connections {
         let mut sender = connect(&args.endpoint).await?;
-        let (signer, make, measuring, stop) = (signer.clone(), make.clone(), measuring.clone(), stop.clone());
+        let (signer, make, check) = (signer.clone(), make.clone(), check.clone());
+        let (measuring, stop) = (measuring.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies: Vec<u32> = Vec::with_capacity(1 << 16);
             let (mut errors, mut first_error, mut i) = (0u64, None, 0u64);
@@ -259,7 +121,9 @@ async fn drive(
                 let (params, json) = make(conn, i);
                 let req = signer.request(action, &params, json);
                 let started = Instant::now();
-                let result = call(&mut sender, req).await;
+                let result = call(&mut sender, req).await.and_then(|v| {
+                    if check(&v) { Ok(()) } else { Err(format!("{action}: not the expected answer: {v}")) }
+                });
                 let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
                 if measuring.load(Ordering::Relaxed) {
                     latencies.push(micros);
@@ -277,11 +141,14 @@ async fn drive(
         }));
     }
     tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
+    let pid = args.server_pid.map(|p| p.to_string());
+    let cpu_before = pid.as_deref().and_then(cpu::seconds);
     measuring.store(true, Ordering::Relaxed);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
     measuring.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_before.zip(pid.as_deref().and_then(cpu::seconds)).map(|(b, a)| a - b);
     stop.store(true, Ordering::Relaxed);
     let (mut all, mut errors, mut first_error) = (Vec::new(), 0u64, None);
     for t in tasks {
@@ -292,7 +159,7 @@ async fn drive(
             first_error = first;
         }
     }
-    Ok((all, errors, first_error, elapsed))
+    Ok(Measured { latencies: all, errors, first_error, elapsed, cpu })
 }
 
 /// Prints a signed request as `--print-presigned` says.
@@ -325,31 +192,24 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     if args.print_presigned && args.workload.dialect() != Dialect::Tencent {
         return Err("--print-presigned: only the Tencent workloads can be presigned".into());
     }
-    let setup = prepare(&args, &signer).await?;
-    if args.print_presigned {
-        let (action, make) = workload(args.workload, setup);
-        let (params, json) = make(0, 1);
-        return print_presigned(signer.request(action, &params, json)).await;
-    }
-    let (mut all, errors, first_error, elapsed) = match args.workload {
-        Workload::LocalRsaOaep | Workload::LocalSm2 => {
-            let alg = if args.workload == Workload::LocalSm2 {
-                WrapAlgorithm::Sm2C1C3C2Der
-            } else {
-                WrapAlgorithm::RsaOaepSha256
-            };
-            let (spki, threads, warmup, duration) =
-                (setup.public_key.clone(), args.connections, args.warmup, args.duration);
-            let (lat, secs) = tokio::task::spawn_blocking(move || local::run(&spki, alg, threads, warmup, duration))
-                .await
-                .map_err(|e| e.to_string())?;
-            (lat, 0, None, secs)
+    let measured = if args.workload.is_local() {
+        if args.print_presigned {
+            return Err("--print-presigned: the local workloads send nothing".into());
         }
-        w => {
-            let (action, make) = workload(w, setup);
-            drive(&args, signer, action, make).await?
+        let op = local::op(args.workload)?;
+        let (threads, warmup, duration) = (args.connections, args.warmup, args.duration);
+        tokio::task::spawn_blocking(move || local::run(op, threads, warmup, duration))
+            .await
+            .map_err(|e| e.to_string())?
+    } else {
+        let plan = workloads::prepare(args.workload, &args.endpoint, &signer, args.key_id.clone()).await?;
+        if args.print_presigned {
+            let (params, json) = (plan.make)(0, 1);
+            return print_presigned(signer.request(plan.action, &params, json)).await;
         }
+        drive(&args, signer, plan).await?
     };
+    let Measured { latencies: mut all, errors, first_error, elapsed, cpu } = measured;
     all.sort_unstable();
     let pct = |p: f64| -> f64 {
         if all.is_empty() {
@@ -358,8 +218,13 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
         let idx = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
         f64::from(all[idx]) / 1000.0
     };
+    // The working process's CPU per operation, when known (`--server-pid`, or a local loop).
+    let cpu = match cpu.filter(|_| !all.is_empty()) {
+        Some(seconds) => format!(" cpu_us_per_op={:.1}", seconds * 1e6 / all.len() as f64),
+        None => String::new(),
+    };
     println!(
-        "workload={:?} connections={} seconds={elapsed:.1} requests={} errors={errors} rps={:.0} p50_ms={:.2} p99_ms={:.2} p999_ms={:.2}",
+        "workload={:?} connections={} seconds={elapsed:.1} requests={} errors={errors} rps={:.0} p50_ms={:.2} p99_ms={:.2} p999_ms={:.2}{cpu}",
         args.workload,
         args.connections,
         all.len(),
