@@ -19,7 +19,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -87,7 +87,7 @@ pub(crate) struct ConnInfo {
     activity: Mutex<Activity>,
     /// Wakes the connection's task: it is closing, or draining (see `Activity`).
     signal: Notify,
-    changed: Arc<Notify>,
+    changed: Arc<Changes>,
     /// The registry's count of connections not closing.
     open: Arc<AtomicUsize>,
 }
@@ -200,6 +200,56 @@ impl ConnInfo {
     }
 }
 
+/// What the accept loop waits on at the connection limit: a connection closing or becoming idle.
+///
+/// A connection becomes idle at the end of every request; telling nobody costs nothing, but a
+/// `Notify` is one lock shared by every connection. So becoming idle notifies only while someone
+/// waits: the waiter registers (`notified().enable()`), counts itself in `waiting`, then looks
+/// at the connections; a request ends by updating its connection, then reads `waiting`. The two
+/// SeqCst fences make sure that either the request sees the waiter or the waiter sees the idle
+/// connection.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    notify: Notify,
+    waiting: AtomicUsize,
+}
+
+impl Changes {
+    /// A connection closed: always told.
+    fn closed(&self) {
+        self.notify.notify_waiters();
+    }
+
+    /// A connection became idle: told if someone waits.
+    fn idle(&self) {
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) > 0 {
+            self.notify.notify_waiters();
+        }
+    }
+
+    /// Completes at the next change (enable it, then hold a [`Waiting`], then look).
+    pub(crate) fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
+
+    /// Counts the caller as waiting for an idle connection while the guard lives.
+    pub(crate) fn waiting(&self) -> Waiting<'_> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        Waiting(self)
+    }
+}
+
+/// See [`Changes::waiting`].
+pub(crate) struct Waiting<'a>(&'a Changes);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// A request in flight on a connection; ends when dropped (handler done or cancelled).
 struct InFlight(Arc<ConnInfo>);
 
@@ -214,7 +264,7 @@ impl Drop for InFlight {
             a.in_flight == 0
         };
         if idle {
-            self.0.changed.notify_waiters();
+            self.0.changed.idle();
         }
     }
 }
@@ -224,7 +274,7 @@ impl Drop for InFlight {
 pub(crate) struct Registry {
     conns: Mutex<HashMap<u64, Arc<ConnInfo>>>,
     /// Notified when a connection closes or becomes idle.
-    changed: Arc<Notify>,
+    changed: Arc<Changes>,
     /// Connections not closing: what counts against the limit.
     open: Arc<AtomicUsize>,
     next: AtomicU64,
@@ -258,7 +308,7 @@ impl Registry {
         if let Some(c) = self.conns.lock().remove(&id) {
             c.mark_closing(&mut c.activity.lock());
         }
-        self.changed.notify_waiters();
+        self.changed.closed();
     }
 
     /// Connections open, closing ones included.
@@ -313,9 +363,8 @@ impl Registry {
         }
     }
 
-    /// Notified when a connection closes or becomes idle (enable the `notified()` future before
-    /// looking at the state).
-    pub(crate) fn changed(&self) -> Arc<Notify> {
+    /// Notified when a connection closes or becomes idle (see [`Changes`]).
+    pub(crate) fn changed(&self) -> Arc<Changes> {
         self.changed.clone()
     }
 

@@ -168,6 +168,7 @@ async fn make_room<H, F: Future<Output = ()>>(shared: &Shared<H>, shutdown: &mut
         let notified = changed.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        let _waiting = changed.waiting();
         if shared.registry.open() < shared.limits.max_connections || shared.registry.evict_idlest() {
             return true;
         }
@@ -358,6 +359,42 @@ mod tests {
         let mut third = TcpStream::connect(addr).await.expect("connect");
         assert!(get(&mut third).await.starts_with("HTTP/1.1 200"));
         assert!(closed(&mut first, Duration::from_secs(1)).await.is_some(), "the idlest connection was kept");
+    }
+
+    /// At the limit with every connection busy, a newcomer waits until one becomes idle (the
+    /// end of a request wakes the accept loop only while it waits: see `conn::Changes`).
+    #[tokio::test]
+    async fn at_the_limit_a_newcomer_waits_for_a_request_to_end() {
+        struct Slow;
+        impl Handler for Slow {
+            async fn call(
+                &self,
+                _: http::Request<hyper::body::Incoming>,
+                _: SocketAddr,
+            ) -> http::Response<Full<Bytes>> {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                http::Response::new(Full::new(Bytes::from_static(b"ok")))
+            }
+        }
+        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = tcp.local_addr().expect("addr");
+        let limits = Limits { header_read: Duration::from_secs(30), idle: Duration::from_secs(30), ..limits(1) };
+        let _task = tokio::spawn(serve(tcp, None, Arc::new(Slow), limits, std::future::pending()));
+        for _ in 0..3 {
+            let mut busy = TcpStream::connect(addr).await.expect("connect");
+            busy.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let t0 = Instant::now();
+            let mut newcomer = TcpStream::connect(addr).await.expect("connect");
+            let answer =
+                tokio::time::timeout(Duration::from_secs(5), get(&mut newcomer)).await.expect("newcomer served");
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            // Its own 300 ms, after the busy one's remaining 250 ms.
+            assert!(t0.elapsed() >= Duration::from_millis(450), "served before the busy request ended");
+            let mut buf = [0u8; 256];
+            let n = busy.read(&mut buf).await.expect("read");
+            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"), "the busy request was cut");
+        }
     }
 
     #[tokio::test]
