@@ -68,5 +68,12 @@ for round in $(seq "$rounds"); do
             "${server_pids[$n]}"
         n=$((n + 1))
     done
-    sample "round=$round ceiling " http://127.0.0.1:8399/ "Content-Type: application/json" '{"KeyId":"k"}' "$ceiling_pid"
+    # By default the ceiling gets what ../shared/bench/wrk/README.md sends it: a bare request with
+    # only a Content-Type. CEILING_SAME=1 sends it the same presigned request, headers and body
+    # (it reads only Host, but hyper parses and the kernel copies the whole of it).
+    if [ "${CEILING_SAME:-}" = 1 ]; then
+        sample "round=$round ceiling " http://127.0.0.1:8399/ "$(sed -n 2p <<< "$out")" "$(sed -n 1p <<< "$out")" "$ceiling_pid"
+    else
+        sample "round=$round ceiling " http://127.0.0.1:8399/ "Content-Type: application/json" '{"KeyId":"k"}' "$ceiling_pid"
+    fi
 done
