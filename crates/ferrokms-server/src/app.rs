@@ -49,7 +49,7 @@ impl App {
     /// Answers one request that came over a connection from `peer`.
     pub async fn answer(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
         let (mut parts, body) = req.into_parts();
-        if parts.uri.path() == "/healthz" && parts.method == Method::GET {
+        if parts.uri.path() == "/healthz" && (parts.method == Method::GET || parts.method == Method::HEAD) {
             return healthy();
         }
         // HTTP/2 carries the host in `:authority`; the signature covers it as `host`.

@@ -144,6 +144,11 @@ impl ConnInfo {
         if a.in_flight > 0 {
             return false;
         }
+        if a.draining {
+            // Shutdown: its last request is answered (hyper closes it by itself unless the
+            // client stops reading or, on HTTP/2, never acknowledges the GOAWAY).
+            return true;
+        }
         let head_late = a.partial_since.is_some_and(|p| now.saturating_duration_since(p) >= limits.header_read);
         let wait = if a.served == 0 { limits.header_read } else { limits.idle };
         head_late || now.saturating_duration_since(a.idle_since) >= wait
@@ -482,6 +487,34 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     }
 }
 
+/// A response body that keeps its request counted as in flight until hyper has taken all of it
+/// (or dropped it), so that neither eviction nor shutdown closes the connection between the end
+/// of the handler and the writing of its answer.
+pub(crate) struct Answering {
+    body: Full<Bytes>,
+    _in_flight: Option<InFlight>,
+}
+
+impl hyper::body::Body for Answering {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 fn closing() -> Response<Full<Bytes>> {
     let mut r = crate::app::empty(StatusCode::SERVICE_UNAVAILABLE);
     r.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
@@ -503,11 +536,12 @@ where
         let guard = conn_info.begin();
         let app = app.clone();
         async move {
-            let Some(_guard) = guard else {
+            let Some(guard) = guard else {
                 // Only reachable in the instant between the decision to close and the drop.
-                return Ok::<_, Infallible>(closing());
+                return Ok::<_, Infallible>(closing().map(|body| Answering { body, _in_flight: None }));
             };
-            Ok(app.call(req, peer).await)
+            let response = app.call(req, peer).await;
+            Ok(response.map(|body| Answering { body, _in_flight: Some(guard) }))
         }
     });
     let conn = shared.builder.serve_connection(io, service);

@@ -114,7 +114,8 @@ pub async fn serve<H: Handler>(
 ) {
     let registry = Arc::new(Registry::default());
     let shared = Arc::new(Shared { app, builder: builder(), limits, registry: registry.clone() });
-    let watchdog = tokio::spawn(watchdog(registry, limits));
+    // Stopped with this function, however it ends (returned, or its future dropped).
+    let _watchdog = AbortOnDrop(tokio::spawn(watchdog(registry, limits)));
     tokio::pin!(shutdown);
     let mut last_error_log: Option<Instant> = None;
     loop {
@@ -157,7 +158,15 @@ pub async fn serve<H: Handler>(
         tracing::warn!(connections = cut, "shutdown deadline reached: dropping requests still in flight");
         let _ = tokio::time::timeout(Duration::from_secs(1), shared.registry.wait_empty()).await;
     }
-    watchdog.abort();
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// At the limit, closes the idlest connection, or waits until one is idle or gone. False if

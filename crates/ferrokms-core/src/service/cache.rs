@@ -5,12 +5,13 @@
 //! entry is evicted). Dropping an entry drops its key schedules, which wipe themselves.
 //!
 //! A stale entry is re-read by the first request that finds it so; the requests arriving during
-//! that read go on with the stale entry (for at most one more TTL) instead of all reading the
-//! store at once: under load, every TTL, each request in flight would otherwise queue for the
-//! database together.
+//! that read go on with the stale entry instead of all reading the store at once (under load,
+//! every TTL, each request in flight would otherwise queue for the database together). A re-read
+//! that does not finish within a tenth of a TTL (cancelled with its request, or slow) is taken
+//! over by the next request, and nobody uses an entry older than two TTLs.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -24,26 +25,41 @@ use crate::model::KeyRecord;
 #[derive(Debug)]
 pub(crate) struct Freshness {
     loaded_at: Instant,
-    refreshing: AtomicBool,
+    /// When the last re-read began, in nanoseconds after `loaded_at` (0: none).
+    reread_at: AtomicU64,
 }
 
 impl Freshness {
     /// Read just now.
     pub(crate) fn now() -> Self {
-        Self { loaded_at: Instant::now(), refreshing: AtomicBool::new(false) }
+        Self { loaded_at: Instant::now(), reread_at: AtomicU64::new(0) }
     }
 
     /// Whether the entry may be used: younger than `ttl`, or stale while another caller re-reads
-    /// it and younger than two TTLs. False tells the caller to re-read it; while the entry is
-    /// younger than two TTLs, only one caller is told so.
+    /// it and younger than two TTLs. False tells the caller to re-read it; only one caller is
+    /// told so per tenth of a TTL, so a re-read that was cancelled (its client went away) or is
+    /// slow is taken over by the next caller after that.
     pub(crate) fn usable(&self, ttl: Duration) -> bool {
         let age = self.loaded_at.elapsed();
-        age < ttl || (age < ttl.saturating_mul(2) && self.refreshing.swap(true, Ordering::AcqRel))
+        if age < ttl {
+            return true;
+        }
+        if age >= ttl.saturating_mul(2) {
+            return false;
+        }
+        let now = u64::try_from(age.as_nanos()).unwrap_or(u64::MAX).max(1);
+        let grace = u64::try_from((ttl / 10).as_nanos()).unwrap_or(u64::MAX);
+        let began = self.reread_at.load(Ordering::Acquire);
+        if began != 0 && now.saturating_sub(began) < grace {
+            return true;
+        }
+        // Claim the re-read; losing the race means another caller just did.
+        self.reread_at.compare_exchange(began, now, Ordering::AcqRel, Ordering::Acquire).is_err()
     }
 
     /// The re-read failed: the next caller tries again.
     pub(crate) fn refresh_failed(&self) {
-        self.refreshing.store(false, Ordering::Release);
+        self.reread_at.store(0, Ordering::Release);
     }
 }
 
@@ -148,7 +164,7 @@ mod tests {
     use crate::model::{AccountId, KeySpec, KeyState, KeyUsage, Origin, Region};
 
     fn aged(age: Duration) -> Freshness {
-        Freshness { loaded_at: Instant::now() - age, refreshing: AtomicBool::new(false) }
+        Freshness { loaded_at: Instant::now() - age, reread_at: AtomicU64::new(0) }
     }
 
     #[test]
@@ -162,7 +178,12 @@ mod tests {
         stale.refresh_failed();
         assert!(!stale.usable(ttl), "after a failed re-read, the next caller tries again");
         assert!(stale.usable(ttl));
-        // Two TTLs old: nobody uses it any more (a re-read that never finishes bounds nothing).
+        // A re-read begun more than a tenth of a TTL ago was cancelled or is slow: taken over.
+        let abandoned = aged(Duration::from_secs(12));
+        abandoned.reread_at.store(Duration::from_secs(10).as_nanos() as u64, Ordering::Relaxed);
+        assert!(!abandoned.usable(ttl), "a cancelled re-read blocks the others for a tenth of a TTL at most");
+        assert!(abandoned.usable(ttl));
+        // Two TTLs old: nobody uses it any more.
         let old = aged(Duration::from_secs(21));
         assert!(!old.usable(ttl) && !old.usable(ttl));
     }
