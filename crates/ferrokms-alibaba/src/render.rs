@@ -85,7 +85,8 @@ pub fn key_metadata(k: &KeyRecord, primary: Option<Uuid>) -> Value {
 pub fn body(format: Format, action: &str, mut value: Map<String, Value>, request_id: &str) -> Vec<u8> {
     match format {
         Format::Json => {
-            // The fields, then the request id written after them (a UUID: nothing to escape).
+            // The fields, then the request id written after them (a later key wins in every
+            // JSON decoder the SDKs use, should the fields hold one too).
             let mut out = Vec::with_capacity(512);
             if serde_json::to_writer(&mut out, &value).is_err() || out.last() != Some(&b'}') {
                 out.clear();
@@ -95,9 +96,10 @@ pub fn body(format: Format, action: &str, mut value: Map<String, Value>, request
             if out.len() > 1 {
                 out.push(b',');
             }
-            out.extend_from_slice(br#""RequestId":""#);
-            out.extend_from_slice(request_id.as_bytes());
-            out.extend_from_slice(br#""}"#);
+            out.extend_from_slice(br#""RequestId":"#);
+            // A string always serializes; escaped like every other one.
+            let _ = serde_json::to_writer(&mut out, request_id);
+            out.push(b'}');
             out
         }
         Format::Xml => {
@@ -199,6 +201,9 @@ mod tests {
         assert_eq!(out, json!({"KeyId": "k", "N": 2, "RequestId": "r1"}));
         let out: Value = serde_json::from_slice(&body(Format::Json, "TagResource", Map::new(), "r2")).unwrap();
         assert_eq!(out, json!({"RequestId": "r2"}));
+        // Found by the renderer fuzz target: the request id is escaped like any string.
+        let out: Value = serde_json::from_slice(&body(Format::Json, "TagResource", Map::new(), "a\u{0}\"b")).unwrap();
+        assert_eq!(out, json!({"RequestId": "a\u{0}\"b"}));
     }
 
     #[test]

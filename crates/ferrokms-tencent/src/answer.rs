@@ -34,10 +34,10 @@ impl Answer {
         if body.last() != Some(&b'{') {
             body.push(b',');
         }
-        body.extend_from_slice(br#""RequestId":""#);
-        // A request id is a UUID: nothing in it needs escaping.
-        body.extend_from_slice(request_id.as_bytes());
-        body.extend_from_slice(br#""}}"#);
+        body.extend_from_slice(br#""RequestId":"#);
+        // A string always serializes; escaped like every other one.
+        let _ = serde_json::to_writer(&mut body, request_id);
+        body.extend_from_slice(b"}}");
         body
     }
 }
@@ -84,6 +84,8 @@ mod tests {
         // Not an object: only the request id.
         let body = Answer::from(json!([1, 2])).finish("r-3");
         assert_eq!(parsed(&body), json!({"Response": {"RequestId": "r-3"}}));
+        let body = Answer::from(json!({})).finish("a\"\u{1}");
+        assert_eq!(parsed(&body), json!({"Response": {"RequestId": "a\"\u{1}"}}));
     }
 
     #[test]
