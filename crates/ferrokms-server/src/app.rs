@@ -60,8 +60,8 @@ impl App {
         }
         let query = parts.uri.query().unwrap_or_default();
         // The body first (within its time limit): a Tencent v1-signed POST says so only in its form
-        // body. One listener, two dialects: the request itself says which (TC3 headers or v1
-        // parameters, asked first, or ACS/RPC ones).
+        // body. One listener, two dialects: the request itself says which (see
+        // `addressed_to_alibaba`).
         let body = read_body(body, self.body_timeout).await;
         let seen = body.as_deref().unwrap_or_default();
         let alibaba = addressed_to_alibaba(&parts.headers, query, seen);
