@@ -94,6 +94,12 @@ impl AlibabaApi {
         error_reply(Format::Json, headers, &e)
     }
 
+    /// The reply to every request while the service is sealed: 503 (given before
+    /// authentication: the credentials are sealed too).
+    pub fn sealed(&self, headers: &HeaderMap) -> Reply {
+        error_reply(Format::Json, headers, &ApiError::from(ferrokms_core::Error::Sealed))
+    }
+
     /// The reply for a body that did not arrive within `secs` seconds of the request head:
     /// 408 `RequestTimeout` (the KMS documentation lists no code for it).
     pub fn body_timeout(&self, headers: &HeaderMap, secs: u64) -> Reply {

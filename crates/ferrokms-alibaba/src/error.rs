@@ -143,7 +143,9 @@ impl From<Error> for ApiError {
             Error::ImportTokenExpired => Self::new(StatusCode::BAD_REQUEST, "ExpiredImportToken", e.to_string()),
             Error::MaterialMismatch => Self::new(StatusCode::BAD_REQUEST, "InvalidKeyMaterial", e.to_string()),
             Error::Unsupported(what) => Self::unsupported(&what),
-            Error::Busy(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableTemporary", e.to_string()),
+            Error::Busy(_) | Error::Sealed => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableTemporary", e.to_string())
+            }
             Error::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", "An internal error occurred.")

@@ -159,6 +159,9 @@ pub enum Error {
     /// its time limit): retry later or narrow the request. Never another tenant's fault.
     #[error("busy: {0}")]
     Busy(String),
+    /// The service is sealed: it holds no root key until an operator unseals it.
+    #[error("the service is sealed: an operator must unseal it (ferrokms admin unseal)")]
+    Sealed,
     /// Storage or crypto failed; details are logged, never shown to callers.
     #[error("internal error: {0}")]
     Internal(String),

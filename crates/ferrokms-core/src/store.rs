@@ -105,6 +105,34 @@ pub struct DataKeyFilter {
     pub limit: u64,
 }
 
+/// Where a value sealed under the root key is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SealedPlace {
+    /// The material of a key version.
+    KeyVersion {
+        /// The key.
+        key_id: Uuid,
+        /// The version.
+        version: u32,
+    },
+    /// The secret of an access key.
+    AccessKey {
+        /// The access key id.
+        id: String,
+    },
+}
+
+/// A value sealed under the root key, with what its associated data is made of.
+#[derive(Debug, Clone)]
+pub struct SealedValue {
+    /// Where it is kept.
+    pub place: SealedPlace,
+    /// The account it belongs to.
+    pub account: AccountId,
+    /// The sealed bytes.
+    pub sealed: Vec<u8>,
+}
+
 /// Persistence of accounts, access keys, keys, versions and hosted data keys.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -214,6 +242,14 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_data_key(&self, id: Uuid, due_by: u64) -> Result<bool, StoreError>;
     /// Hosted data keys in PendingDelete whose deletion date has passed.
     async fn data_keys_due_for_deletion(&self, now: u64) -> Result<Vec<DataKeyRecord>, StoreError>;
+
+    /// Up to `limit` values sealed under the root key, after `after` in a fixed order (key
+    /// versions by key and version, then access keys by id), for re-sealing them under a new root.
+    async fn sealed_values(&self, after: Option<&SealedPlace>, limit: u32) -> Result<Vec<SealedValue>, StoreError>;
+    /// Replaces the sealed value at `place` if it is still `expected`; false if it changed or went.
+    async fn replace_sealed(&self, place: &SealedPlace, expected: &[u8], sealed: &[u8]) -> Result<bool, StoreError>;
+    /// Succeeds if the backend answers a trivial query (readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
 }
 
 impl From<StoreError> for crate::Error {

@@ -8,7 +8,8 @@
 //!   and the operations on it, dispatching to one module per family: `rsa`, `ec`, [`sm2`], `hmac`,
 //!   [`mlkem`] (with the post-quantum hybrid) and `mldsa`.
 //! - [`wrap`]: encryption of data keys to a caller's RSA or SM2 public key.
-//! - [`root`]: the root key that seals every key version at rest, behind the [`root::RootKey`] trait.
+//! - [`root`]: the root key that seals every key version at rest, behind the [`root::RootKey`] trait;
+//!   [`keyring`]: the roots of a data directory by id, so the root can be rotated.
 //!
 //! Every buffer that holds key material is a [`zeroize::Zeroizing`] value or a type that
 //! wipes itself on drop.
@@ -21,6 +22,7 @@ mod ec;
 mod error;
 mod hmac;
 pub mod key;
+pub mod keyring;
 mod mldsa;
 pub mod mlkem;
 pub mod pem;

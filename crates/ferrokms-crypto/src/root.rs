@@ -18,6 +18,10 @@ pub trait RootKey: Send + Sync + 'static {
     fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError>;
     /// Decrypts what [`RootKey::seal`] produced with the same `aad`.
     fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError>;
+    /// Whether calls wait on a device (callers then run them off the async workers).
+    fn blocks(&self) -> bool {
+        false
+    }
 }
 
 /// Argon2id parameters for passphrase-derived root keys (RFC 9106's second recommended option:
@@ -41,6 +45,8 @@ impl Default for PassphraseParams {
 /// A root key held in this process's memory.
 pub struct LocalRootKey {
     key: SymmetricKey,
+    /// Kept to be wrapped under the next root when the root is rotated away from this one.
+    bytes: Zeroizing<[u8; ROOT_KEY_LEN]>,
 }
 
 impl std::fmt::Debug for LocalRootKey {
@@ -63,7 +69,15 @@ impl LocalRootKey {
         if bytes.len() != ROOT_KEY_LEN {
             return Err(CryptoError::InvalidKey("root key must be 32 bytes"));
         }
-        Ok(Self { key: SymmetricKey::new(SymmetricAlgorithm::Aes256Gcm, bytes)? })
+        let mut kept = Zeroizing::new([0u8; ROOT_KEY_LEN]);
+        kept.copy_from_slice(bytes);
+        Ok(Self { key: SymmetricKey::new(SymmetricAlgorithm::Aes256Gcm, bytes)?, bytes: kept })
+    }
+
+    /// The key's bytes, to be sealed under the root that replaces it (root rotation keeps the
+    /// retiring roots wrapped under the active one, so only the active root has to be unlocked).
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.as_slice()
     }
 
     /// Derives the root key from a passphrase and a stored salt with Argon2id.

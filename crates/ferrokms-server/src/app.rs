@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrokms_alibaba::AlibabaApi;
+use ferrokms_core::service::Kms;
 use ferrokms_tencent::{MAX_BODY, Reply, TencentApi};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -22,15 +23,16 @@ use crate::listener::{self, Limits};
 
 /// The two dialect fronts and the body-read limit.
 pub struct App {
+    kms: Arc<Kms>,
     tencent: TencentApi,
     alibaba: AlibabaApi,
     body_timeout: Duration,
 }
 
 impl App {
-    /// The application over the two dialect fronts; request bodies get 10 s.
-    pub fn new(tencent: TencentApi, alibaba: AlibabaApi) -> Self {
-        Self { tencent, alibaba, body_timeout: Duration::from_secs(10) }
+    /// The application over the two dialect fronts of `kms`; request bodies get 10 s.
+    pub fn new(kms: Arc<Kms>, tencent: TencentApi, alibaba: AlibabaApi) -> Self {
+        Self { kms, tencent, alibaba, body_timeout: Duration::from_secs(10) }
     }
 
     /// Drops the expired entries of both fronts' replay memory (run by the background pass).
@@ -49,8 +51,12 @@ impl App {
     /// Answers one request that came over a connection from `peer`.
     pub async fn answer(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
         let (mut parts, body) = req.into_parts();
-        if parts.uri.path() == "/healthz" && (parts.method == Method::GET || parts.method == Method::HEAD) {
-            return healthy();
+        if parts.method == Method::GET || parts.method == Method::HEAD {
+            match parts.uri.path() {
+                "/healthz" => return plain(StatusCode::OK, "ok"),
+                "/readyz" => return self.readiness().await,
+                _ => {}
+            }
         }
         // HTTP/2 carries the host in `:authority`; the signature covers it as `host`.
         if !parts.headers.contains_key(header::HOST)
@@ -86,6 +92,14 @@ impl App {
                 return resp;
             }
         };
+        // Sealed: nothing can be checked (the credentials are sealed too) nor served.
+        if self.kms.is_sealed() {
+            return if alibaba {
+                alibaba_reply(self.alibaba.sealed(&parts.headers))
+            } else {
+                reply(self.tencent.sealed())
+            };
+        }
         if alibaba {
             return alibaba_reply(self.alibaba.handle(&parts.method, query, &parts.headers, &body).await);
         }
@@ -133,8 +147,22 @@ async fn read_body(body: Incoming, timeout: Duration) -> Result<Bytes, BodyFailu
     done.map(|c| c.to_bytes()).map_err(|_| BodyFailure::TooLarge)
 }
 
-fn healthy() -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from_static(b"ok")));
+impl App {
+    /// `/readyz`: 200 when unsealed and the store answers (within a second), else 503 saying why.
+    async fn readiness(&self) -> Response<Full<Bytes>> {
+        if self.kms.is_sealed() {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "sealed");
+        }
+        match tokio::time::timeout(Duration::from_secs(1), self.kms.store_reachable()).await {
+            Ok(true) => plain(StatusCode::OK, "ready"),
+            _ => plain(StatusCode::SERVICE_UNAVAILABLE, "store unreachable"),
+        }
+    }
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     resp
 }

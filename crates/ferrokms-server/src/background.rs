@@ -28,6 +28,9 @@ pub fn spawn(kms: Arc<Kms>, every: Duration, sweep: impl Fn() + Send + 'static) 
                 _ = stopped.wait_for(|s| *s) => return,
             }
             sweep();
+            if kms.is_sealed() {
+                continue; // nothing can be rotated or checked without the root
+            }
             // A pass, once started, runs to its end: `stop` waits for it.
             match kms.run_due_work().await {
                 Ok(r) if r.keys_deleted + r.data_keys_deleted + r.keys_rotated + r.materials_expired > 0 => {

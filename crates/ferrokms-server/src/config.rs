@@ -50,6 +50,40 @@ pub struct FileConfig {
     /// Connections: how many, and how long each may take.
     #[serde(default)]
     pub http: HttpConfig,
+    /// The administration socket.
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Path of the administration socket (unseal, seal, rotate-root); default
+    /// `<data-dir>/admin.sock`. A Unix socket path is limited to about 100 bytes.
+    pub socket: Option<PathBuf>,
+    /// `retire-roots` keeps a root replaced less than this long ago, even with nothing sealed
+    /// under it: a request that took the ring before the rotation may still be storing a value
+    /// sealed under it. Default 60.
+    #[serde(default = "retire_grace")]
+    pub retire_grace_secs: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self { socket: None, retire_grace_secs: retire_grace() }
+    }
+}
+
+fn retire_grace() -> u64 {
+    crate::datadir::roots::RETIRE_GRACE_SECS
+}
+
+impl AdminConfig {
+    /// The socket path for the data directory `dir`.
+    pub fn socket_path(&self, dir: &std::path::Path) -> PathBuf {
+        self.socket.clone().unwrap_or_else(|| dir.join(crate::admin_socket::SOCKET))
+    }
 }
 
 /// `[store]`.

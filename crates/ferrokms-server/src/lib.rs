@@ -3,11 +3,13 @@
 //!
 //! # Layout
 //! - [`config`]: the configuration file.
-//! - [`datadir`]: the data directory (root key, database, bootstrap).
+//! - [`datadir`]: the data directory (root keys, database).
+//! - [`admin_socket`]: unseal, seal and root rotation of a running server, over a local socket.
 //! - [`app`]: the application: `/healthz`, and every other request handed to the dialect it is for.
 //! - [`background`]: due deletions and rotations.
 //! - [`listener`] (and its `conn` module): the accept loop, connection limits and timeouts, graceful shutdown.
 
+pub mod admin_socket;
 pub mod app;
 pub mod background;
 pub mod config;
@@ -24,7 +26,7 @@ use ferrokms_alibaba::AlibabaApi;
 use ferrokms_core::keyspec::KeySpec;
 use ferrokms_core::model::{AccountId, Region};
 use ferrokms_core::quota::RateLimiter;
-use ferrokms_core::service::{Kms, KmsConfig};
+use ferrokms_core::service::{Kms, KmsConfig, RootSlot};
 use ferrokms_tencent::TencentApi;
 
 use config::FileConfig;
@@ -101,9 +103,13 @@ pub fn kms_config(file: &FileConfig) -> Result<KmsConfig, String> {
     })
 }
 
-/// Builds the core service over an opened data directory.
+/// Builds the core service over an opened data directory (sealed if it opened sealed).
 pub fn kms(dir: &datadir::DataDir, file: &FileConfig) -> Result<Arc<Kms>, String> {
-    Ok(Arc::new(Kms::new(dir.store.clone(), dir.root.clone(), kms_config(file)?)))
+    let root = match &dir.unlocked {
+        Some(u) => RootSlot::unsealed(u.keyring()),
+        None => RootSlot::sealed(),
+    };
+    Ok(Arc::new(Kms::new(dir.store.clone(), root, kms_config(file)?)))
 }
 
 /// Makes sure an account exists and, when the environment names one, that access key too.
@@ -168,15 +174,41 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let limits = listener::limits(&opts.file.http)?;
     let dir = datadir::open_with(&opts.data_dir, &opts.file.root_key.source, &opts.file.store.sqlite()).await?;
     let kms = kms(&dir, &opts.file)?;
-    for note in bootstrap(&kms, dir.created).await? {
-        tracing::info!("{note}");
+    let admin = admin_socket::Admin::new(
+        &dir.path,
+        kms.clone(),
+        dir.meta.clone(),
+        dir.unlocked.clone(),
+        opts.file.admin.retire_grace_secs,
+    );
+    if kms.is_sealed() {
+        tracing::warn!(
+            "sealed: {} is not set; every request is refused until `ferrokms admin unseal --data-dir {}`",
+            datadir::PASSPHRASE_ENV,
+            dir.path.display()
+        );
+        admin.on_first_unseal(|kms| {
+            tokio::spawn(async move {
+                match bootstrap(&kms, false).await {
+                    Ok(notes) => notes.iter().for_each(|n| tracing::info!("{n}")),
+                    Err(e) => tracing::error!(error = %e, "bootstrap after unseal failed"),
+                }
+            });
+        });
+    } else {
+        for note in bootstrap(&kms, dir.created).await? {
+            tracing::info!("{note}");
+        }
     }
+    let socket = admin_socket::serve(admin.clone(), &opts.file.admin.socket_path(&dir.path))?;
+    admin.resume_resealing().await;
     let skew = opts.file.max_clock_skew_secs.unwrap_or(300);
     let default_region = Region::from_alibaba(&opts.file.alibaba.default_region)
         .ok_or_else(|| format!("alibaba.default_region: unknown region {}", opts.file.alibaba.default_region))?;
     let rate_limits = rate_limiter(&opts);
     let allow_unsigned = opts.file.allow_unsigned_payload;
     let app = app::App::new(
+        kms.clone(),
         TencentApi::new(
             kms.clone(),
             rate_limits.clone(),
@@ -202,6 +234,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let background = background::spawn(kms, every, move || sweeper.sweep_replay_memory());
     let served = app::run(app, opts.listen, opts.file.tls.as_ref(), limits).await;
     background.stop(Duration::from_secs(5)).await;
+    socket.abort();
+    let _ = std::fs::remove_file(opts.file.admin.socket_path(&dir.path));
     dir.store.close().await;
     if served.is_ok() {
         tracing::info!("shutdown complete: connections closed, store flushed");

@@ -98,6 +98,7 @@ impl From<Error> for ApiError {
             Error::DeletionProtected => "FailedOperation",
             Error::LimitExceeded(_) => "LimitExceeded",
             Error::Busy(_) => "RequestLimitExceeded",
+            Error::Sealed => "ResourceUnavailable",
             Error::KeyState { state, need } => return key_state(state, need),
             Error::DataKeyState { state, need } => return data_key_state(state, need),
             Error::DecryptFailed => "FailedOperation.DecryptError",

@@ -143,6 +143,12 @@ impl TencentApi {
             && sign_v1::detect(headers, query, body)
     }
 
+    /// The reply to every request while the service is sealed (given before authentication:
+    /// the credentials are sealed too).
+    pub fn sealed(&self) -> Reply {
+        render(Err(ApiError::from(ferrokms_core::Error::Sealed)))
+    }
+
     /// The reply for a body larger than [`MAX_BODY`].
     pub fn too_large(&self) -> Reply {
         render(Err(too_large_error()))

@@ -1,9 +1,11 @@
-//! `ferrokms admin`: accounts and access keys, straight on the data directory.
+//! `ferrokms admin`: accounts and access keys, straight on the data directory; unsealing,
+//! sealing and root rotation through the running server's administration socket.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use ferrokms_core::model::AccountId;
+use ferrokms_server::admin_socket::{self, AdminRequest, AdminResponse};
 use ferrokms_server::config::{self, FileConfig};
 use ferrokms_server::datadir;
 
@@ -12,9 +14,12 @@ pub struct AdminArgs {
     /// Data directory.
     #[arg(long, default_value = "ferrokms-data")]
     data_dir: PathBuf,
-    /// Configuration file (for the root key source of a new data directory).
+    /// Configuration file (for the root key source of a new data directory, the socket path).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// The running server's administration socket [default: <data-dir>/admin.sock].
+    #[arg(long)]
+    socket: Option<PathBuf>,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -47,6 +52,92 @@ enum AdminCommand {
         /// Access key id.
         id: String,
     },
+    /// Show whether the running server is sealed, its root keys and the re-seal progress.
+    Status,
+    /// Unseal the running server: the root passphrase is read from stdin (one line) or a file.
+    Unseal {
+        /// Read the passphrase from this file instead of stdin.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Seal the running server: it drops every key from memory and refuses requests until unsealed.
+    Seal,
+    /// Make a new root key the active one and re-seal every stored value under it, online.
+    RotateRoot {
+        /// Where the new root lives: `file` (a new key file) or `passphrase` (read from stdin or
+        /// --passphrase-file).
+        #[arg(long)]
+        to: String,
+        /// Read the new passphrase from this file instead of stdin.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Run the re-seal pass again (finishes one that was interrupted; it also resumes at start).
+    Reseal,
+    /// Remove from the ring the old roots that nothing is sealed under any more.
+    RetireRoots,
+}
+
+/// Reads a secret: the first line of `file`, or of stdin.
+fn read_secret(file: Option<&PathBuf>) -> Result<zeroize::Zeroizing<String>, String> {
+    let mut text = zeroize::Zeroizing::new(String::new());
+    match file {
+        Some(path) => {
+            *text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        }
+        None => {
+            std::io::stdin().read_line(&mut text).map_err(|e| format!("cannot read stdin: {e}"))?;
+        }
+    }
+    let line = text.lines().next().unwrap_or_default();
+    if line.is_empty() {
+        return Err("empty passphrase".into());
+    }
+    Ok(zeroize::Zeroizing::new(line.to_owned()))
+}
+
+/// The operations that go through the running server's socket; `None` for the others.
+fn socket_request(command: &AdminCommand) -> Result<Option<AdminRequest>, String> {
+    let req = |op: &str| AdminRequest { op: op.into(), ..AdminRequest::default() };
+    Ok(Some(match command {
+        AdminCommand::Status => req("status"),
+        AdminCommand::Seal => req("seal"),
+        AdminCommand::Reseal => req("reseal"),
+        AdminCommand::RetireRoots => req("retire-roots"),
+        // A data directory whose root is a file unseals without one (nothing on stdin).
+        AdminCommand::Unseal { passphrase_file } => AdminRequest {
+            passphrase: match read_secret(passphrase_file.as_ref()) {
+                Ok(p) => Some(p.to_string()),
+                Err(_) if passphrase_file.is_none() => None,
+                Err(e) => return Err(e),
+            },
+            ..req("unseal")
+        },
+        AdminCommand::RotateRoot { to, passphrase_file } => AdminRequest {
+            to: Some(to.clone()),
+            passphrase: if to == "passphrase" {
+                Some(read_secret(passphrase_file.as_ref())?.to_string())
+            } else {
+                None
+            },
+            ..req("rotate-root")
+        },
+        _ => return Ok(None),
+    }))
+}
+
+fn print_status(r: &AdminResponse) {
+    println!("{}", r.message);
+    println!("sealed: {}", r.sealed);
+    println!("active root: {}", r.active_root);
+    let roots: Vec<String> = r.roots.iter().map(u32::to_string).collect();
+    println!("roots: {}", roots.join(", "));
+    println!("re-sealing: {}", r.resealing);
+    if let Some(counts) = &r.sealed_values {
+        for (root, n) in counts {
+            println!("values sealed under root {root}: {n}");
+        }
+    }
 }
 
 pub async fn run(args: AdminArgs) -> Result<(), String> {
@@ -54,6 +145,19 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
         Some(p) => config::load(p)?,
         None => FileConfig::default(),
     };
+    if let Some(mut req) = socket_request(&args.command)? {
+        let socket = args.socket.clone().unwrap_or_else(|| file.admin.socket_path(&args.data_dir));
+        let answer = admin_socket::request(&socket, &req).await;
+        if let Some(p) = req.passphrase.as_mut() {
+            zeroize::Zeroize::zeroize(p);
+        }
+        let answer = answer?;
+        if !answer.ok {
+            return Err(answer.message);
+        }
+        print_status(&answer);
+        return Ok(());
+    }
     if !datadir::exists(&args.data_dir) {
         return Err(format!(
             "{} is not a ferrokms data directory (start `ferrokms serve --data-dir {}` once to create it)",
@@ -98,6 +202,12 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
             kms.set_access_key_active(&id, true).await.map_err(|e| e.to_string())?;
             println!("enabled {id}");
         }
+        AdminCommand::Status
+        | AdminCommand::Unseal { .. }
+        | AdminCommand::Seal
+        | AdminCommand::RotateRoot { .. }
+        | AdminCommand::Reseal
+        | AdminCommand::RetireRoots => unreachable!("sent to the server's socket above"),
     }
     Ok(())
 }

@@ -45,7 +45,7 @@ pub struct NewAccessKey {
 
 /// Binds a sealed secret to its access key id and its account: moved to another row or
 /// account, it does not open.
-fn secret_aad(account: AccountId, id: &str) -> Vec<u8> {
+pub(super) fn secret_aad(account: AccountId, id: &str) -> Vec<u8> {
     let mut aad = b"ferrokms/access-key/v1".to_vec();
     aad.extend_from_slice(&account.0.to_be_bytes());
     aad.extend_from_slice(id.as_bytes());
@@ -66,6 +66,12 @@ pub(crate) struct CredentialCache {
 impl CredentialCache {
     pub(crate) fn new(ttl: Duration) -> Self {
         Self { ttl, entries: RwLock::new(HashMap::new()) }
+    }
+
+    /// Forgets every credential (the service is sealed); their secrets wipe themselves.
+    pub(crate) fn clear(&self) {
+        let old = std::mem::take(&mut *self.entries.write());
+        drop(old);
     }
 }
 
@@ -111,7 +117,7 @@ impl Kms {
         if secret.len() < 16 {
             return Err(Error::invalid("access key secret", "at least 16 characters"));
         }
-        let sealed_secret = self.root.seal(&secret_aad(account, &id), secret.as_bytes())?;
+        let sealed_secret = self.seal_value(secret_aad(account, &id), secret.as_bytes()).await?;
         let record = AccessKeyRecord { id: id.clone(), account, sealed_secret, active: true, created_at: now() };
         match self.store.insert_access_key(&record).await {
             Ok(()) => Ok(NewAccessKey { id, account, secret }),
@@ -172,8 +178,8 @@ impl Kms {
             return Ok(None);
         };
         let secret = self
-            .root
-            .open(&secret_aad(r.account, &r.id), &r.sealed_secret)
+            .open_value(secret_aad(r.account, &r.id), r.sealed_secret)
+            .await?
             .map_err(|_| Error::internal(format!("access key {id} does not unseal")))?;
         let secret = Zeroizing::new(
             String::from_utf8(secret.to_vec()).map_err(|_| Error::internal("access key secret is not UTF-8"))?,

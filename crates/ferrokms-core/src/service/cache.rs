@@ -156,6 +156,13 @@ impl KeyCache {
     pub(crate) fn remove(&self, id: Uuid) {
         self.entries.write().remove(&id);
     }
+
+    /// Forgets every key (the service is sealed). Unsealed versions are wiped when the last
+    /// request still holding them ends.
+    pub(crate) fn clear(&self) {
+        let old = std::mem::take(&mut *self.entries.write());
+        drop(old); // outside the lock: dropping prepared keys does work
+    }
 }
 
 #[cfg(test)]

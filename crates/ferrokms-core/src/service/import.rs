@@ -108,7 +108,7 @@ impl Kms {
         payload.push(algorithm_code(wrapping.algorithm));
         payload.extend_from_slice(&expires_at.to_be_bytes());
         payload.extend_from_slice(&private);
-        let token = self.root.seal(&token_aad(&key), &payload)?;
+        let token = self.seal_value(token_aad(&key), &payload).await?;
         Ok(ImportParameters { key_id: id, token, public_key, expires_at })
     }
 
@@ -130,7 +130,7 @@ impl Kms {
             ));
         }
         let key = self.external_key(scope, id).await?;
-        let payload = self.root.open(&token_aad(&key), token).map_err(|_| Error::InvalidImportToken)?;
+        let payload = self.open_value(token_aad(&key), token.to_vec()).await?.map_err(|_| Error::InvalidImportToken)?;
         if payload.len() < 10 {
             return Err(Error::InvalidImportToken);
         }
@@ -181,7 +181,7 @@ impl Kms {
             } else {
                 key.state = KeyState::Enabled;
                 key.current_version = 1;
-                let sealed_material = self.root.seal(&material_aad(key.account, key.id, 1), material)?;
+                let sealed_material = self.seal_value(material_aad(key.account, key.id, 1), material).await?;
                 let v = VersionRecord {
                     key_id: key.id,
                     version: 1,

@@ -117,7 +117,7 @@ impl Kms {
         } else {
             record.current_version = 1;
             let material = self.generate_material(scope.account, spec.kind()).await?;
-            let sealed_material = self.root.seal(&material_aad(record.account, record.id, 1), &material)?;
+            let sealed_material = self.seal_value(material_aad(record.account, record.id, 1), &material).await?;
             Some(VersionRecord {
                 key_id: record.id,
                 version: 1,

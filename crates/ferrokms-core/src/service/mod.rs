@@ -17,13 +17,13 @@ mod keys;
 mod listing;
 mod pq;
 mod rotation;
+mod sealing;
 mod signing;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrokms_crypto::key::{KeyKind, PreparedKey};
-use ferrokms_crypto::root::RootKey;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -37,6 +37,7 @@ pub use datakeys::{
 };
 pub use import::{IMPORT_TOKEN_VALIDITY, ImportParameters, ImportWrapping, MAX_MATERIAL_EXPIRY};
 pub use keys::{CreateKey, DeletionRules, ServiceStats, default_policy};
+pub use sealing::{ResealReport, RootSlot};
 pub use signing::{MAX_SIGNED_MESSAGE, SignInput};
 
 use crate::error::StateNeed;
@@ -84,7 +85,7 @@ impl Default for KmsConfig {
 /// The KMS service.
 pub struct Kms {
     store: Arc<dyn Store>,
-    root: Arc<dyn RootKey>,
+    root: RootSlot,
     config: KmsConfig,
     keys: KeyCache,
     credentials: access::CredentialCache,
@@ -109,8 +110,8 @@ fn material_aad(account: AccountId, key_id: Uuid, version: u32) -> Vec<u8> {
 }
 
 impl Kms {
-    /// A service over `store`, sealing with `root`.
-    pub fn new(store: Arc<dyn Store>, root: Arc<dyn RootKey>, config: KmsConfig) -> Self {
+    /// A service over `store`, sealing with `root` (or sealed, until a keyring is installed).
+    pub fn new(store: Arc<dyn Store>, root: RootSlot, config: KmsConfig) -> Self {
         let keys = KeyCache::new(config.cache_ttl, config.cache_capacity);
         let credentials = access::CredentialCache::new(config.cache_ttl);
         let data_key_counts = datakeys::DataKeyCounts::default();
@@ -197,8 +198,8 @@ impl Kms {
             .await?
             .ok_or_else(|| Error::internal(format!("key {} has no version {version}", record.id)))?;
         let clear = self
-            .root
-            .open(&material_aad(record.account, record.id, version), &stored.sealed_material)
+            .open_value(material_aad(record.account, record.id, version), stored.sealed_material)
+            .await?
             .map_err(|_| Error::internal(format!("key {} version {version} does not unseal", record.id)))?;
         let prepared = Arc::new(VersionKey { key: prepare(record.spec.kind(), clear).await?, id: stored.version_id });
         key.put_version(version, prepared.clone());

@@ -65,7 +65,7 @@ impl Kms {
         let expected = record.revision;
         let version = record.current_version + 1;
         let material = self.generate_material(record.account, record.spec.kind()).await?;
-        let sealed_material = self.root.seal(&material_aad(record.account, record.id, version), &material)?;
+        let sealed_material = self.seal_value(material_aad(record.account, record.id, version), &material).await?;
         let v =
             VersionRecord { key_id: record.id, version, version_id: Uuid::new_v4(), sealed_material, created_at: at };
         record.current_version = version;

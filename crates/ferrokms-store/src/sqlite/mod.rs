@@ -5,6 +5,7 @@ mod group_commit;
 mod listing;
 mod rows;
 mod schema;
+mod sealed;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -14,7 +15,7 @@ use async_trait::async_trait;
 use ferrokms_core::model::{
     AccessKeyRecord, AccountId, AccountRecord, AliasRecord, DataKeyRecord, KeyRecord, Region, Tag, VersionRecord,
 };
-use ferrokms_core::store::{Conflict, DataKeyFilter, KeyFilter, Store, StoreError};
+use ferrokms_core::store::{Conflict, DataKeyFilter, KeyFilter, SealedPlace, SealedValue, Store, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
@@ -718,6 +719,19 @@ impl Store for SqliteStore {
                 .await
                 .map_err(map_err)?;
         rows.iter().map(|r| rows::data_key(r, Vec::new())).collect()
+    }
+
+    async fn sealed_values(&self, after: Option<&SealedPlace>, limit: u32) -> Result<Vec<SealedValue>, StoreError> {
+        sealed::page(&self.pool, after, limit).await
+    }
+
+    async fn replace_sealed(&self, place: &SealedPlace, expected: &[u8], sealed: &[u8]) -> Result<bool, StoreError> {
+        sealed::replace(&self.pool, place, expected, sealed).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
+        Ok(())
     }
 }
 

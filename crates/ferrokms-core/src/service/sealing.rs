@@ -1,0 +1,194 @@
+//! The root keyring as the service holds it: present (unsealed) or not (sealed), replaceable
+//! while serving (unseal, root rotation), and the pass that re-seals values under the active root.
+//!
+//! While sealed the service holds no key material: the caches are emptied (their prepared keys
+//! wipe themselves when the last request using them ends) and every operation that needs the
+//! root answers [`Error::Sealed`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ferrokms_crypto::keyring::Keyring;
+use ferrokms_crypto::root::RootKey;
+use parking_lot::RwLock;
+use zeroize::Zeroizing;
+
+use super::{Kms, access::secret_aad, material_aad};
+use crate::store::{SealedPlace, SealedValue};
+use crate::{Error, Result};
+
+/// The keyring, or nothing while the service is sealed.
+#[derive(Default)]
+pub struct RootSlot {
+    ring: RwLock<Option<Arc<Keyring>>>,
+    /// Mirrors `ring.is_none()`, so the per-request check is one atomic load.
+    sealed: AtomicBool,
+}
+
+impl std::fmt::Debug for RootSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootSlot").field("sealed", &self.is_sealed()).finish()
+    }
+}
+
+impl RootSlot {
+    /// A slot holding `ring`.
+    pub fn unsealed(ring: Keyring) -> Self {
+        Self { ring: RwLock::new(Some(Arc::new(ring))), sealed: AtomicBool::new(false) }
+    }
+
+    /// An empty slot: the service starts sealed.
+    pub fn sealed() -> Self {
+        Self { ring: RwLock::new(None), sealed: AtomicBool::new(true) }
+    }
+
+    /// Whether no keyring is held.
+    pub fn is_sealed(&self) -> bool {
+        self.sealed.load(Ordering::Acquire)
+    }
+
+    /// The keyring in use.
+    pub fn ring(&self) -> Result<Arc<Keyring>> {
+        self.ring.read().clone().ok_or(Error::Sealed)
+    }
+
+    fn put(&self, ring: Option<Arc<Keyring>>) {
+        let mut slot = self.ring.write();
+        self.sealed.store(ring.is_none(), Ordering::Release);
+        *slot = ring;
+    }
+}
+
+/// What a re-seal pass found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResealReport {
+    /// Values moved to the active root.
+    pub resealed: u64,
+    /// Values under each root after the pass (the active root's count included).
+    pub remaining: BTreeMap<u32, u64>,
+    /// Values that name no root of the ring (not readable: a damaged or foreign record).
+    pub unknown: u64,
+}
+
+impl Kms {
+    /// Whether the service is sealed (holds no root key).
+    pub fn is_sealed(&self) -> bool {
+        self.root.is_sealed()
+    }
+
+    /// The keyring in use ([`Error::Sealed`] if none).
+    pub fn keyring(&self) -> Result<Arc<Keyring>> {
+        self.root.ring()
+    }
+
+    /// Takes `ring` as the root keyring: unseals the service, or replaces the ring after a root
+    /// rotation (cached material stays valid: it does not depend on the root).
+    pub fn install_keyring(&self, ring: Keyring) {
+        self.root.put(Some(Arc::new(ring)));
+    }
+
+    /// Seals the service: drops the keyring and every cached key and credential.
+    pub fn seal_service(&self) {
+        self.root.put(None);
+        self.keys.clear();
+        self.credentials.clear();
+    }
+
+    /// Seals `plaintext` bound to `aad` under the active root (off the async workers when the
+    /// root is a device).
+    pub(super) async fn seal_value(&self, aad: Vec<u8>, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let ring = self.root.ring()?;
+        if !ring.blocks() {
+            return Ok(ring.seal(&aad, plaintext)?);
+        }
+        let plaintext = Zeroizing::new(plaintext.to_vec());
+        tokio::task::spawn_blocking(move || ring.seal(&aad, &plaintext))
+            .await
+            .map_err(|_| Error::internal("sealing was cancelled"))?
+            .map_err(Error::from)
+    }
+
+    /// Opens what [`Kms::seal_value`] sealed (under any root of the ring).
+    pub(super) async fn open_value(
+        &self,
+        aad: Vec<u8>,
+        sealed: Vec<u8>,
+    ) -> Result<std::result::Result<Zeroizing<Vec<u8>>, ferrokms_crypto::CryptoError>> {
+        let ring = self.root.ring()?;
+        if !ring.blocks() {
+            return Ok(ring.open(&aad, &sealed));
+        }
+        tokio::task::spawn_blocking(move || ring.open(&aad, &sealed))
+            .await
+            .map_err(|_| Error::internal("unsealing was cancelled"))
+    }
+
+    /// Re-seals every stored value that is not under the active root (key version material,
+    /// access key secrets), in pages; each value is replaced only if it is still what was read.
+    /// Safe to run while serving, to interrupt and to run again.
+    pub async fn reseal_pass(&self) -> Result<ResealReport> {
+        let ring = self.root.ring()?;
+        let active = ring.active();
+        let mut report = ResealReport::default();
+        let mut after: Option<SealedPlace> = None;
+        loop {
+            let page = self.store.sealed_values(after.as_ref(), 256).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.place.clone());
+            for value in page {
+                match ring.sealed_by(&value.sealed) {
+                    None => report.unknown += 1,
+                    Some(id) if id == active => *report.remaining.entry(id.0).or_default() += 1,
+                    Some(id) => {
+                        if self.reseal_one(&value).await? {
+                            report.resealed += 1;
+                            *report.remaining.entry(active.0).or_default() += 1;
+                        } else {
+                            *report.remaining.entry(id.0).or_default() += 1;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Moves one value to the active root; false if it changed (or went) meanwhile.
+    async fn reseal_one(&self, value: &SealedValue) -> Result<bool> {
+        let aad = match &value.place {
+            SealedPlace::KeyVersion { key_id, version } => material_aad(value.account, *key_id, *version),
+            SealedPlace::AccessKey { id } => secret_aad(value.account, id),
+        };
+        let clear = self
+            .open_value(aad.clone(), value.sealed.clone())
+            .await?
+            .map_err(|_| Error::internal(format!("{:?} does not unseal", value.place)))?;
+        let resealed = self.seal_value(aad, &clear).await?;
+        Ok(self.store.replace_sealed(&value.place, &value.sealed, &resealed).await?)
+    }
+
+    /// How many stored values each root holds (and how many name no root of the ring).
+    pub async fn sealed_counts(&self) -> Result<ResealReport> {
+        let ring = self.root.ring()?;
+        let mut report = ResealReport::default();
+        let mut after: Option<SealedPlace> = None;
+        loop {
+            let page = self.store.sealed_values(after.as_ref(), 1024).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.place.clone());
+            for value in &page {
+                match ring.sealed_by(&value.sealed) {
+                    Some(id) => *report.remaining.entry(id.0).or_default() += 1,
+                    None => report.unknown += 1,
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Checks that the store answers (readiness).
+    pub async fn store_reachable(&self) -> bool {
+        self.store.ping().await.is_ok()
+    }
+}

@@ -1,0 +1,121 @@
+//! The values sealed under the root key, walked in pages and replaced one by one when the root
+//! is rotated.
+
+use ferrokms_core::model::AccountId;
+use ferrokms_core::store::{SealedPlace, SealedValue, StoreError};
+use sqlx::{Row, SqlitePool};
+use uuid::Uuid;
+
+use super::map_err;
+
+fn bad(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("corrupt row: {what}"))
+}
+
+/// Up to `limit` sealed values after `after`: key versions by (key id, version), then access
+/// keys by id.
+pub(super) async fn page(
+    pool: &SqlitePool,
+    after: Option<&SealedPlace>,
+    limit: u32,
+) -> Result<Vec<SealedValue>, StoreError> {
+    let mut out = Vec::new();
+    let access_after = match after {
+        None => Some(versions(pool, "", -1, limit, &mut out).await?),
+        Some(SealedPlace::KeyVersion { key_id, version }) => {
+            Some(versions(pool, &key_id.to_string(), i64::from(*version), limit, &mut out).await?)
+        }
+        Some(SealedPlace::AccessKey { id }) => {
+            access_keys(pool, id, limit, &mut out).await?;
+            None
+        }
+    };
+    if access_after.is_some() && out.len() < limit as usize {
+        let left = limit - u32::try_from(out.len()).unwrap_or(limit);
+        access_keys(pool, "", left, &mut out).await?;
+    }
+    Ok(out)
+}
+
+async fn versions(
+    pool: &SqlitePool,
+    key_id: &str,
+    version: i64,
+    limit: u32,
+    out: &mut Vec<SealedValue>,
+) -> Result<(), StoreError> {
+    let rows = sqlx::query(
+        "SELECT v.key_id, v.version, v.sealed_material, k.account_id FROM key_versions v \
+         JOIN keys k ON k.id = v.key_id WHERE v.key_id > ?1 OR (v.key_id = ?1 AND v.version > ?2) \
+         ORDER BY v.key_id, v.version LIMIT ?3",
+    )
+    .bind(key_id)
+    .bind(version)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(map_err)?;
+    for row in rows {
+        let key_id: String = row.try_get("key_id").map_err(|_| bad("key_id"))?;
+        let version: i64 = row.try_get("version").map_err(|_| bad("version"))?;
+        let account: i64 = row.try_get("account_id").map_err(|_| bad("account_id"))?;
+        out.push(SealedValue {
+            place: SealedPlace::KeyVersion {
+                key_id: Uuid::parse_str(&key_id).map_err(|_| bad("key_id"))?,
+                version: u32::try_from(version).map_err(|_| bad("version"))?,
+            },
+            account: AccountId(u64::try_from(account).map_err(|_| bad("account_id"))?),
+            sealed: row.try_get("sealed_material").map_err(|_| bad("sealed_material"))?,
+        });
+    }
+    Ok(())
+}
+
+async fn access_keys(pool: &SqlitePool, after: &str, limit: u32, out: &mut Vec<SealedValue>) -> Result<(), StoreError> {
+    let rows = sqlx::query("SELECT id, account_id, sealed_secret FROM access_keys WHERE id > ? ORDER BY id LIMIT ?")
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(map_err)?;
+    for row in rows {
+        let account: i64 = row.try_get("account_id").map_err(|_| bad("account_id"))?;
+        out.push(SealedValue {
+            place: SealedPlace::AccessKey { id: row.try_get("id").map_err(|_| bad("id"))? },
+            account: AccountId(u64::try_from(account).map_err(|_| bad("account_id"))?),
+            sealed: row.try_get("sealed_secret").map_err(|_| bad("sealed_secret"))?,
+        });
+    }
+    Ok(())
+}
+
+/// Replaces the value at `place` if it still is `expected`.
+pub(super) async fn replace(
+    pool: &SqlitePool,
+    place: &SealedPlace,
+    expected: &[u8],
+    sealed: &[u8],
+) -> Result<bool, StoreError> {
+    let done =
+        match place {
+            SealedPlace::KeyVersion { key_id, version } => sqlx::query(
+                "UPDATE key_versions SET sealed_material = ? WHERE key_id = ? AND version = ? AND sealed_material = ?",
+            )
+            .bind(sealed)
+            .bind(key_id.to_string())
+            .bind(i64::from(*version))
+            .bind(expected)
+            .execute(pool)
+            .await,
+            SealedPlace::AccessKey { id } => {
+                sqlx::query("UPDATE access_keys SET sealed_secret = ? WHERE id = ? AND sealed_secret = ?")
+                    .bind(sealed)
+                    .bind(id)
+                    .bind(expected)
+                    .execute(pool)
+                    .await
+            }
+        }
+        .map_err(map_err)?;
+    Ok(done.rows_affected() > 0)
+}
