@@ -26,6 +26,15 @@ pub struct AdminArgs {
 
 #[derive(Subcommand)]
 enum AdminCommand {
+    #[command(flatten)]
+    Store(StoreCommand),
+    #[command(flatten)]
+    Server(ServerCommand),
+}
+
+/// Done straight on the data directory (server stopped or running).
+#[derive(Subcommand)]
+enum StoreCommand {
     /// Create an account; prints its id.
     CreateAccount {
         /// Display name.
@@ -52,6 +61,11 @@ enum AdminCommand {
         /// Access key id.
         id: String,
     },
+}
+
+/// Sent to the running server's administration socket.
+#[derive(Subcommand)]
+enum ServerCommand {
     /// Show whether the running server is sealed, its root keys and the re-seal progress.
     Status,
     /// Unseal the running server: the root passphrase is read from stdin (one line) or a file.
@@ -96,16 +110,16 @@ fn read_secret(file: Option<&PathBuf>) -> Result<zeroize::Zeroizing<String>, Str
     Ok(zeroize::Zeroizing::new(line.to_owned()))
 }
 
-/// The operations that go through the running server's socket; `None` for the others.
-fn socket_request(command: &AdminCommand) -> Result<Option<AdminRequest>, String> {
+/// The request for the running server's socket.
+fn socket_request(command: &ServerCommand) -> Result<AdminRequest, String> {
     let req = |op: &str| AdminRequest { op: op.into(), ..AdminRequest::default() };
-    Ok(Some(match command {
-        AdminCommand::Status => req("status"),
-        AdminCommand::Seal => req("seal"),
-        AdminCommand::Reseal => req("reseal"),
-        AdminCommand::RetireRoots => req("retire-roots"),
+    Ok(match command {
+        ServerCommand::Status => req("status"),
+        ServerCommand::Seal => req("seal"),
+        ServerCommand::Reseal => req("reseal"),
+        ServerCommand::RetireRoots => req("retire-roots"),
         // A data directory whose root is a file unseals without one (nothing on stdin).
-        AdminCommand::Unseal { passphrase_file } => AdminRequest {
+        ServerCommand::Unseal { passphrase_file } => AdminRequest {
             passphrase: match read_secret(passphrase_file.as_ref()) {
                 Ok(p) => Some(p.to_string()),
                 Err(_) if passphrase_file.is_none() => None,
@@ -113,7 +127,7 @@ fn socket_request(command: &AdminCommand) -> Result<Option<AdminRequest>, String
             },
             ..req("unseal")
         },
-        AdminCommand::RotateRoot { to, passphrase_file } => AdminRequest {
+        ServerCommand::RotateRoot { to, passphrase_file } => AdminRequest {
             to: Some(to.clone()),
             passphrase: if to == "passphrase" {
                 Some(read_secret(passphrase_file.as_ref())?.to_string())
@@ -122,8 +136,22 @@ fn socket_request(command: &AdminCommand) -> Result<Option<AdminRequest>, String
             },
             ..req("rotate-root")
         },
-        _ => return Ok(None),
-    }))
+    })
+}
+
+/// Sends `command` to the server at `socket` and prints its answer.
+async fn via_socket(socket: &std::path::Path, command: &ServerCommand) -> Result<(), String> {
+    let mut req = socket_request(command)?;
+    let answer = admin_socket::request(socket, &req).await;
+    if let Some(p) = req.passphrase.as_mut() {
+        zeroize::Zeroize::zeroize(p);
+    }
+    let answer = answer?;
+    if !answer.ok {
+        return Err(answer.message);
+    }
+    print_status(&answer);
+    Ok(())
 }
 
 fn print_status(r: &AdminResponse) {
@@ -145,19 +173,13 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
         Some(p) => config::load(p)?,
         None => FileConfig::default(),
     };
-    if let Some(mut req) = socket_request(&args.command)? {
-        let socket = args.socket.clone().unwrap_or_else(|| file.admin.socket_path(&args.data_dir));
-        let answer = admin_socket::request(&socket, &req).await;
-        if let Some(p) = req.passphrase.as_mut() {
-            zeroize::Zeroize::zeroize(p);
+    let command = match args.command {
+        AdminCommand::Server(command) => {
+            let socket = args.socket.clone().unwrap_or_else(|| file.admin.socket_path(&args.data_dir));
+            return via_socket(&socket, &command).await;
         }
-        let answer = answer?;
-        if !answer.ok {
-            return Err(answer.message);
-        }
-        print_status(&answer);
-        return Ok(());
-    }
+        AdminCommand::Store(command) => command,
+    };
     if !datadir::exists(&args.data_dir) {
         return Err(format!(
             "{} is not a ferrokms data directory (start `ferrokms serve --data-dir {}` once to create it)",
@@ -167,47 +189,41 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
     }
     let dir = datadir::open(&args.data_dir, &file.root_key.source).await?;
     let kms = ferrokms_server::kms(&dir, &file)?;
-    match args.command {
-        AdminCommand::CreateAccount { name } => {
+    match command {
+        StoreCommand::CreateAccount { name } => {
             let a = kms.create_account(&name).await.map_err(|e| e.to_string())?;
             println!("AccountId={}", a.id.0);
         }
-        AdminCommand::ListAccounts => {
+        StoreCommand::ListAccounts => {
             for a in kms.list_accounts().await.map_err(|e| e.to_string())? {
                 println!("{}\t{}\t{}", a.id.0, a.name, a.created_at);
             }
         }
-        AdminCommand::CreateAccessKey { account } => {
+        StoreCommand::CreateAccessKey { account } => {
             let k = kms.create_access_key(AccountId(account), None).await.map_err(|e| e.to_string())?;
             println!("AccountId={}", k.account.0);
             println!("AccessKeyId={}", k.id);
             println!("AccessKeySecret={}", k.secret.as_str());
         }
-        AdminCommand::ListAccessKeys => {
+        StoreCommand::ListAccessKeys => {
             for k in kms.list_access_keys().await.map_err(|e| e.to_string())? {
                 let status = if k.active { "active" } else { "revoked" };
                 println!("{}\t{}\t{status}\t{}", k.id, k.account.0, k.created_at);
             }
         }
-        AdminCommand::RevokeAccessKey { id } | AdminCommand::EnableAccessKey { id }
+        StoreCommand::RevokeAccessKey { id } | StoreCommand::EnableAccessKey { id }
             if !kms.list_access_keys().await.map_err(|e| e.to_string())?.iter().any(|k| k.id == id) =>
         {
             return Err(format!("no access key {id}"));
         }
-        AdminCommand::RevokeAccessKey { id } => {
+        StoreCommand::RevokeAccessKey { id } => {
             kms.set_access_key_active(&id, false).await.map_err(|e| e.to_string())?;
             println!("revoked {id}");
         }
-        AdminCommand::EnableAccessKey { id } => {
+        StoreCommand::EnableAccessKey { id } => {
             kms.set_access_key_active(&id, true).await.map_err(|e| e.to_string())?;
             println!("enabled {id}");
         }
-        AdminCommand::Status
-        | AdminCommand::Unseal { .. }
-        | AdminCommand::Seal
-        | AdminCommand::RotateRoot { .. }
-        | AdminCommand::Reseal
-        | AdminCommand::RetireRoots => unreachable!("sent to the server's socket above"),
     }
     Ok(())
 }

@@ -39,7 +39,8 @@ enum Command {
         #[arg(long)]
         no_rate_limit: bool,
     },
-    /// Manage accounts and access keys in a data directory (server stopped or running).
+    /// Manage accounts and access keys in a data directory; unseal, seal and rotate the root key
+    /// of a running server.
     Admin(admin::AdminArgs),
     /// Drive a running server with signed requests and report requests/s and latency.
     Bench(bench::BenchArgs),
