@@ -277,15 +277,33 @@ pub enum RootKeySource {
     File,
     /// Derived from the passphrase in `FERROKMS_ROOT_PASSPHRASE` with Argon2id.
     Passphrase,
+    /// An AES-256 key in a PKCS#11 token (`module`, `token_label`, `key_label`; the PIN from
+    /// `pin_file` or `FERROKMS_PKCS11_PIN`).
+    Pkcs11,
 }
 
 /// `[root_key]`.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RootKeyConfig {
-    /// Source.
+    /// Source of a new data directory's root (later roots come from `ferrokms admin rotate-root`).
     #[serde(default)]
     pub source: RootKeySource,
+    /// PKCS#11: path of the token's library (e.g. /usr/lib/softhsm/libsofthsm2.so).
+    pub module: Option<PathBuf>,
+    /// PKCS#11: label of the token.
+    pub token_label: Option<String>,
+    /// PKCS#11: label of the root key on the token (created there with a new data directory).
+    pub key_label: Option<String>,
+    /// PKCS#11: a file holding the user PIN (read at start); else `FERROKMS_PKCS11_PIN`.
+    pub pin_file: Option<PathBuf>,
+}
+
+impl RootKeyConfig {
+    /// A configuration of `source` with no PKCS#11 settings.
+    pub fn of(source: RootKeySource) -> Self {
+        Self { source, ..Self::default() }
+    }
 }
 
 /// `[rate_limits]`.

@@ -172,7 +172,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         return Err(format!("alibaba.default_region: unknown region {}", opts.file.alibaba.default_region));
     }
     let limits = listener::limits(&opts.file.http)?;
-    let dir = datadir::open_with(&opts.data_dir, &opts.file.root_key.source, &opts.file.store.sqlite()).await?;
+    let dir = datadir::open_with(&opts.data_dir, &opts.file.root_key, &opts.file.store.sqlite()).await?;
     let kms = kms(&dir, &opts.file)?;
     let admin = admin_socket::Admin::new(
         &dir.path,

@@ -13,11 +13,11 @@ use ferrokms_core::service::{CreateKey, ImportWrapping, Kms, SignInput, VersionR
 use ferrokms_core::store::Store;
 use ferrokms_crypto::blob::PayloadKind;
 use ferrokms_crypto::wrap::{WrapAlgorithm, WrappingKey};
-use ferrokms_server::config::{FileConfig, RootKeySource};
+use ferrokms_server::config::{FileConfig, RootKeyConfig, RootKeySource};
 use ferrokms_server::datadir;
 
 async fn open(dir: &Path) -> (Arc<Kms>, Arc<dyn Store>) {
-    let d = datadir::open(dir, &RootKeySource::File).await.unwrap();
+    let d = datadir::open(dir, &RootKeyConfig::of(RootKeySource::File)).await.unwrap();
     let store: Arc<dyn Store> = d.store.clone();
     (ferrokms_server::kms(&d, &FileConfig::default()).unwrap(), store)
 }

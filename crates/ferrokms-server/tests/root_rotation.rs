@@ -11,11 +11,11 @@ use ferrokms_core::model::{AccountId, Region, Scope};
 use ferrokms_core::service::{CreateKey, Kms};
 use ferrokms_core::store::Store;
 use ferrokms_crypto::blob::PayloadKind;
-use ferrokms_server::config::{FileConfig, RootKeySource};
+use ferrokms_server::config::{FileConfig, RootKeyConfig, RootKeySource};
 use ferrokms_server::datadir::{self, meta::Meta, roots};
 
 async fn open(dir: &Path) -> (Arc<Kms>, datadir::DataDir) {
-    let d = datadir::open(dir, &RootKeySource::File).await.unwrap();
+    let d = datadir::open(dir, &RootKeyConfig::of(RootKeySource::File)).await.unwrap();
     (ferrokms_server::kms(&d, &FileConfig::default()).unwrap(), d)
 }
 

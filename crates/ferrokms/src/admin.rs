@@ -187,7 +187,7 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
             args.data_dir.display()
         ));
     }
-    let dir = datadir::open(&args.data_dir, &file.root_key.source).await?;
+    let dir = datadir::open(&args.data_dir, &file.root_key).await?;
     let kms = ferrokms_server::kms(&dir, &file)?;
     match command {
         StoreCommand::CreateAccount { name } => {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use ferrokms_store::SqliteStore;
 use ferrokms_store::sqlite::SqliteOptions;
 
-use crate::config::RootKeySource;
+use crate::config::{RootKeyConfig, RootKeySource};
 use meta::{LEGACY_ROOT_FILE, META, Meta};
 use roots::{NewRoot, Secrets, UnlockError, Unlocked};
 
@@ -69,7 +69,7 @@ pub fn exists(dir: &Path) -> bool {
 
 /// Opens `dir`, creating it (root key per `source`, empty database) if it does not exist yet.
 /// The root must unlock: a passphrase directory needs [`PASSPHRASE_ENV`] (the admin tool).
-pub async fn open(dir: &Path, source: &RootKeySource) -> Result<DataDir, String> {
+pub async fn open(dir: &Path, source: &RootKeyConfig) -> Result<DataDir, String> {
     let opened = open_with(dir, source, &SqliteOptions::default()).await?;
     if opened.unlocked.is_none() {
         return Err(format!("the root key is derived from a passphrase: set {PASSPHRASE_ENV}"));
@@ -79,7 +79,7 @@ pub async fn open(dir: &Path, source: &RootKeySource) -> Result<DataDir, String>
 
 /// [`open`] with the store's tunables; a passphrase directory without [`PASSPHRASE_ENV`] opens
 /// sealed (`unlocked` is `None`), a wrong passphrase or key file is an error.
-pub async fn open_with(dir: &Path, source: &RootKeySource, store: &SqliteOptions) -> Result<DataDir, String> {
+pub async fn open_with(dir: &Path, source: &RootKeyConfig, store: &SqliteOptions) -> Result<DataDir, String> {
     let created = !exists(dir);
     let (meta, unlocked) = if created {
         // Never initialise over what could be someone's keys: a new root key would make them
@@ -99,13 +99,14 @@ pub async fn open_with(dir: &Path, source: &RootKeySource, store: &SqliteOptions
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
         }
-        let how = match source {
+        let how = match source.source {
             RootKeySource::File => NewRoot::File,
             RootKeySource::Passphrase => NewRoot::Passphrase(passphrase_from_env().ok_or_else(|| {
                 format!(
                     "the root key is to be derived from a passphrase: set {PASSPHRASE_ENV} to create the data directory"
                 )
             })?),
+            RootKeySource::Pkcs11 => return Err("PKCS#11 roots are not supported by this build".into()),
         };
         let (meta, unlocked) = roots::create_first(dir, how, ferrokms_core::model::now())?;
         meta.write(dir)?;
