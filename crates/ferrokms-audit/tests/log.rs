@@ -25,7 +25,7 @@ fn root() -> LocalRootKey {
 fn entry(i: usize) -> Entry {
     Entry {
         time: SystemTime::now(),
-        dialect: if i % 2 == 0 { Dialect::Tencent } else { Dialect::Alibaba },
+        dialect: if i.is_multiple_of(2) { Dialect::Tencent } else { Dialect::Alibaba },
         source: Some("127.0.0.1:4000".parse().unwrap()),
         latency_us: 10,
         outcome: Outcome {

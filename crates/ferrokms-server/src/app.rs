@@ -16,21 +16,24 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
+use crate::audit::{Arrival, Audit, FrontReply};
 use crate::config::TlsConfig;
 use crate::conn::Handler;
 use crate::listener::{self, Limits};
 
 /// The two dialect fronts and the body-read limit.
 pub struct App {
-    tencent: TencentApi,
-    alibaba: AlibabaApi,
+    pub(crate) tencent: TencentApi,
+    pub(crate) alibaba: AlibabaApi,
     body_timeout: Duration,
+    /// The audit log (see `audit`), if enabled.
+    pub(crate) audit: Option<Arc<Audit>>,
 }
 
 impl App {
     /// The application over the two dialect fronts; request bodies get 10 s.
     pub fn new(tencent: TencentApi, alibaba: AlibabaApi) -> Self {
-        Self { tencent, alibaba, body_timeout: Duration::from_secs(10) }
+        Self { tencent, alibaba, body_timeout: Duration::from_secs(10), audit: None }
     }
 
     /// Drops the expired entries of both fronts' replay memory (run by the background pass).
@@ -48,6 +51,7 @@ impl App {
 
     /// Answers one request that came over a connection from `peer`.
     pub async fn answer(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        let arrived = Arrival::now();
         let (mut parts, body) = req.into_parts();
         if parts.uri.path() == "/healthz" && (parts.method == Method::GET || parts.method == Method::HEAD) {
             return healthy();
@@ -68,28 +72,34 @@ impl App {
         let body = match body {
             Ok(body) => body,
             Err(BodyFailure::TooLarge) => {
-                return if alibaba {
-                    alibaba_reply(self.alibaba.too_large(&parts.headers))
+                let r = if alibaba {
+                    FrontReply::Alibaba(self.alibaba.too_large(&parts.headers))
                 } else {
-                    reply(self.tencent.too_large())
+                    FrontReply::Tencent(self.tencent.too_large())
                 };
+                return self.audited(r, &parts.headers, arrived, peer).await;
             }
             Err(BodyFailure::TimedOut) => {
                 let secs = self.body_timeout.as_secs();
-                let mut resp = if alibaba {
-                    alibaba_reply(self.alibaba.body_timeout(&parts.headers, secs))
+                let r = if alibaba {
+                    FrontReply::Alibaba(self.alibaba.body_timeout(&parts.headers, secs))
                 } else {
-                    reply(self.tencent.body_timeout(secs))
+                    FrontReply::Tencent(self.tencent.body_timeout(secs))
                 };
+                let mut resp = self.audited(r, &parts.headers, arrived, peer).await;
                 // The rest of the body may still be on its way: this connection cannot be reused.
                 resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
                 return resp;
             }
         };
-        if alibaba {
-            return alibaba_reply(self.alibaba.handle(&parts.method, query, &parts.headers, &body).await);
-        }
-        reply(self.tencent.handle(&parts.method, query, &parts.headers, &body, Some(peer)).await)
+        let r = if let Some(refused) = self.refused_unaudited(alibaba, &parts.headers) {
+            refused
+        } else if alibaba {
+            FrontReply::Alibaba(self.alibaba.handle(&parts.method, query, &parts.headers, &body).await)
+        } else {
+            FrontReply::Tencent(self.tencent.handle(&parts.method, query, &parts.headers, &body, Some(peer)).await)
+        };
+        self.audited(r, &parts.headers, arrived, peer).await
     }
 }
 
@@ -139,7 +149,7 @@ fn healthy() -> Response<Full<Bytes>> {
     resp
 }
 
-fn alibaba_reply(r: ferrokms_alibaba::Reply) -> Response<Full<Bytes>> {
+pub(crate) fn alibaba_reply(r: ferrokms_alibaba::Reply) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(r.body)));
     *resp.status_mut() = r.status;
     resp.headers_mut().insert(header::CONTENT_TYPE, r.content_type);
@@ -149,7 +159,7 @@ fn alibaba_reply(r: ferrokms_alibaba::Reply) -> Response<Full<Bytes>> {
     resp
 }
 
-fn reply(r: Reply) -> Response<Full<Bytes>> {
+pub(crate) fn reply(r: Reply) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(r.body)));
     *resp.status_mut() = r.status;
     resp.headers_mut().insert(header::CONTENT_TYPE, Reply::content_type());

@@ -5,10 +5,12 @@
 //! - [`config`]: the configuration file.
 //! - [`datadir`]: the data directory (root key, database, bootstrap).
 //! - [`app`]: the application: `/healthz`, and every other request handed to the dialect it is for.
+//! - [`audit`]: the audit record of every request, durable before its answer.
 //! - [`background`]: due deletions and rotations.
 //! - [`listener`] (and its `conn` module): the accept loop, connection limits and timeouts, graceful shutdown.
 
 pub mod app;
+pub mod audit;
 pub mod background;
 pub mod config;
 mod conn;
@@ -168,6 +170,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let limits = listener::limits(&opts.file.http)?;
     let dir = datadir::open_with(&opts.data_dir, &opts.file.root_key.source, &opts.file.store.sqlite()).await?;
     let kms = kms(&dir, &opts.file)?;
+    let audit = audit::Audit::open(&opts.data_dir, &opts.file.audit, dir.root.as_ref())?;
     for note in bootstrap(&kms, dir.created).await? {
         tracing::info!("{note}");
     }
@@ -195,13 +198,20 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
             opts.file.alibaba.nonce_share_per_account,
         ),
     )
-    .with_body_timeout(limits.body_read);
+    .with_body_timeout(limits.body_read)
+    .with_audit(audit.clone());
     let app = Arc::new(app);
     let sweeper = app.clone();
     let every = Duration::from_secs(opts.file.background.interval_secs.max(1));
-    let background = background::spawn(kms, every, move || sweeper.sweep_replay_memory());
+    let background = background::spawn(kms, every, move || {
+        sweeper.sweep_replay_memory();
+        sweeper.tick_audit();
+    });
     let served = app::run(app, opts.listen, opts.file.tls.as_ref(), limits).await;
     background.stop(Duration::from_secs(5)).await;
+    if let Some(audit) = &audit {
+        audit.log.close().await;
+    }
     dir.store.close().await;
     if served.is_ok() {
         tracing::info!("shutdown complete: connections closed, store flushed");
