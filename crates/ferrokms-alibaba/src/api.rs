@@ -141,7 +141,8 @@ impl AlibabaApi {
         }
         match result {
             Ok((action, value)) => {
-                if let Some(id) = value.get("KeyId").and_then(|v| v.as_str()) {
+                let named = value.get("KeyId").or_else(|| value.get("KeyMetadata")?.get("KeyId"));
+                if let Some(id) = named.and_then(|v| v.as_str()) {
                     audit.key_id = Some(cut(id).to_owned());
                 }
                 audit.key_version = value.get("KeyVersionId").and_then(|v| v.as_str()).map(|v| cut(v).to_owned());
