@@ -87,7 +87,7 @@ impl Signer {
             Ok(_) => {
                 return Err(format!("{} does not match the sealed signing key", pub_path.display()));
             }
-            Err(_) => write_file(&pub_path, expected.as_bytes(), 0o644)
+            Err(_) => write_file(&pub_path, expected.as_bytes(), 0o600)
                 .map_err(|e| format!("cannot write {}: {e}", pub_path.display()))?,
         }
         Ok(signer)
