@@ -49,7 +49,7 @@ for round in $(seq "$rounds"); do
     done
     for i in 0 1; do
         echo "round=$round audit=${labels[$i]} bench $("$bin" bench --endpoint 127.0.0.1:${ports[$i]} --duration "$secs" \
-            --connections "$conns" --pid "${pids[$i]}" 2>&1 | tail -1)"
+            --connections "$conns" --server-pid "${pids[$i]}" 2>&1 | tail -1)"
     done
 done
 echo "audit records written: $(cat "$work"/kms0/audit/audit-*.jsonl | wc -l)"
