@@ -190,6 +190,11 @@ def test_rotate_root_online_then_retire(make_server):
     admin(s, "unseal", stdin=NEW_PASSPHRASE + "\n")
     _all_decrypt(kms, items)
     assert tea(ali, "Decrypt", CiphertextBlob=ali_blob)["Plaintext"] == "alibaba secret"
+    # The audit log's signing key moved with the root: the log still opens and verifies.
+    s.stop()
+    verify = subprocess.run([str(BIN), "audit", "verify", "--data-dir", str(s.data_dir)], capture_output=True,
+                            text=True, timeout=60)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
 def test_rotation_interrupted_by_kill9_resumes_at_start(make_server):

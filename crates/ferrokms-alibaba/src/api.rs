@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use ferrokms_audit::{Outcome, cut};
 use ferrokms_core::model::{AccountId, Region, Scope};
 use ferrokms_core::quota::RateLimiter;
 use ferrokms_core::service::Kms;
@@ -41,6 +42,8 @@ pub struct Reply {
     pub retry_after: Option<HeaderValue>,
     /// The body.
     pub body: Vec<u8>,
+    /// What the audit record says of the request.
+    pub audit: Outcome,
 }
 
 fn header<K: AsHeaderName>(headers: &HeaderMap, name: K) -> Option<&str> {
@@ -91,13 +94,26 @@ impl AlibabaApi {
     /// The reply for a body over the size limit.
     pub fn too_large(&self, headers: &HeaderMap) -> Reply {
         let e = ApiError::invalid("body", "the request body is too large");
-        error_reply(Format::Json, headers, &e)
+        error_reply(Format::Json, headers, &e, Outcome::default())
+    }
+
+    /// The reply for a request refused because its audit record cannot be written: 503
+    /// `ServiceUnavailableTemporary`. An action that changes state may have taken effect (as
+    /// after a timeout).
+    pub fn audit_unavailable(&self, headers: &HeaderMap) -> Reply {
+        let e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailableTemporary",
+            "The request was refused: its audit record cannot be written. An action that changes state may have \
+             taken effect.",
+        );
+        error_reply(Format::Json, headers, &e, Outcome::default())
     }
 
     /// The reply to every request while the service is sealed: 503 (given before
     /// authentication: the credentials are sealed too).
     pub fn sealed(&self, headers: &HeaderMap) -> Reply {
-        error_reply(Format::Json, headers, &ApiError::from(ferrokms_core::Error::Sealed))
+        error_reply(Format::Json, headers, &ApiError::from(ferrokms_core::Error::Sealed), Outcome::default())
     }
 
     /// The reply for a body that did not arrive within `secs` seconds of the request head:
@@ -108,7 +124,7 @@ impl AlibabaApi {
             "RequestTimeout",
             format!("The request body did not arrive within {secs} seconds of its headers."),
         );
-        error_reply(Format::Json, headers, &e)
+        error_reply(Format::Json, headers, &e, Outcome::default())
     }
 
     /// Answers one request.
@@ -116,21 +132,38 @@ impl AlibabaApi {
         let content_type = header(headers, CONTENT_TYPE);
         let params = match Params::new(query, body, content_type) {
             Ok(p) => p,
-            Err(e) => return error_reply(Format::Json, headers, &ApiError::invalid("parameters", &e)),
+            Err(e) => {
+                return error_reply(Format::Json, headers, &ApiError::invalid("parameters", &e), Outcome::default());
+            }
         };
         let format = match params.get("Format") {
             Some(f) if f.eq_ignore_ascii_case("xml") => Format::Xml,
             _ => Format::Json,
         };
-        let request_id = ferrokms_core::model::request_id();
-        match self.answer(method, headers, body, &params).await {
-            Ok((action, value)) => Reply {
-                status: StatusCode::OK,
-                content_type: HeaderValue::from_static(format.content_type()),
-                retry_after: None,
-                body: render::body(format, action, value, &request_id),
-            },
-            Err(e) => error_reply(format, headers, &e),
+        let mut audit = Outcome::default();
+        let result = self.answer(method, headers, body, &params, &mut audit).await;
+        if audit.key_id.is_none() {
+            audit.key_id = params.get("KeyId").map(|id| cut(id).to_owned());
+        }
+        match result {
+            Ok((action, value)) => {
+                let named = value.get("KeyId").or_else(|| value.get("KeyMetadata")?.get("KeyId"));
+                if let Some(id) = named.and_then(|v| v.as_str()) {
+                    audit.key_id = Some(cut(id).to_owned());
+                }
+                audit.key_version = value.get("KeyVersionId").and_then(|v| v.as_str()).map(|v| cut(v).to_owned());
+                audit.request_id = ferrokms_core::model::request_id();
+                audit.status = StatusCode::OK.as_u16();
+                audit.code = "OK";
+                Reply {
+                    status: StatusCode::OK,
+                    content_type: HeaderValue::from_static(format.content_type()),
+                    retry_after: None,
+                    body: render::body(format, action, value, &audit.request_id),
+                    audit,
+                }
+            }
+            Err(e) => error_reply(format, headers, &e, audit),
         }
     }
 
@@ -140,6 +173,7 @@ impl AlibabaApi {
         headers: &HeaderMap,
         body: &[u8],
         params: &Params,
+        audit: &mut Outcome,
     ) -> Result<(&'static str, serde_json::Map<String, serde_json::Value>), ApiError> {
         if *method != Method::POST && *method != Method::GET {
             return Err(ApiError::new(StatusCode::FORBIDDEN, "UnsupportedHTTPMethod", "Use POST or GET."));
@@ -148,15 +182,19 @@ impl AlibabaApi {
             // The signature sorts parameters: with a name twice, which value counts is unsigned.
             return Err(ApiError::invalid(name, "given more than once"));
         }
-        if header(headers, X_ACS_ACTION).or_else(|| params.get("Action")).is_none_or(str::is_empty) {
+        let Some(given) = header(headers, X_ACS_ACTION).or_else(|| params.get("Action")).filter(|a| !a.is_empty())
+        else {
             return Err(ApiError::missing("Action"));
-        }
+        };
+        audit.set_action(actions::lookup(given), given);
         let req = HttpRequest { method: method.as_str(), headers, body };
-        let verified = self.authenticate(&req, params).await?;
+        let verified = self.authenticate(&req, params, audit).await?;
+        audit.account = Some(verified.account.0);
         // Only what the signature covers may steer the request: ACS3/ACS4 sign the x-acs-*
         // headers and the host; the RPC signature covers the parameters and nothing else.
         let rpc = matches!(verified.scheme, Scheme::RpcV1 { .. });
         let action_name = signed(headers, params, rpc, &X_ACS_ACTION, "Action")?.unwrap_or_default();
+        audit.set_action(actions::lookup(action_name), action_name);
         match signed(headers, params, rpc, &X_ACS_VERSION, "Version")? {
             Some(VERSION) => {}
             None => return Err(ApiError::missing("Version")),
@@ -240,10 +278,16 @@ impl AlibabaApi {
     }
 
     /// Verifies the signature and the timestamp.
-    async fn authenticate(&self, req: &HttpRequest<'_>, params: &Params) -> Result<Verified, ApiError> {
+    async fn authenticate(
+        &self,
+        req: &HttpRequest<'_>,
+        params: &Params,
+        audit: &mut Outcome,
+    ) -> Result<Verified, ApiError> {
         let claimed = sign::claimed(req, params).map_err(sign_error)?.ok_or_else(|| {
             ApiError::new(StatusCode::BAD_REQUEST, "IncompleteSignature", "The request is not signed.")
         })?;
+        audit.access_key_id = Some(cut(&claimed.access_key_id).to_owned());
         let credential = self.kms.credential(&claimed.access_key_id).await?.ok_or_else(|| {
             ApiError::new(StatusCode::NOT_FOUND, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
         })?;
@@ -345,14 +389,17 @@ fn sign_error(e: SignError) -> ApiError {
     }
 }
 
-fn error_reply(format: Format, headers: &HeaderMap, e: &ApiError) -> Reply {
-    let request_id = ferrokms_core::model::request_id();
+fn error_reply(format: Format, headers: &HeaderMap, e: &ApiError, mut audit: Outcome) -> Reply {
+    audit.request_id = ferrokms_core::model::request_id();
+    audit.status = e.status.as_u16();
+    audit.code = e.code;
     let host = header(headers, HOST).unwrap_or_default();
     Reply {
         status: e.status,
         content_type: HeaderValue::from_static(format.content_type()),
         retry_after: (e.code == "Throttling").then(|| HeaderValue::from_static("1")),
-        body: render::error_body(format, &request_id, host, e.code, &e.message),
+        body: render::error_body(format, &audit.request_id, host, e.code, &e.message),
+        audit,
     }
 }
 

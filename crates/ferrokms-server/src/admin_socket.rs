@@ -65,6 +65,8 @@ struct Roots {
 pub struct Admin {
     dir: PathBuf,
     retire_grace: u64,
+    /// The audit directory, whose signing key is sealed under the root too.
+    audit_dir: Option<PathBuf>,
     kms: Arc<Kms>,
     roots: tokio::sync::Mutex<Roots>,
     reseal: parking_lot::Mutex<ResealStatus>,
@@ -87,11 +89,38 @@ impl Admin {
         Arc::new(Self {
             dir: dir.to_path_buf(),
             retire_grace,
+            audit_dir: None,
             kms,
             roots: tokio::sync::Mutex::new(Roots { meta, unlocked }),
             reseal: parking_lot::Mutex::new(ResealStatus::default()),
             on_first_unseal: parking_lot::Mutex::new(None),
         })
+    }
+
+    /// Names the audit directory: its sealed signing key moves with the root too.
+    #[must_use]
+    pub fn with_audit_dir(self: Arc<Self>, dir: Option<PathBuf>) -> Arc<Self> {
+        match Arc::try_unwrap(self) {
+            Ok(mut admin) => {
+                admin.audit_dir = dir;
+                Arc::new(admin)
+            }
+            Err(shared) => shared,
+        }
+    }
+
+    /// Re-seals the audit signing key under the active root (part of every re-seal pass).
+    fn reseal_audit_key(&self) -> Result<(), String> {
+        let Some(dir) = &self.audit_dir else { return Ok(()) };
+        let ring = self.kms.keyring().map_err(|e| e.to_string())?;
+        ferrokms_audit::signer::reseal(dir, &*ring)
+    }
+
+    /// The root the audit signing key is sealed under, if there is one.
+    fn audit_key_root(&self) -> Result<Option<u32>, String> {
+        let Some(dir) = &self.audit_dir else { return Ok(None) };
+        let ring = self.kms.keyring().map_err(|e| e.to_string())?;
+        Ok(ferrokms_audit::signer::sealed_key(dir)?.and_then(|k| ring.sealed_by(&k)).map(|id| id.0))
     }
 
     /// Runs `f` when the service is unsealed through the socket (it started sealed).
@@ -118,6 +147,13 @@ impl Admin {
         }
         let this = self.clone();
         tokio::spawn(async move {
+            let audit_key = {
+                let this = this.clone();
+                tokio::task::spawn_blocking(move || this.reseal_audit_key()).await.unwrap_or(Ok(()))
+            };
+            if let Err(e) = audit_key {
+                tracing::error!(error = %e, "cannot re-seal the audit signing key");
+            }
             let result = this.kms.reseal_pass().await;
             let mut status = this.reseal.lock();
             status.running = false;
@@ -247,7 +283,10 @@ impl Admin {
         if self.reseal.lock().running {
             return Err("a re-seal pass is running: retire when it is done".into());
         }
-        let counts = self.kms.sealed_counts().await.map_err(|e| e.to_string())?;
+        let mut counts = self.kms.sealed_counts().await.map_err(|e| e.to_string())?;
+        if let Some(root) = self.audit_key_root()? {
+            *counts.remaining.entry(root).or_default() += 1; // the audit signing key
+        }
         if counts.unknown > 0 {
             return Err(format!("{} stored values name no root of the ring; nothing retired", counts.unknown));
         }

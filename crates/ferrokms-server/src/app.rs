@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
+use crate::audit::{Arrival, Audit, FrontReply};
 use crate::config::TlsConfig;
 use crate::conn::Handler;
 use crate::listener::{self, Limits};
@@ -24,15 +25,26 @@ use crate::listener::{self, Limits};
 /// The two dialect fronts and the body-read limit.
 pub struct App {
     kms: Arc<Kms>,
-    tencent: TencentApi,
-    alibaba: AlibabaApi,
+    pub(crate) tencent: TencentApi,
+    pub(crate) alibaba: AlibabaApi,
     body_timeout: Duration,
+    /// The audit log (see `audit`), once open: at start, or at the first unseal of a sealed start.
+    pub(crate) audit: Arc<OnceLock<Arc<Audit>>>,
+    /// Whether it is enabled (requests are refused while it should be open and is not).
+    pub(crate) audit_wanted: bool,
 }
 
 impl App {
     /// The application over the two dialect fronts of `kms`; request bodies get 10 s.
     pub fn new(kms: Arc<Kms>, tencent: TencentApi, alibaba: AlibabaApi) -> Self {
-        Self { kms, tencent, alibaba, body_timeout: Duration::from_secs(10) }
+        Self {
+            kms,
+            tencent,
+            alibaba,
+            body_timeout: Duration::from_secs(10),
+            audit: Arc::default(),
+            audit_wanted: false,
+        }
     }
 
     /// Drops the expired entries of both fronts' replay memory (run by the background pass).
@@ -50,6 +62,7 @@ impl App {
 
     /// Answers one request that came over a connection from `peer`.
     pub async fn answer(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        let arrived = Arrival::now();
         let (mut parts, body) = req.into_parts();
         if parts.method == Method::GET || parts.method == Method::HEAD {
             match parts.uri.path() {
@@ -74,36 +87,41 @@ impl App {
         let body = match body {
             Ok(body) => body,
             Err(BodyFailure::TooLarge) => {
-                return if alibaba {
-                    alibaba_reply(self.alibaba.too_large(&parts.headers))
+                let r = if alibaba {
+                    FrontReply::Alibaba(self.alibaba.too_large(&parts.headers))
                 } else {
-                    reply(self.tencent.too_large())
+                    FrontReply::Tencent(self.tencent.too_large())
                 };
+                return self.audited(r, &parts.headers, arrived, peer).await;
             }
             Err(BodyFailure::TimedOut) => {
                 let secs = self.body_timeout.as_secs();
-                let mut resp = if alibaba {
-                    alibaba_reply(self.alibaba.body_timeout(&parts.headers, secs))
+                let r = if alibaba {
+                    FrontReply::Alibaba(self.alibaba.body_timeout(&parts.headers, secs))
                 } else {
-                    reply(self.tencent.body_timeout(secs))
+                    FrontReply::Tencent(self.tencent.body_timeout(secs))
                 };
+                let mut resp = self.audited(r, &parts.headers, arrived, peer).await;
                 // The rest of the body may still be on its way: this connection cannot be reused.
                 resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
                 return resp;
             }
         };
         // Sealed: nothing can be checked (the credentials are sealed too) nor served.
-        if self.kms.is_sealed() {
-            return if alibaba {
-                alibaba_reply(self.alibaba.sealed(&parts.headers))
+        let r = if self.kms.is_sealed() {
+            if alibaba {
+                FrontReply::Alibaba(self.alibaba.sealed(&parts.headers))
             } else {
-                reply(self.tencent.sealed())
-            };
-        }
-        if alibaba {
-            return alibaba_reply(self.alibaba.handle(&parts.method, query, &parts.headers, &body).await);
-        }
-        reply(self.tencent.handle(&parts.method, query, &parts.headers, &body, Some(peer)).await)
+                FrontReply::Tencent(self.tencent.sealed())
+            }
+        } else if let Some(refused) = self.refused_unaudited(alibaba, &parts.headers) {
+            refused
+        } else if alibaba {
+            FrontReply::Alibaba(self.alibaba.handle(&parts.method, query, &parts.headers, &body).await)
+        } else {
+            FrontReply::Tencent(self.tencent.handle(&parts.method, query, &parts.headers, &body, Some(peer)).await)
+        };
+        self.audited(r, &parts.headers, arrived, peer).await
     }
 }
 
@@ -167,7 +185,7 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
     resp
 }
 
-fn alibaba_reply(r: ferrokms_alibaba::Reply) -> Response<Full<Bytes>> {
+pub(crate) fn alibaba_reply(r: ferrokms_alibaba::Reply) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(r.body)));
     *resp.status_mut() = r.status;
     resp.headers_mut().insert(header::CONTENT_TYPE, r.content_type);
@@ -177,7 +195,7 @@ fn alibaba_reply(r: ferrokms_alibaba::Reply) -> Response<Full<Bytes>> {
     resp
 }
 
-fn reply(r: Reply) -> Response<Full<Bytes>> {
+pub(crate) fn reply(r: Reply) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(r.body)));
     *resp.status_mut() = r.status;
     resp.headers_mut().insert(header::CONTENT_TYPE, Reply::content_type());

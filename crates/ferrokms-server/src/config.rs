@@ -53,6 +53,9 @@ pub struct FileConfig {
     /// The administration socket.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// The audit log.
+    #[serde(default)]
+    pub audit: AuditConfig,
 }
 
 /// `[admin]`.
@@ -83,6 +86,54 @@ impl AdminConfig {
     /// The socket path for the data directory `dir`.
     pub fn socket_path(&self, dir: &std::path::Path) -> PathBuf {
         self.socket.clone().unwrap_or_else(|| dir.join(crate::admin_socket::SOCKET))
+    }
+}
+
+/// `[audit]`: one hash-chained record per request, durable before its answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Whether requests are audited.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Refuse requests whose record cannot be written (else: log a warning and answer).
+    #[serde(default = "yes")]
+    pub fail_closed: bool,
+    /// The audit directory [default: `<data-dir>/audit`].
+    pub dir: Option<PathBuf>,
+    /// Size at which a file is ended and the next begun, bytes.
+    #[serde(default = "audit_file_bytes")]
+    pub max_file_bytes: u64,
+    /// Most records between two signed checkpoints.
+    #[serde(default = "checkpoint_records")]
+    pub checkpoint_records: u64,
+    /// Longest time records stay without a checkpoint, seconds (checked by the background pass).
+    #[serde(default = "sixty")]
+    pub checkpoint_interval_secs: u64,
+    /// Also write every record to standard output once it is durable.
+    #[serde(default)]
+    pub stdout: bool,
+}
+
+fn audit_file_bytes() -> u64 {
+    64 << 20
+}
+
+fn checkpoint_records() -> u64 {
+    10_000
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            fail_closed: true,
+            dir: None,
+            max_file_bytes: audit_file_bytes(),
+            checkpoint_records: checkpoint_records(),
+            checkpoint_interval_secs: sixty(),
+            stdout: false,
+        }
     }
 }
 

@@ -6,11 +6,13 @@
 //! - [`datadir`]: the data directory (root keys, database).
 //! - [`admin_socket`]: unseal, seal and root rotation of a running server, over a local socket.
 //! - [`app`]: the application: `/healthz`, and every other request handed to the dialect it is for.
+//! - [`audit`]: the audit record of every request, durable before its answer.
 //! - [`background`]: due deletions and rotations.
 //! - [`listener`] (and its `conn` module): the accept loop, connection limits and timeouts, graceful shutdown.
 
 pub mod admin_socket;
 pub mod app;
+pub mod audit;
 pub mod background;
 pub mod config;
 mod conn;
@@ -174,34 +176,6 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let limits = listener::limits(&opts.file.http)?;
     let dir = datadir::open_with(&opts.data_dir, &opts.file.root_key, &opts.file.store.sqlite()).await?;
     let kms = kms(&dir, &opts.file)?;
-    let admin = admin_socket::Admin::new(
-        &dir.path,
-        kms.clone(),
-        dir.meta.clone(),
-        dir.unlocked.clone(),
-        opts.file.admin.retire_grace_secs,
-    );
-    if kms.is_sealed() {
-        tracing::warn!(
-            "sealed: {} is not set; every request is refused until `ferrokms admin unseal --data-dir {}`",
-            datadir::PASSPHRASE_ENV,
-            dir.path.display()
-        );
-        admin.on_first_unseal(|kms| {
-            tokio::spawn(async move {
-                match bootstrap(&kms, false).await {
-                    Ok(notes) => notes.iter().for_each(|n| tracing::info!("{n}")),
-                    Err(e) => tracing::error!(error = %e, "bootstrap after unseal failed"),
-                }
-            });
-        });
-    } else {
-        for note in bootstrap(&kms, dir.created).await? {
-            tracing::info!("{note}");
-        }
-    }
-    let socket = admin_socket::serve(admin.clone(), &opts.file.admin.socket_path(&dir.path))?;
-    admin.resume_resealing().await;
     let skew = opts.file.max_clock_skew_secs.unwrap_or(300);
     let default_region = Region::from_alibaba(&opts.file.alibaba.default_region)
         .ok_or_else(|| format!("alibaba.default_region: unknown region {}", opts.file.alibaba.default_region))?;
@@ -227,15 +201,63 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
             opts.file.alibaba.nonce_share_per_account,
         ),
     )
-    .with_body_timeout(limits.body_read);
+    .with_body_timeout(limits.body_read)
+    .expecting_audit(opts.file.audit.enabled);
     let app = Arc::new(app);
+    let audit_dir = opts.file.audit.enabled.then(|| audit::dir(&dir.path, &opts.file.audit));
+    let admin = admin_socket::Admin::new(
+        &dir.path,
+        kms.clone(),
+        dir.meta.clone(),
+        dir.unlocked.clone(),
+        opts.file.admin.retire_grace_secs,
+    )
+    .with_audit_dir(audit_dir);
+    if kms.is_sealed() {
+        tracing::warn!(
+            "sealed: {} is not set; every request is refused until `ferrokms admin unseal --data-dir {}`",
+            datadir::PASSPHRASE_ENV,
+            dir.path.display()
+        );
+        // The audit log opens once its signing key can be unsealed; until then the refusals
+        // of a sealed server are not audited (docs/security.md).
+        let (app, data_dir, cfg) = (app.clone(), dir.path.clone(), opts.file.audit.clone());
+        admin.on_first_unseal(move |kms| {
+            match kms.keyring().map_err(|e| e.to_string()).and_then(|ring| audit::Audit::open(&data_dir, &cfg, &*ring))
+            {
+                Ok(log) => app.set_audit(log),
+                Err(e) => tracing::error!(error = %e, "the audit log cannot be opened: requests are refused"),
+            }
+            tokio::spawn(async move {
+                match bootstrap(&kms, false).await {
+                    Ok(notes) => notes.iter().for_each(|n| tracing::info!("{n}")),
+                    Err(e) => tracing::error!(error = %e, "bootstrap after unseal failed"),
+                }
+            });
+        });
+    } else {
+        let ring = kms.keyring().map_err(|e| e.to_string())?;
+        app.set_audit(audit::Audit::open(&dir.path, &opts.file.audit, &*ring)?);
+        for note in bootstrap(&kms, dir.created).await? {
+            tracing::info!("{note}");
+        }
+    }
+    let socket = admin_socket::serve(admin.clone(), &opts.file.admin.socket_path(&dir.path))?;
+    admin.resume_resealing().await;
     let sweeper = app.clone();
     let every = Duration::from_secs(opts.file.background.interval_secs.max(1));
-    let background = background::spawn(kms, every, move || sweeper.sweep_replay_memory());
+    let background = background::spawn(kms, every, move || {
+        sweeper.sweep_replay_memory();
+        sweeper.tick_audit();
+    });
+    let app_audit = app.audit_handle();
     let served = app::run(app, opts.listen, opts.file.tls.as_ref(), limits).await;
     background.stop(Duration::from_secs(5)).await;
     socket.abort();
     let _ = std::fs::remove_file(opts.file.admin.socket_path(&dir.path));
+    if let Some(audit) = app_audit.get() {
+        audit.log.close().await;
+    }
     dir.store.close().await;
     if served.is_ok() {
         tracing::info!("shutdown complete: connections closed, store flushed");

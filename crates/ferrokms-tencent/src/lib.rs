@@ -24,6 +24,7 @@ pub mod tc3;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use ferrokms_audit::Outcome;
 use ferrokms_core::model::{AccountId, Region, Scope};
 use ferrokms_core::quota::RateLimiter;
 use ferrokms_core::replay::{Seen, SeenRequests};
@@ -82,6 +83,8 @@ pub struct Reply {
     pub status: StatusCode,
     /// The JSON body.
     pub body: Vec<u8>,
+    /// What the audit record says of the request.
+    pub audit: Outcome,
 }
 
 impl Reply {
@@ -146,20 +149,32 @@ impl TencentApi {
     /// The reply to every request while the service is sealed (given before authentication:
     /// the credentials are sealed too).
     pub fn sealed(&self) -> Reply {
-        render(Err(ApiError::from(ferrokms_core::Error::Sealed)))
+        render(Err(ApiError::from(ferrokms_core::Error::Sealed)), Outcome::default())
     }
 
     /// The reply for a body larger than [`MAX_BODY`].
     pub fn too_large(&self) -> Reply {
-        render(Err(too_large_error()))
+        render(Err(too_large_error()), Outcome::default())
+    }
+
+    /// The reply for a request refused because its audit record cannot be written: an action
+    /// that changes state may have taken effect (as after a timeout).
+    pub fn audit_unavailable(&self) -> Reply {
+        let e = ApiError::new(
+            "InternalError",
+            "The request was refused: its audit record cannot be written. An action that changes state may have \
+             taken effect.",
+        );
+        render(Err(e), Outcome::default())
     }
 
     /// The reply for a body that did not arrive within `secs` seconds of the request head.
     pub fn body_timeout(&self, secs: u64) -> Reply {
-        render(Err(ApiError::new(
+        let e = ApiError::new(
             "InvalidRequest",
             format!("The request body did not arrive within {secs} seconds of its headers."),
-        )))
+        );
+        render(Err(e), Outcome::default())
     }
 
     /// Answers one request; `peer` is the address of the connection it came over.
@@ -171,10 +186,16 @@ impl TencentApi {
         body: &[u8],
         peer: Option<SocketAddr>,
     ) -> Reply {
+        let mut audit = Outcome::default();
         if Self::is_v1(query, headers, body) {
-            return render(self.answer_v1(method, query, headers, body).await);
+            let result = self.answer_v1(method, query, headers, body, &mut audit).await;
+            return render(result, audit);
         }
-        render(self.answer(method, query, headers, body, peer).await)
+        let result = self.answer(method, query, headers, body, peer, &mut audit).await;
+        if audit.key_id.is_none() && *method == Method::POST {
+            audit.key_id = key_param(body);
+        }
+        render(result, audit)
     }
 
     async fn answer(
@@ -184,6 +205,7 @@ impl TencentApi {
         headers: &HeaderMap,
         body: &[u8],
         peer: Option<SocketAddr>,
+        audit: &mut Outcome,
     ) -> Result<Answer, ApiError> {
         if body.len() > MAX_BODY {
             return Err(too_large_error());
@@ -197,13 +219,19 @@ impl TencentApi {
             }
         };
         let action_name = header_str(headers, &names::X_TC_ACTION).ok_or_else(|| ApiError::missing("Action"))?;
-        let verified = self.authenticate(method_name, query, headers, body, peer).await?;
+        audit.set_action(lookup(action_name), action_name);
+        let verified = self.authenticate(method_name, query, headers, body, peer, audit).await?;
+        audit.account = Some(verified.account.0);
         let json = match *method {
             Method::GET => std::borrow::Cow::Owned(query::to_json(query)?),
             _ => std::borrow::Cow::Borrowed(body),
         };
         let (version, region) = (header_str(headers, &names::X_TC_VERSION), header_str(headers, &names::X_TC_REGION));
-        self.execute(verified.account, Some(&verified), action_name, version, region, &json).await
+        let out = self.execute(verified.account, Some(&verified), action_name, (version, region), &json, audit).await;
+        if audit.key_id.is_none() && *method == Method::GET {
+            audit.key_id = key_param(&json);
+        }
+        out
     }
 
     /// Checks the version and region, then runs the action for an authenticated account (with
@@ -213,9 +241,9 @@ impl TencentApi {
         account: AccountId,
         tc3: Option<&Authenticated>,
         action_name: &str,
-        version: Option<&str>,
-        region: Option<&str>,
+        (version, region): (Option<&str>, Option<&str>),
         json: &[u8],
+        audit: &mut Outcome,
     ) -> Result<Answer, ApiError> {
         match version {
             None | Some("") => return Err(ApiError::missing("Version")),
@@ -239,13 +267,18 @@ impl TencentApi {
         if let Some(verified) = tc3 {
             self.bind_signature(verified, action)?;
         }
-        let ctx = actions::Ctx { kms: &self.kms, scope: Scope { account, region } };
-        actions::dispatch(&ctx, action, json).await.unwrap_or_else(|| {
+        let ctx = actions::Ctx { kms: &self.kms, scope: Scope { account, region }, key: Default::default() };
+        let out = actions::dispatch(&ctx, action, json).await.unwrap_or_else(|| {
             Err(ApiError::new(
                 "UnsupportedOperation",
                 format!("The action `{action}` is not supported by this ferrokms version (see docs/compatibility.md)."),
             ))
-        })
+        });
+        if let Some((id, version)) = ctx.key.get() {
+            audit.key_id = Some(id.to_string());
+            audit.key_version = version.map(|v| v.to_string());
+        }
+        out
     }
 
     /// The SDKs do not sign `X-TC-Action`: a signature is bound to the action it was first seen
@@ -297,6 +330,7 @@ impl TencentApi {
         headers: &HeaderMap,
         body: &[u8],
         peer: Option<SocketAddr>,
+        audit: &mut Outcome,
     ) -> Result<Authenticated, ApiError> {
         if !self.allow_unsigned_payload && header_str(headers, &names::X_TC_CONTENT_SHA256) == Some("UNSIGNED-PAYLOAD")
         {
@@ -309,6 +343,7 @@ impl TencentApi {
             || ApiError::new("AuthFailure.InvalidAuthorization", "The Authorization header is missing or malformed.");
         let value = header_str(headers, AUTHORIZATION).ok_or_else(invalid_auth)?;
         let auth = tc3::parse_authorization(value).map_err(|_| invalid_auth())?;
+        audit.access_key_id = Some(ferrokms_audit::cut(auth.secret_id).to_owned());
         let timestamp = header_str(headers, &names::X_TC_TIMESTAMP).ok_or_else(|| ApiError::missing("Timestamp"))?;
         let timestamp: i64 = timestamp
             .parse()
@@ -352,6 +387,7 @@ impl TencentApi {
         query: &str,
         headers: &HeaderMap,
         body: &[u8],
+        audit: &mut Outcome,
     ) -> Result<Answer, ApiError> {
         if body.len() > MAX_BODY {
             return Err(too_large_error());
@@ -369,10 +405,17 @@ impl TencentApi {
             }
         };
         let params = sign_v1::Params::parse(raw)?;
+        audit.access_key_id = params.get("SecretId").map(|id| ferrokms_audit::cut(id).to_owned());
+        if let Some(name) = params.get("Action") {
+            audit.set_action(lookup(name), name);
+        }
+        audit.key_id = params.get("KeyId").map(|id| ferrokms_audit::cut(id).to_owned());
         let account = self.authenticate_v1(method_name, headers, &params).await?;
+        audit.account = Some(account.0);
         let action_name = params.get("Action").filter(|a| !a.is_empty()).ok_or_else(|| ApiError::missing("Action"))?;
         let json = query::pairs_to_json(params.action_parameters())?;
-        self.execute(account, None, action_name, params.get("Version"), params.get("Region"), &json).await
+        let (version, region) = (params.get("Version"), params.get("Region"));
+        self.execute(account, None, action_name, (version, region), &json, audit).await
     }
 
     async fn authenticate_v1(
@@ -397,7 +440,30 @@ fn too_large_error() -> ApiError {
     ApiError::new("RequestSizeLimitExceeded", format!("The request body is larger than {MAX_BODY} bytes."))
 }
 
-fn render(result: Result<Answer, ApiError>) -> Reply {
-    let answer = result.unwrap_or_else(|e| Answer::from(json!({ "Error": { "Code": e.code, "Message": e.message } })));
-    Reply { status: StatusCode::OK, body: answer.finish(&ferrokms_core::model::request_id()) }
+fn render(result: Result<Answer, ApiError>, mut audit: Outcome) -> Reply {
+    let answer = match result {
+        Ok(answer) => {
+            audit.code = "OK";
+            answer
+        }
+        Err(e) => {
+            audit.code = e.code;
+            Answer::from(json!({ "Error": { "Code": e.code, "Message": e.message } }))
+        }
+    };
+    audit.request_id = ferrokms_core::model::request_id();
+    audit.status = StatusCode::OK.as_u16();
+    Reply { status: StatusCode::OK, body: answer.finish(&audit.request_id), audit }
+}
+
+/// The `KeyId` a JSON body gives, for the audit record of a request whose action did not
+/// resolve a key (refused, or an action without one). Only other fields' values are skipped.
+fn key_param(json: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct KeyParam<'a> {
+        #[serde(rename = "KeyId", borrow)]
+        key_id: Option<std::borrow::Cow<'a, str>>,
+    }
+    let p: KeyParam<'_> = serde_json::from_slice(json).ok()?;
+    p.key_id.map(|id| ferrokms_audit::cut(&id).to_owned())
 }

@@ -1,6 +1,8 @@
-//! `ferrokms`: the server (`serve`), its administration (`admin`) and its load tool (`bench`).
+//! `ferrokms`: the server (`serve`), its administration (`admin`), its audit log check
+//! (`audit verify`) and its load tool (`bench`).
 
 mod admin;
+mod audit;
 mod bench;
 
 use std::net::SocketAddr;
@@ -42,6 +44,8 @@ enum Command {
     /// Manage accounts and access keys in a data directory; unseal, seal and rotate the root key
     /// of a running server.
     Admin(admin::AdminArgs),
+    /// Check the audit log (`audit verify`).
+    Audit(audit::AuditArgs),
     /// Drive a running server with signed requests and report requests/s and latency.
     Bench(bench::BenchArgs),
 }
@@ -78,6 +82,7 @@ fn main() -> std::process::ExitCode {
                 ferrokms_server::serve(opts).await
             }
             Command::Admin(args) => admin::run(args).await,
+            Command::Audit(args) => audit::run(args),
             Command::Bench(args) => bench::run(args).await,
         }
     });

@@ -45,6 +45,7 @@ pub(super) async fn encrypt(ctx: &Ctx<'_>, body: &[u8]) -> Answered {
     }
     let context = context(&r.encryption_context, "EncryptionContext")?;
     let out = ctx.kms.encrypt(&ctx.scope, id, &plaintext, PayloadKind::Bytes, &context).await?;
+    ctx.used_key(out.key.id, None);
     Ok(Answer::of(&EncryptOut { ciphertext_blob: Base64(&out.blob), key_id: Shown(out.key.id) }))
 }
 
@@ -75,6 +76,7 @@ pub(super) async fn decrypt(ctx: &Ctx<'_>, body: &[u8]) -> Answered {
     let context = context(&r.encryption_context, "EncryptionContext")?;
     let wrap = public_key_wrap(&r.encryption_public_key, &r.encryption_algorithm)?;
     let mut out = ctx.kms.decrypt(&ctx.scope, &raw, &context).await?;
+    ctx.used_key(out.key.id, Some(out.version));
     if out.payload == PayloadKind::Text {
         // Sealed by the Alibaba dialect, whose Plaintext is a string (by its docs, base64 of the
         // data): the data are those bytes if it is base64, else the string's own bytes.

@@ -82,6 +82,7 @@ pub(super) async fn generate_data_key(ctx: &Ctx<'_>, body: &[u8]) -> Answered {
     };
     let hosted_with_tags = hosted.as_ref().is_some_and(|h| !h.tags.is_empty());
     let out = ctx.kms.generate_data_key(&ctx.scope, GenerateDataKey { key_id, len, context, wrap, hosted }).await?;
+    ctx.used_key(out.key_id, Some(out.key_version));
     let hosted = out.data_key_id.map(|id| HostedOut {
         data_key_id: Shown(id),
         tag_code: 0,

@@ -14,6 +14,8 @@ mod service;
 use ferrokms_core::model::Scope;
 use ferrokms_core::service::Kms;
 use serde_json::Value;
+use std::sync::OnceLock;
+use uuid::Uuid;
 
 use crate::answer::Answer;
 use crate::error::ApiError;
@@ -22,6 +24,22 @@ use crate::error::ApiError;
 pub(crate) struct Ctx<'a> {
     pub(crate) kms: &'a Kms,
     pub(crate) scope: Scope,
+    /// The key (and version) the action resolved, for the audit record.
+    pub(crate) key: OnceLock<(Uuid, Option<u32>)>,
+}
+
+impl Ctx<'_> {
+    /// Notes the key the action used, for the audit record.
+    pub(crate) fn used_key(&self, id: Uuid, version: Option<u32>) {
+        let _ = self.key.set((id, version));
+    }
+}
+
+/// The `KeyId` of an answer, if it names one (the actions that answer a JSON value).
+fn answered_key(ctx: &Ctx<'_>, v: &Value) -> Option<()> {
+    let id = v.get("KeyId").or_else(|| v.get("KeyMetadata")?.get("KeyId"))?.as_str()?.parse().ok()?;
+    ctx.used_key(id, None);
+    Some(())
 }
 
 pub(crate) type Outcome = Result<Value, ApiError>;
@@ -142,7 +160,14 @@ pub(crate) async fn dispatch(ctx: &Ctx<'_>, action: &str, body: &[u8]) -> Option
         "Encrypt" => crypto::encrypt(ctx, body).await,
         "Decrypt" => crypto::decrypt(ctx, body).await,
         "GenerateDataKey" => datakey::generate_data_key(ctx, body).await,
-        _ => return dispatch_value(ctx, action, body).await.map(|out| out.map(Answer::from)),
+        _ => {
+            return dispatch_value(ctx, action, body).await.map(|out| {
+                out.map(|v| {
+                    answered_key(ctx, &v);
+                    Answer::from(v)
+                })
+            });
+        }
     };
     Some(out)
 }
