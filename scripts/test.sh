@@ -9,6 +9,20 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "SoftHSM2 for the PKCS#11 root key tests (a fresh token directory per run)"
+if ! command -v softhsm2-util >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq softhsm2
+fi
+FERROKMS_TEST_PKCS11_MODULE=$(dpkg -L libsofthsm2 2>/dev/null | grep -m1 'libsofthsm2.so$' || true)
+for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do
+    [ -n "$FERROKMS_TEST_PKCS11_MODULE" ] || { [ -f "$m" ] && FERROKMS_TEST_PKCS11_MODULE=$m; }
+done
+[ -n "$FERROKMS_TEST_PKCS11_MODULE" ] || { echo "libsofthsm2.so not found" >&2; exit 1; }
+softhsm_dir="$PWD/target/softhsm"
+rm -rf "$softhsm_dir" && mkdir -p "$softhsm_dir/tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$softhsm_dir/tokens" > "$softhsm_dir/softhsm2.conf"
+export SOFTHSM2_CONF="$softhsm_dir/softhsm2.conf" FERROKMS_TEST_PKCS11_MODULE
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -30,9 +30,18 @@ pub struct AdminRequest {
     /// The passphrase (`unseal`; `rotate-root` to a passphrase root).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passphrase: Option<String>,
-    /// `rotate-root`: `file` or `passphrase`.
+    /// `rotate-root`: `file`, `passphrase` or `pkcs11`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// `rotate-root --to pkcs11`: the library, token and new key's labels (the server's PIN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// See `module`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_label: Option<String>,
+    /// See `module`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_label: Option<String>,
 }
 
 /// The answer.
@@ -67,6 +76,8 @@ pub struct Admin {
     retire_grace: u64,
     /// The audit directory, whose signing key is sealed under the root too.
     audit_dir: Option<PathBuf>,
+    /// The PKCS#11 PIN the server started with (for PKCS#11 roots).
+    secrets: Secrets,
     kms: Arc<Kms>,
     roots: tokio::sync::Mutex<Roots>,
     reseal: parking_lot::Mutex<ResealStatus>,
@@ -85,11 +96,18 @@ struct ResealStatus {
 
 impl Admin {
     /// The administration of `kms` over the data directory `dir` as it was opened.
-    pub fn new(dir: &Path, kms: Arc<Kms>, meta: Meta, unlocked: Option<Unlocked>, retire_grace: u64) -> Arc<Self> {
+    pub fn new(
+        dir: &Path,
+        kms: Arc<Kms>,
+        (meta, unlocked): (Meta, Option<Unlocked>),
+        secrets: Secrets,
+        retire_grace: u64,
+    ) -> Arc<Self> {
         Arc::new(Self {
             dir: dir.to_path_buf(),
             retire_grace,
             audit_dir: None,
+            secrets,
             kms,
             roots: tokio::sync::Mutex::new(Roots { meta, unlocked }),
             reseal: parking_lot::Mutex::new(ResealStatus::default()),
@@ -184,7 +202,26 @@ impl Admin {
                 Ok("sealed: every request is refused until `ferrokms admin unseal`".to_owned())
             }
             "unseal" => self.unseal(&mut roots, passphrase).await,
-            "rotate-root" => self.rotate(&mut roots, req.to.as_deref(), passphrase).await,
+            "rotate-root" => {
+                let how = match req.to.as_deref() {
+                    Some("file") => Ok(NewRoot::File),
+                    Some("passphrase") => {
+                        passphrase.ok_or("give the new passphrase".to_owned()).map(NewRoot::Passphrase)
+                    }
+                    Some("pkcs11") => match (req.module, req.token_label, req.key_label) {
+                        (Some(module), Some(token_label), Some(key_label)) => {
+                            Ok(NewRoot::Pkcs11 { module, token_label, key_label })
+                        }
+                        _ => Err("--to pkcs11 needs --module, --token-label and --key-label".to_owned()),
+                    },
+                    Some(other) => Err(format!("cannot rotate to a {other:?} root (file, passphrase or pkcs11)")),
+                    None => Err("say what the new root is: --to file, passphrase or pkcs11".to_owned()),
+                };
+                match how {
+                    Ok(how) => self.rotate(&mut roots, how).await,
+                    Err(e) => Err(e),
+                }
+            }
             "reseal" if self.kms.is_sealed() => Err("the service is sealed: unseal it first".to_owned()),
             "reseal" => {
                 self.spawn_reseal();
@@ -217,7 +254,7 @@ impl Admin {
         if roots.unlocked.is_some() && !self.kms.is_sealed() {
             return Ok("already unsealed".to_owned());
         }
-        let secrets = Secrets { passphrase };
+        let secrets = Secrets { passphrase, pkcs11_pin: self.secrets.pkcs11_pin.clone() };
         // Argon2 (64 MiB, 3 passes) and reading key files: off the async workers.
         let (dir, meta) = (self.dir.clone(), roots.meta.clone());
         let unlocked = tokio::task::spawn_blocking(move || roots::unlock(&dir, &meta, &secrets))
@@ -245,26 +282,16 @@ impl Admin {
         Ok("unsealed".to_owned())
     }
 
-    async fn rotate(
-        self: &Arc<Self>,
-        roots: &mut Roots,
-        to: Option<&str>,
-        passphrase: Option<Zeroizing<String>>,
-    ) -> Result<String, String> {
+    async fn rotate(self: &Arc<Self>, roots: &mut Roots, how: NewRoot) -> Result<String, String> {
         let Some(current) = roots.unlocked.clone().filter(|_| !self.kms.is_sealed()) else {
             return Err("the service is sealed: unseal it first".into());
         };
-        let how = match to {
-            Some("file") => NewRoot::File,
-            Some("passphrase") => NewRoot::Passphrase(passphrase.ok_or("give the new passphrase")?),
-            Some(other) => return Err(format!("cannot rotate to a {other:?} root (file or passphrase)")),
-            None => return Err("say what the new root is: --to file or --to passphrase".into()),
-        };
         let now = ferrokms_core::model::now();
-        let (dir, old) = (self.dir.clone(), roots.meta.clone());
-        let (meta, unlocked) = tokio::task::spawn_blocking(move || roots::rotate(&dir, &old, &current, how, now))
-            .await
-            .map_err(|_| "rotation was cancelled".to_owned())??;
+        let (dir, old, secrets) = (self.dir.clone(), roots.meta.clone(), self.secrets.clone());
+        let (meta, unlocked) =
+            tokio::task::spawn_blocking(move || roots::rotate(&dir, &old, &current, how, &secrets, now))
+                .await
+                .map_err(|_| "rotation was cancelled".to_owned())??;
         self.kms.install_keyring(unlocked.keyring());
         let active = meta.active;
         roots.meta = meta;

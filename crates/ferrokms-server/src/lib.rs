@@ -208,8 +208,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let admin = admin_socket::Admin::new(
         &dir.path,
         kms.clone(),
-        dir.meta.clone(),
-        dir.unlocked.clone(),
+        (dir.meta.clone(), dir.unlocked.clone()),
+        datadir::secrets(&opts.file.root_key)?,
         opts.file.admin.retire_grace_secs,
     )
     .with_audit_dir(audit_dir);

@@ -54,7 +54,8 @@ async fn rotation_reseals_everything_and_the_old_root_can_be_retired() {
     assert_eq!(kms.sealed_counts().await.unwrap().remaining.into_iter().collect::<Vec<_>>(), vec![(1, 21)]);
 
     let unlocked = d.unlocked.clone().unwrap();
-    let (meta, next) = roots::rotate(&dir, &d.meta, &unlocked, roots::NewRoot::File, 1).unwrap();
+    let (meta, next) =
+        roots::rotate(&dir, &d.meta, &unlocked, roots::NewRoot::File, &roots::Secrets::default(), 1).unwrap();
     kms.install_keyring(next.keyring());
 
     // A value that changes while the pass runs is not overwritten with a stale re-seal.

@@ -78,13 +78,22 @@ enum ServerCommand {
     Seal,
     /// Make a new root key the active one and re-seal every stored value under it, online.
     RotateRoot {
-        /// Where the new root lives: `file` (a new key file) or `passphrase` (read from stdin or
-        /// --passphrase-file).
+        /// Where the new root lives: `file` (a new key file), `passphrase` (read from stdin or
+        /// --passphrase-file) or `pkcs11` (a new key on a token).
         #[arg(long)]
         to: String,
         /// Read the new passphrase from this file instead of stdin.
         #[arg(long)]
         passphrase_file: Option<PathBuf>,
+        /// `--to pkcs11`: the PKCS#11 library (the server logs in with its own PIN).
+        #[arg(long)]
+        module: Option<String>,
+        /// `--to pkcs11`: the token's label.
+        #[arg(long)]
+        token_label: Option<String>,
+        /// `--to pkcs11`: the label of the key to generate on the token.
+        #[arg(long)]
+        key_label: Option<String>,
     },
     /// Run the re-seal pass again (finishes one that was interrupted; it also resumes at start).
     Reseal,
@@ -127,8 +136,11 @@ fn socket_request(command: &ServerCommand) -> Result<AdminRequest, String> {
             },
             ..req("unseal")
         },
-        ServerCommand::RotateRoot { to, passphrase_file } => AdminRequest {
+        ServerCommand::RotateRoot { to, passphrase_file, module, token_label, key_label } => AdminRequest {
             to: Some(to.clone()),
+            module: module.clone(),
+            token_label: token_label.clone(),
+            key_label: key_label.clone(),
             passphrase: if to == "passphrase" {
                 Some(read_secret(passphrase_file.as_ref())?.to_string())
             } else {

@@ -62,6 +62,21 @@ pub fn passphrase_from_env() -> Option<zeroize::Zeroizing<String>> {
     std::env::var(PASSPHRASE_ENV).ok().filter(|p| !p.is_empty()).map(zeroize::Zeroizing::new)
 }
 
+/// The secrets the environment and `[root_key]` give: the passphrase, the PKCS#11 PIN.
+pub fn secrets(cfg: &RootKeyConfig) -> Result<Secrets, String> {
+    let pkcs11_pin = match &cfg.pin_file {
+        Some(path) => {
+            let text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read the PIN file {}: {e}", path.display()))?,
+            );
+            Some(zeroize::Zeroizing::new(text.trim_end_matches(['\n', '\r']).to_owned()))
+        }
+        None => std::env::var(roots::PKCS11_PIN_ENV).ok().filter(|p| !p.is_empty()).map(zeroize::Zeroizing::new),
+    };
+    Ok(Secrets { passphrase: passphrase_from_env(), pkcs11_pin })
+}
+
 /// Whether `dir` holds a ferrokms data directory.
 pub fn exists(dir: &Path) -> bool {
     dir.join(META).exists()
@@ -99,6 +114,7 @@ pub async fn open_with(dir: &Path, source: &RootKeyConfig, store: &SqliteOptions
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
         }
+        let secrets = secrets(source)?;
         let how = match source.source {
             RootKeySource::File => NewRoot::File,
             RootKeySource::Passphrase => NewRoot::Passphrase(passphrase_from_env().ok_or_else(|| {
@@ -106,14 +122,20 @@ pub async fn open_with(dir: &Path, source: &RootKeyConfig, store: &SqliteOptions
                     "the root key is to be derived from a passphrase: set {PASSPHRASE_ENV} to create the data directory"
                 )
             })?),
-            RootKeySource::Pkcs11 => return Err("PKCS#11 roots are not supported by this build".into()),
+            RootKeySource::Pkcs11 => {
+                let (module, token_label, key_label) = match (&source.module, &source.token_label, &source.key_label) {
+                    (Some(m), Some(t), Some(k)) => (m.display().to_string(), t.clone(), k.clone()),
+                    _ => return Err("[root_key] source = \"pkcs11\" needs module, token_label and key_label".into()),
+                };
+                NewRoot::Pkcs11 { module, token_label, key_label }
+            }
         };
-        let (meta, unlocked) = roots::create_first(dir, how, ferrokms_core::model::now())?;
+        let (meta, unlocked) = roots::create_first(dir, how, &secrets, ferrokms_core::model::now())?;
         meta.write(dir)?;
         (meta, Some(unlocked))
     } else {
         let meta = Meta::read(dir)?;
-        let secrets = Secrets { passphrase: passphrase_from_env() };
+        let secrets = secrets(source)?;
         match roots::unlock(dir, &meta, &secrets) {
             Ok(u) => (meta, Some(u)),
             Err(UnlockError::NeedPassphrase) => (meta, None),

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use ferrokms_crypto::keyring::{Keyring, RootId};
 use ferrokms_crypto::random;
 use ferrokms_crypto::root::{LocalRootKey, PassphraseParams, RootKey};
+use ferrokms_pkcs11::{Pkcs11Config, Pkcs11RootKey};
 use zeroize::Zeroizing;
 
 use super::meta::{LEGACY_ROOT_FILE, Meta, RootEntry, RootSource};
@@ -43,10 +44,28 @@ impl HeldRoot {
 }
 
 /// What unlocks the active root, when it needs a secret.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Secrets {
     /// The passphrase of a passphrase root.
     pub passphrase: Option<Zeroizing<String>>,
+    /// The user PIN of PKCS#11 roots.
+    pub pkcs11_pin: Option<Zeroizing<String>>,
+}
+
+/// Environment variable holding the PKCS#11 user PIN (unless `[root_key] pin_file` names a file).
+pub const PKCS11_PIN_ENV: &str = "FERROKMS_PKCS11_PIN";
+
+fn pkcs11_config(module: &str, token_label: &str, key_label: &str, secrets: &Secrets) -> Result<Pkcs11Config, String> {
+    let pin = secrets
+        .pkcs11_pin
+        .clone()
+        .ok_or_else(|| format!("the root key is in a PKCS#11 token: set {PKCS11_PIN_ENV} or [root_key] pin_file"))?;
+    Ok(Pkcs11Config {
+        module: module.into(),
+        token_label: token_label.to_owned(),
+        key_label: key_label.to_owned(),
+        pin,
+    })
 }
 
 /// Why the ring could not be unlocked.
@@ -127,16 +146,27 @@ pub enum NewRoot {
     File,
     /// Derived from this passphrase.
     Passphrase(Zeroizing<String>),
+    /// An AES-256 key generated in a PKCS#11 token (logging in with [`Secrets::pkcs11_pin`]).
+    Pkcs11 {
+        /// Path of the PKCS#11 library.
+        module: String,
+        /// Token label.
+        token_label: String,
+        /// Label of the new key.
+        key_label: String,
+    },
 }
 
-/// Makes root `id` as `how` asks (writing its key file, if any) and its ring entry.
-fn create(dir: &Path, id: u32, how: NewRoot, now: u64) -> Result<(RootEntry, HeldRoot), String> {
-    let (source, key) = match how {
+/// Makes root `id` as `how` asks (writing its key file, or generating it on a token) and its
+/// ring entry.
+fn create(dir: &Path, id: u32, how: NewRoot, secrets: &Secrets, now: u64) -> Result<(RootEntry, HeldRoot), String> {
+    let (source, held) = match how {
         NewRoot::File => {
             let file = if id == 1 { LEGACY_ROOT_FILE.to_owned() } else { format!("root-{id}.key") };
             let bytes = LocalRootKey::generate_bytes().map_err(|e| e.to_string())?;
             write_private(&dir.join(&file), &bytes).map_err(|e| format!("cannot write the root key: {e}"))?;
-            (RootSource::File { file }, LocalRootKey::from_bytes(&bytes).map_err(|e| e.to_string())?)
+            let key = LocalRootKey::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            (RootSource::File { file }, HeldRoot::Local(Arc::new(key)))
         }
         NewRoot::Passphrase(pass) => {
             if pass.chars().count() < MIN_PASSPHRASE {
@@ -151,17 +181,21 @@ fn create(dir: &Path, id: u32, how: NewRoot, now: u64) -> Result<(RootEntry, Hel
                 iterations: p.iterations,
                 parallelism: p.parallelism,
             };
-            (source, key)
+            (source, HeldRoot::Local(Arc::new(key)))
+        }
+        NewRoot::Pkcs11 { module, token_label, key_label } => {
+            let key = Pkcs11RootKey::create(&pkcs11_config(&module, &token_label, &key_label, secrets)?)?;
+            (RootSource::Pkcs11 { module, token_label, key_label }, HeldRoot::Device(Arc::new(key)))
         }
     };
-    let check = sealed_check(&key)?;
+    let check = sealed_check(&*held.as_root())?;
     let entry = RootEntry { id, source, check, wrapped: None, created_at: now, deactivated_at: None };
-    Ok((entry, HeldRoot::Local(Arc::new(key))))
+    Ok((entry, held))
 }
 
 /// The ring of a new data directory: root 1, made as `how` asks.
-pub fn create_first(dir: &Path, how: NewRoot, now: u64) -> Result<(Meta, Unlocked), String> {
-    let (entry, held) = create(dir, 1, how, now)?;
+pub fn create_first(dir: &Path, how: NewRoot, secrets: &Secrets, now: u64) -> Result<(Meta, Unlocked), String> {
+    let (entry, held) = create(dir, 1, how, secrets, now)?;
     let meta = Meta { format: 2, active: 1, roots: vec![entry] };
     Ok((meta, Unlocked { roots: vec![(1, held)], active: 1 }))
 }
@@ -189,7 +223,16 @@ pub fn unlock(dir: &Path, meta: &Meta, secrets: &Secrets) -> Result<Unlocked, Un
             }
             HeldRoot::Local(Arc::new(key))
         }
-        RootSource::Pkcs11 { .. } => return Err(fail("PKCS#11 roots are not supported by this build")),
+        RootSource::Pkcs11 { module, token_label, key_label } => {
+            let key = Pkcs11RootKey::open(&pkcs11_config(module, token_label, key_label, secrets).map_err(fail)?)
+                .map_err(fail)?;
+            if !passes_check(&key, &entry.check) {
+                return Err(fail(format!(
+                    "the key {key_label:?} on token {token_label:?} is not this data directory's root"
+                )));
+            }
+            HeldRoot::Device(Arc::new(key))
+        }
     };
     let opener = active.as_root();
     let mut roots = vec![(entry.id, active)];
@@ -204,6 +247,10 @@ pub fn unlock(dir: &Path, meta: &Meta, secrets: &Secrets) -> Result<Unlocked, Un
                 HeldRoot::Local(Arc::new(LocalRootKey::from_bytes(&bytes).map_err(fail)?))
             }
             (None, RootSource::File { file }) => HeldRoot::Local(Arc::new(read_key_file(dir, file).map_err(fail)?)),
+            (None, RootSource::Pkcs11 { module, token_label, key_label }) => HeldRoot::Device(Arc::new(
+                Pkcs11RootKey::open(&pkcs11_config(module, token_label, key_label, secrets).map_err(fail)?)
+                    .map_err(fail)?,
+            )),
             (None, _) => {
                 return Err(fail(format!("root {} cannot be unlocked: it is neither wrapped nor a file", other.id)));
             }
@@ -216,9 +263,16 @@ pub fn unlock(dir: &Path, meta: &Meta, secrets: &Secrets) -> Result<Unlocked, Un
 /// Adds a root made as `how` asks and makes it the active one: the roots held in memory are
 /// kept wrapped under it, and their key files removed, once the new `ferrokms.json` is durable.
 /// Re-sealing the stored values is the caller's next step ([`ferrokms_core::service::Kms::reseal_pass`]).
-pub fn rotate(dir: &Path, meta: &Meta, current: &Unlocked, how: NewRoot, now: u64) -> Result<(Meta, Unlocked), String> {
+pub fn rotate(
+    dir: &Path,
+    meta: &Meta,
+    current: &Unlocked,
+    how: NewRoot,
+    secrets: &Secrets,
+    now: u64,
+) -> Result<(Meta, Unlocked), String> {
     let id = meta.roots.iter().map(|r| r.id).max().unwrap_or(0) + 1;
-    let (entry, held) = create(dir, id, how, now)?;
+    let (entry, held) = create(dir, id, how, secrets, now)?;
     let new_root = held.as_root();
     let mut next = meta.clone();
     let mut obsolete_files = Vec::new();
@@ -307,7 +361,7 @@ mod tests {
     }
 
     fn pass(p: &str) -> Secrets {
-        Secrets { passphrase: Some(Zeroizing::new(p.to_owned())) }
+        Secrets { passphrase: Some(Zeroizing::new(p.to_owned())), pkcs11_pin: None }
     }
 
     #[test]
@@ -332,11 +386,19 @@ mod tests {
     fn after_rotation_only_the_active_root_is_needed() {
         let dir = tempdir();
         let (meta, first) =
-            create_first(&dir, NewRoot::Passphrase(Zeroizing::new("first passphrase".into())), 1).unwrap();
+            create_first(&dir, NewRoot::Passphrase(Zeroizing::new("first passphrase".into())), &Secrets::default(), 1)
+                .unwrap();
         let under_first = first.keyring().seal(b"aad", b"one").unwrap();
-        let (meta2, second) = rotate(&dir, &meta, &first, NewRoot::File, 2).unwrap();
-        let (meta3, third) =
-            rotate(&dir, &meta2, &second, NewRoot::Passphrase(Zeroizing::new("third passphrase".into())), 3).unwrap();
+        let (meta2, second) = rotate(&dir, &meta, &first, NewRoot::File, &Secrets::default(), 2).unwrap();
+        let (meta3, third) = rotate(
+            &dir,
+            &meta2,
+            &second,
+            NewRoot::Passphrase(Zeroizing::new("third passphrase".into())),
+            &Secrets::default(),
+            3,
+        )
+        .unwrap();
         assert!(!dir.join("root-2.key").exists(), "the replaced key file is removed");
         let under_second = second.keyring().seal(b"aad", b"two").unwrap();
         assert_eq!(Meta::read(&dir).unwrap().active, 3);
@@ -357,8 +419,8 @@ mod tests {
     #[test]
     fn retire_keeps_roots_that_hold_values_or_were_just_replaced() {
         let dir = tempdir();
-        let (meta, first) = create_first(&dir, NewRoot::File, 100).unwrap();
-        let (meta, second) = rotate(&dir, &meta, &first, NewRoot::File, 200).unwrap();
+        let (meta, first) = create_first(&dir, NewRoot::File, &Secrets::default(), 100).unwrap();
+        let (meta, second) = rotate(&dir, &meta, &first, NewRoot::File, &Secrets::default(), 200).unwrap();
         let counts = BTreeMap::from([(1, 3), (2, 10)]);
         let (_, _, r) = retire(&dir, &meta, &second, &counts, 1000, 60).unwrap();
         assert!(r.retired.is_empty() && r.kept[0].1.contains("3 values"));
@@ -378,7 +440,7 @@ mod tests {
     #[test]
     fn a_key_file_from_elsewhere_is_refused() {
         let dir = tempdir();
-        let (meta, _) = create_first(&dir, NewRoot::File, 1).unwrap();
+        let (meta, _) = create_first(&dir, NewRoot::File, &Secrets::default(), 1).unwrap();
         std::fs::write(dir.join("root.key"), &*LocalRootKey::generate_bytes().unwrap()).unwrap();
         let err = unlock(&dir, &meta, &Secrets::default()).err().unwrap().to_string();
         assert!(err.contains("does not match"), "{err}");
