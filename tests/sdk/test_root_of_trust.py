@@ -217,7 +217,7 @@ def test_rotation_interrupted_by_kill9_resumes_at_start(make_server):
 def test_rotation_refused_while_sealed_and_bad_targets(make_server):
     s = make_server().start()
     bad = admin(s, "rotate-root", "--to", "tape", check=False)
-    assert bad.returncode != 0 and "file or passphrase" in bad.stderr
+    assert bad.returncode != 0 and "file, passphrase or pkcs11" in bad.stderr
     short = admin(s, "rotate-root", "--to", "passphrase", stdin="short\n", check=False)
     assert short.returncode != 0 and "at least 12 characters" in short.stderr
     assert status(s)["roots"] == [1], "a refused rotation adds no root"
