@@ -141,10 +141,16 @@ def _drive_alibaba(endpoint: str, secrets: dict[str, bytes]) -> None:
     assert tea(ali, "Decrypt", CiphertextBlob=g["CiphertextBlob"])["Plaintext"] == g["Plaintext"]
 
 
-@pytest.mark.parametrize("mode", ["sigterm", "sigkill"])
+@pytest.mark.parametrize("mode", ["sigterm", "sigkill", "pkcs11"])
 def test_no_plaintext_at_rest(make_server, mode, tmp_path):
-    s = make_server(extra_args=["--no-rate-limit"],
-                    env={"RUST_LOG": "info" if mode == "sigterm" else "debug"}).start()
+    """sigterm / sigkill: a file root; pkcs11: the root in a SoftHSM2 token (killed with -9)."""
+    env = {"RUST_LOG": "info" if mode == "sigterm" else "debug"}
+    config = None
+    if mode == "pkcs11":
+        from test_hsm_root import fresh_token, hsm_config
+        config = hsm_config(fresh_token())
+        env["FERROKMS_PKCS11_PIN"] = "1234"
+    s = make_server(extra_args=["--no-rate-limit"], env=env, config=config).start()
     c = tencent_client(s.endpoint)
     secrets, hosted = _drive(c)
     _drive_alibaba(s.endpoint, secrets)
@@ -153,6 +159,8 @@ def test_no_plaintext_at_rest(make_server, mode, tmp_path):
         s.stop()
     else:
         s.kill9()
+    if mode == "pkcs11":
+        assert not list(s.data_dir.glob("root*.key")), "no root key file with the root in a token"
     files = data_files(s.data_dir)
     assert files, f"the data dir {s.data_dir} is empty after use"
     found = scan(files + [s.log_path], secrets)

@@ -32,12 +32,6 @@ const ENVELOPE_LEN: usize = 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RootId(pub u32);
 
-impl std::fmt::Display for RootId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "root-{}", self.0)
-    }
-}
-
 /// Root keys by id, one of them active.
 pub struct Keyring {
     roots: Vec<(RootId, Arc<dyn RootKey>)>,
@@ -72,7 +66,8 @@ impl Keyring {
     }
 
     /// A ring of one root, which is also the legacy one.
-    pub fn single(id: RootId, root: Arc<dyn RootKey>) -> Self {
+    #[cfg(test)]
+    fn single(id: RootId, root: Arc<dyn RootKey>) -> Self {
         Self { roots: vec![(id, root)], active: 0, legacy: Some(id) }
     }
 
@@ -81,13 +76,8 @@ impl Keyring {
         self.roots[self.active].0
     }
 
-    /// The ids in the ring.
-    pub fn ids(&self) -> impl Iterator<Item = RootId> + '_ {
-        self.roots.iter().map(|(id, _)| *id)
-    }
-
     /// The root `id`, if in the ring.
-    pub fn get(&self, id: RootId) -> Option<&Arc<dyn RootKey>> {
+    fn get(&self, id: RootId) -> Option<&Arc<dyn RootKey>> {
         self.roots.iter().find(|(r, _)| *r == id).map(|(_, k)| k)
     }
 

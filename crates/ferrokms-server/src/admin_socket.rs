@@ -95,36 +95,26 @@ struct ResealStatus {
 }
 
 impl Admin {
-    /// The administration of `kms` over the data directory `dir` as it was opened.
+    /// The administration of `kms` over the data directory `dir` as it was opened; the audit
+    /// log's signing key in `audit_dir` (if audited) moves with the root too.
     pub fn new(
         dir: &Path,
         kms: Arc<Kms>,
         (meta, unlocked): (Meta, Option<Unlocked>),
         secrets: Secrets,
         retire_grace: u64,
+        audit_dir: Option<PathBuf>,
     ) -> Arc<Self> {
         Arc::new(Self {
             dir: dir.to_path_buf(),
             retire_grace,
-            audit_dir: None,
+            audit_dir,
             secrets,
             kms,
             roots: tokio::sync::Mutex::new(Roots { meta, unlocked }),
             reseal: parking_lot::Mutex::new(ResealStatus::default()),
             on_first_unseal: parking_lot::Mutex::new(None),
         })
-    }
-
-    /// Names the audit directory: its sealed signing key moves with the root too.
-    #[must_use]
-    pub fn with_audit_dir(self: Arc<Self>, dir: Option<PathBuf>) -> Arc<Self> {
-        match Arc::try_unwrap(self) {
-            Ok(mut admin) => {
-                admin.audit_dir = dir;
-                Arc::new(admin)
-            }
-            Err(shared) => shared,
-        }
     }
 
     /// Re-seals the audit signing key under the active root (part of every re-seal pass).

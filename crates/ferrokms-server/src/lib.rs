@@ -65,18 +65,10 @@ fn given_access_key() -> Result<Option<(String, zeroize::Zeroizing<String>)>, St
             return Err(format!("set {ACCESS_KEY_SECRET_ENV} or {ACCESS_KEY_SECRET_FILE_ENV}, not both"));
         }
         (Some(s), None) => Some(s),
-        (None, Some(path)) => {
-            let path = PathBuf::from(path);
-            let text = zeroize::Zeroizing::new(
-                std::fs::read_to_string(&path)
-                    .map_err(|e| format!("{ACCESS_KEY_SECRET_FILE_ENV}: cannot read {}: {e}", path.display()))?,
-            );
-            let secret = text.trim_end_matches(['\n', '\r']);
-            if secret.is_empty() {
-                return Err(format!("{ACCESS_KEY_SECRET_FILE_ENV}: {} is empty", path.display()));
-            }
-            Some(zeroize::Zeroizing::new(secret.to_owned()))
-        }
+        (None, Some(path)) => Some(
+            datadir::read_secret_file(std::path::Path::new(&path))
+                .map_err(|e| format!("{ACCESS_KEY_SECRET_FILE_ENV}: {e}"))?,
+        ),
         (None, None) => None,
     };
     match (id, secret) {
@@ -211,8 +203,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         (dir.meta.clone(), dir.unlocked.clone()),
         datadir::secrets(&opts.file.root_key)?,
         opts.file.admin.retire_grace_secs,
-    )
-    .with_audit_dir(audit_dir);
+        audit_dir,
+    );
     if kms.is_sealed() {
         tracing::warn!(
             "sealed: {} is not set; every request is refused until `ferrokms admin unseal --data-dir {}`",

@@ -40,16 +40,7 @@ async fn backdate(store: &Arc<dyn Store>, key: KeyRecord, change: impl Fn(&mut K
 }
 
 fn create(alias: &str) -> CreateKey {
-    CreateKey {
-        alias: Some(alias.into()),
-        description: String::new(),
-        usage: None,
-        spec: None,
-        external: false,
-        tags: vec![],
-        rotation_interval: None,
-        policy: None,
-    }
+    CreateKey { alias: Some(alias.into()), ..CreateKey::default() }
 }
 
 #[tokio::test]

@@ -23,19 +23,6 @@ fn scope(account: AccountId) -> Scope {
     Scope { account, region: Region::from_tencent("ap-guangzhou").unwrap() }
 }
 
-fn create() -> CreateKey {
-    CreateKey {
-        alias: None,
-        description: String::new(),
-        usage: None,
-        spec: None,
-        external: false,
-        tags: vec![],
-        rotation_interval: None,
-        policy: None,
-    }
-}
-
 #[tokio::test]
 async fn rotation_reseals_everything_and_the_old_root_can_be_retired() {
     let base = std::env::temp_dir().join(format!("ferrokms-rootrot-{}", uuid::Uuid::new_v4()));
@@ -47,7 +34,7 @@ async fn rotation_reseals_everything_and_the_old_root_can_be_retired() {
     let ctx = EncryptionContext::default();
     let mut blobs = Vec::new();
     for i in 0..20u8 {
-        let key = kms.create_key(&s, create()).await.unwrap();
+        let key = kms.create_key(&s, CreateKey::default()).await.unwrap();
         let sealed = kms.encrypt(&s, key.id, &[i; 16], PayloadKind::Bytes, &ctx).await.unwrap();
         blobs.push((sealed.blob, i));
     }

@@ -9,8 +9,9 @@ use crate::model::{KeyRecord, KeySpec, KeyState, KeyUsage, Origin, Scope, Tag, V
 use crate::store::KeyFilter;
 use crate::{Error, Result, validate};
 
-/// What CreateKey asks for (validated by the front for its dialect's rules).
-#[derive(Debug, Clone)]
+/// What CreateKey asks for (validated by the front for its dialect's rules); the default is a
+/// key of the service's default spec and usage, without alias, tags or rotation.
+#[derive(Debug, Clone, Default)]
 pub struct CreateKey {
     /// Tencent alias, unique per account and region; the key id if `None`.
     pub alias: Option<String>,

@@ -128,6 +128,17 @@ impl Kms {
     /// access key secrets), in pages; each value is replaced only if it is still what was read.
     /// Safe to run while serving, to interrupt and to run again.
     pub async fn reseal_pass(&self) -> Result<ResealReport> {
+        self.walk_sealed(true).await
+    }
+
+    /// How many stored values each root holds (and how many name no root of the ring).
+    pub async fn sealed_counts(&self) -> Result<ResealReport> {
+        self.walk_sealed(false).await
+    }
+
+    /// Walks every sealed value, counting them by root, moving those not under the active root
+    /// to it if `reseal`.
+    async fn walk_sealed(&self, reseal: bool) -> Result<ResealReport> {
         let ring = self.root.ring()?;
         let active = ring.active();
         let mut report = ResealReport::default();
@@ -137,18 +148,18 @@ impl Kms {
             let Some(last) = page.last() else { break };
             after = Some(last.place.clone());
             for value in page {
-                match ring.sealed_by(&value.sealed) {
-                    None => report.unknown += 1,
-                    Some(id) if id == active => *report.remaining.entry(id.0).or_default() += 1,
-                    Some(id) => {
-                        if self.reseal_one(&value).await? {
-                            report.resealed += 1;
-                            *report.remaining.entry(active.0).or_default() += 1;
-                        } else {
-                            *report.remaining.entry(id.0).or_default() += 1;
-                        }
+                let under = match ring.sealed_by(&value.sealed) {
+                    None => {
+                        report.unknown += 1;
+                        continue;
                     }
-                }
+                    Some(id) if reseal && id != active && self.reseal_one(&value).await? => {
+                        report.resealed += 1;
+                        active
+                    }
+                    Some(id) => id,
+                };
+                *report.remaining.entry(under.0).or_default() += 1;
             }
         }
         Ok(report)
@@ -166,25 +177,6 @@ impl Kms {
             .map_err(|_| Error::internal(format!("{:?} does not unseal", value.place)))?;
         let resealed = self.seal_value(aad, &clear).await?;
         Ok(self.store.replace_sealed(&value.place, &value.sealed, &resealed).await?)
-    }
-
-    /// How many stored values each root holds (and how many name no root of the ring).
-    pub async fn sealed_counts(&self) -> Result<ResealReport> {
-        let ring = self.root.ring()?;
-        let mut report = ResealReport::default();
-        let mut after: Option<SealedPlace> = None;
-        loop {
-            let page = self.store.sealed_values(after.as_ref(), 1024).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.place.clone());
-            for value in &page {
-                match ring.sealed_by(&value.sealed) {
-                    Some(id) => *report.remaining.entry(id.0).or_default() += 1,
-                    None => report.unknown += 1,
-                }
-            }
-        }
-        Ok(report)
     }
 
     /// Checks that the store answers (readiness).

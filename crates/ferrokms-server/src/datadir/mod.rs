@@ -62,6 +62,19 @@ pub fn passphrase_from_env() -> Option<zeroize::Zeroizing<String>> {
     std::env::var(PASSPHRASE_ENV).ok().filter(|p| !p.is_empty()).map(zeroize::Zeroizing::new)
 }
 
+/// A secret kept in a file (an access key secret, a PIN): its text without a trailing newline;
+/// an empty one is an error.
+pub fn read_secret_file(path: &Path) -> Result<zeroize::Zeroizing<String>, String> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+    );
+    let secret = text.trim_end_matches(['\n', '\r']);
+    if secret.is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    Ok(zeroize::Zeroizing::new(secret.to_owned()))
+}
+
 /// The secrets the environment and `[root_key]` give: the passphrase, the PKCS#11 PIN.
 pub fn secrets(cfg: &RootKeyConfig) -> Result<Secrets, String> {
     let pkcs11_pin = match &cfg.pin_file {

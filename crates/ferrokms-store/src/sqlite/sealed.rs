@@ -3,6 +3,7 @@
 
 use ferrokms_core::model::AccountId;
 use ferrokms_core::store::{SealedPlace, SealedValue, StoreError};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
@@ -10,6 +11,11 @@ use super::map_err;
 
 fn bad(what: &str) -> StoreError {
     StoreError::Unavailable(format!("corrupt row: {what}"))
+}
+
+fn account_of(row: &SqliteRow) -> Result<AccountId, StoreError> {
+    let account: i64 = row.try_get("account_id").map_err(|_| bad("account_id"))?;
+    Ok(AccountId(u64::try_from(account).map_err(|_| bad("account_id"))?))
 }
 
 /// Up to `limit` sealed values after `after`: key versions by (key id, version), then access
@@ -58,13 +64,12 @@ async fn versions(
     for row in rows {
         let key_id: String = row.try_get("key_id").map_err(|_| bad("key_id"))?;
         let version: i64 = row.try_get("version").map_err(|_| bad("version"))?;
-        let account: i64 = row.try_get("account_id").map_err(|_| bad("account_id"))?;
         out.push(SealedValue {
             place: SealedPlace::KeyVersion {
                 key_id: Uuid::parse_str(&key_id).map_err(|_| bad("key_id"))?,
                 version: u32::try_from(version).map_err(|_| bad("version"))?,
             },
-            account: AccountId(u64::try_from(account).map_err(|_| bad("account_id"))?),
+            account: account_of(&row)?,
             sealed: row.try_get("sealed_material").map_err(|_| bad("sealed_material"))?,
         });
     }
@@ -79,10 +84,9 @@ async fn access_keys(pool: &SqlitePool, after: &str, limit: u32, out: &mut Vec<S
         .await
         .map_err(map_err)?;
     for row in rows {
-        let account: i64 = row.try_get("account_id").map_err(|_| bad("account_id"))?;
         out.push(SealedValue {
             place: SealedPlace::AccessKey { id: row.try_get("id").map_err(|_| bad("id"))? },
-            account: AccountId(u64::try_from(account).map_err(|_| bad("account_id"))?),
+            account: account_of(&row)?,
             sealed: row.try_get("sealed_secret").map_err(|_| bad("sealed_secret"))?,
         });
     }
