@@ -12,7 +12,7 @@ import pytest
 
 from alikms import tea, tea_client
 from conftest import BIN, server_env, tencent_client
-from kmsutil import call, create_key, decrypt, encrypt
+from kmsutil import call, call_error, create_key, decrypt, describe, encrypt, uid
 
 MODULE = os.environ.get("FERROKMS_TEST_PKCS11_MODULE")
 
@@ -118,3 +118,49 @@ def test_rotation_from_a_file_root_into_the_token(make_server, tmp_path):
     s.restart()
     for blob, data in items:
         assert decrypt(kms, blob) == data
+
+
+def _status_until(data_dir, want, absent) -> str:
+    st = ""
+    for _ in range(150):
+        st = subprocess.run([str(BIN), "admin", "--data-dir", str(data_dir), "status"], capture_output=True,
+                            text=True, env=server_env(), timeout=30).stdout
+        if "re-sealing: false" in st and want in st and absent not in st:
+            return st
+        time.sleep(0.2)
+    raise AssertionError(st)
+
+
+def test_hsm_cluster_id_names_the_token_and_follows_a_rotation_to_another_token(make_server):
+    """Tencent's HsmClusterId names the token holding the root key (docs/compatibility.md); a
+    rotation from one token's key to another token's moves every key there, online."""
+    first, second = fresh_token(), fresh_token()
+    s = make_server(config=hsm_config(first), env={"FERROKMS_PKCS11_PIN": "1234"},
+                    extra_args=["--no-rate-limit"]).start()
+    kms = tencent_client(s.endpoint)
+    key = call(kms, "CreateKey", Alias=uid("hsm"), HsmClusterId=first)
+    assert key.HsmClusterId == first
+    assert describe(kms, key.KeyId).HsmClusterId == first
+    call_error(kms, "CreateKey", "InvalidParameterValue.InvalidHsmClusterId", Alias=uid("h"),
+               HsmClusterId="cls-elsewhere")
+    call_error(kms, "GenerateDataKey", "InvalidParameterValue.InvalidHsmClusterId", KeyId=key.KeyId,
+               KeySpec="AES_256", HsmClusterId=second)
+    assert call(kms, "GenerateDataKey", KeyId=key.KeyId, KeySpec="AES_256", HsmClusterId=first).CiphertextBlob
+    listed = call(kms, "ListKeyDetail", HsmClusterId=first, Limit=200)
+    assert key.KeyId in [m.KeyId for m in listed.KeyMetadatas]
+    assert all(m.HsmClusterId == first for m in listed.KeyMetadatas)
+    assert call(kms, "ListKeyDetail", HsmClusterId="cls-elsewhere").TotalCount == 0
+    blob = encrypt(kms, key.KeyId, b"moved between tokens")
+
+    out = subprocess.run([str(BIN), "admin", "--data-dir", str(s.data_dir), "rotate-root", "--to", "pkcs11",
+                          "--module", MODULE, "--token-label", second, "--key-label", "second-root"],
+                         capture_output=True, text=True, env=server_env(), timeout=60)
+    assert out.returncode == 0, out.stderr
+    _status_until(s.data_dir, "values sealed under root 2", "under root 1")
+    assert describe(kms, key.KeyId).HsmClusterId == second
+    assert call(kms, "ListKeyDetail", HsmClusterId=first).TotalCount == 0
+    s.stop()
+    s.restart()
+    kms = tencent_client(s.endpoint)
+    assert decrypt(kms, blob) == b"moved between tokens"
+    assert describe(kms, key.KeyId).HsmClusterId == second

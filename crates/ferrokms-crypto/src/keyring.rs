@@ -132,6 +132,11 @@ impl RootKey for Keyring {
     fn blocks(&self) -> bool {
         self.roots.iter().any(|(_, r)| r.blocks())
     }
+
+    /// The HSM of the active root: where new values are sealed.
+    fn hsm(&self) -> Option<&str> {
+        self.roots[self.active].1.hsm()
+    }
 }
 
 #[cfg(test)]

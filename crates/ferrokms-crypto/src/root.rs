@@ -22,6 +22,10 @@ pub trait RootKey: Send + Sync + 'static {
     fn blocks(&self) -> bool {
         false
     }
+    /// The label of the HSM token that holds the key, if an HSM holds it.
+    fn hsm(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Argon2id parameters for passphrase-derived root keys (RFC 9106's second recommended option:

@@ -54,6 +54,7 @@ impl std::fmt::Debug for Pkcs11Config {
 /// A root key in a token.
 pub struct Pkcs11RootKey {
     _context: Pkcs11,
+    token_label: String,
     key: ObjectHandle,
     idle: Mutex<Vec<Session>>,
     freed: Condvar,
@@ -155,7 +156,13 @@ impl Pkcs11RootKey {
         for _ in 1..size {
             idle.push(ctx.open_rw_session(slot).map_err(|e| explain(cfg, e))?);
         }
-        Ok(Self { _context: ctx, key, idle: Mutex::new(idle), freed: Condvar::new() })
+        Ok(Self {
+            _context: ctx,
+            token_label: cfg.token_label.clone(),
+            key,
+            idle: Mutex::new(idle),
+            freed: Condvar::new(),
+        })
     }
 
     fn with_session<T>(&self, f: impl FnOnce(&Session) -> Result<T, CkError>) -> Result<T, CryptoError> {
@@ -203,6 +210,10 @@ fn check_key(session: &Session, key: ObjectHandle, cfg: &Pkcs11Config) -> Result
 }
 
 impl RootKey for Pkcs11RootKey {
+    fn hsm(&self) -> Option<&str> {
+        Some(&self.token_label)
+    }
+
     fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let mut iv = random::array::<IV_LEN>()?;
         let sealed = self.with_session(|s| {

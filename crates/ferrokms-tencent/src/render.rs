@@ -20,7 +20,7 @@ fn compliance_type(spec: KeySpec) -> u64 {
 }
 
 /// The fields KeyMetadata and DataKeyMetadata share: ferrokms keys are never sync replicas.
-fn with_common(uin: u64, mut v: Value) -> Value {
+fn with_common(uin: u64, hsm_cluster: &str, mut v: Value) -> Value {
     if let Value::Object(m) = &mut v {
         for (k, val) in [
             ("IsSyncReplica", json!(0)),
@@ -30,7 +30,7 @@ fn with_common(uin: u64, mut v: Value) -> Value {
             ("SyncStartTime", json!(0)),
             ("SyncEndTime", json!(0)),
             ("SourceHsmClusterId", json!("")),
-            ("HsmClusterId", json!("")),
+            ("HsmClusterId", json!(hsm_cluster)),
             ("Owner", json!("user")),
             ("CreatorUin", json!(uin)),
             ("CreatorUinString", json!(uin.to_string())),
@@ -41,11 +41,12 @@ fn with_common(uin: u64, mut v: Value) -> Value {
     v
 }
 
-/// A CMK as `KeyMetadata`.
-pub fn key_metadata(k: &KeyRecord) -> Value {
+/// A CMK as `KeyMetadata`; `hsm_cluster` is the HSM holding the root key (or empty).
+pub fn key_metadata(k: &KeyRecord, hsm_cluster: &str) -> Value {
     let uin = k.account.0;
     with_common(
         uin,
+        hsm_cluster,
         json!({
             "KeyId": k.id.to_string(),
             "Alias": k.alias,
@@ -67,10 +68,11 @@ pub fn key_metadata(k: &KeyRecord) -> Value {
 }
 
 /// A hosted data key as `DataKeyMetadata`; `key_name` is its CMK's alias.
-pub fn data_key_metadata(d: &DataKeyRecord, key_name: &str) -> Value {
+pub fn data_key_metadata(d: &DataKeyRecord, key_name: &str, hsm_cluster: &str) -> Value {
     let uin = d.account.0;
     with_common(
         uin,
+        hsm_cluster,
         json!({
             "DataKeyId": d.id.to_string(),
             "KeyId": d.key_id.to_string(),

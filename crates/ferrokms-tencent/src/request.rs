@@ -285,14 +285,6 @@ pub fn tag_filters(values: &Option<Vec<TagFilterIn>>) -> Result<Vec<ferrokms_cor
         .collect()
 }
 
-/// `HsmClusterId`: ferrokms has no exclusive clusters, so only an empty value is accepted.
-pub fn no_hsm_cluster(value: &Option<String>) -> Result<(), ApiError> {
-    match value.as_deref() {
-        None | Some("") => Ok(()),
-        Some(_) => Err(ferrokms_core::Error::InvalidHsmClusterId.into()),
-    }
-}
-
 /// `MemberAccount(s)`: the multi-account trusted service is not offered.
 pub fn no_member_account<T>(value: &Option<T>) -> Result<(), ApiError> {
     match value {

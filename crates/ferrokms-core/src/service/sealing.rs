@@ -77,6 +77,13 @@ impl Kms {
         self.root.is_sealed()
     }
 
+    /// The label of the HSM token that holds the active root key, if an HSM holds it (what the
+    /// Tencent dialect names as the keys' `HsmClusterId`).
+    pub fn hsm_cluster(&self) -> Option<String> {
+        let ring = self.root.ring().ok()?;
+        RootKey::hsm(ring.as_ref()).map(str::to_owned)
+    }
+
     /// The keyring in use ([`Error::Sealed`] if none).
     pub fn keyring(&self) -> Result<Arc<Keyring>> {
         self.root.ring()

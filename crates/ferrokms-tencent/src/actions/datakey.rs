@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{Answered, Ctx};
 use crate::answer::{Answer, Base64, Shown};
 use crate::error::ApiError;
-use crate::request::{TagIn, context, decode, key_id, no_hsm_cluster, public_key_wrap, tags};
+use crate::request::{TagIn, context, decode, key_id, public_key_wrap, tags};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -67,7 +67,7 @@ pub(super) async fn generate_data_key(ctx: &Ctx<'_>, body: &[u8]) -> Answered {
     let len = data_key_len(r.number_of_bytes, r.key_spec.as_deref())?;
     let context = context(&r.encryption_context, "EncryptionContext")?;
     let wrap = public_key_wrap(&r.encryption_public_key, &r.encryption_algorithm)?;
-    no_hsm_cluster(&r.hsm_cluster_id)?;
+    ctx.check_hsm_cluster(&r.hsm_cluster_id)?;
     let description = r.description.unwrap_or_default();
     validate::description("Description", &description, ferrokms_core::service::MAX_DATA_KEY_DESCRIPTION)?;
     let tags = tags(&r.tags)?;

@@ -16,14 +16,15 @@ use super::{Ctx, Outcome};
 use crate::error::ApiError;
 use crate::render::data_key_metadata;
 use crate::request::{
-    TagFilterIn, TagIn, data_key_id, decode, id_list, no_hsm_cluster, no_member_account, order_type, origin_filter,
-    paging, pending_window, public_key_wrap, required, required_str, tag_filters, tags,
+    TagFilterIn, TagIn, data_key_id, decode, id_list, no_member_account, order_type, origin_filter, paging,
+    pending_window, public_key_wrap, required, required_str, tag_filters, tags,
 };
 
 /// DataKeyMetadata needs the CMK's alias (KeyName); a deleted CMK has none.
 async fn render(ctx: &Ctx<'_>, keys: &[DataKeyRecord]) -> Result<Vec<Value>, ApiError> {
     let mut names: Vec<(Uuid, String)> = Vec::new();
     let mut out = Vec::with_capacity(keys.len());
+    let hsm = ctx.hsm_cluster();
     for d in keys {
         let name = match names.iter().find(|(id, _)| *id == d.key_id) {
             Some((_, n)) => n.clone(),
@@ -37,7 +38,7 @@ async fn render(ctx: &Ctx<'_>, keys: &[DataKeyRecord]) -> Result<Vec<Value>, Api
                 n
             }
         };
-        out.push(data_key_metadata(d, &name));
+        out.push(data_key_metadata(d, &name, &hsm));
     }
     Ok(out)
 }
@@ -64,7 +65,7 @@ pub(super) async fn import_data_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
         None | Some("") => None,
         Some(k) => Some(parse_key_id(k)?),
     };
-    no_hsm_cluster(&r.hsm_cluster_id)?;
+    ctx.check_hsm_cluster(&r.hsm_cluster_id)?;
     let description = r.description.unwrap_or_default();
     validate::description("Description", &description, ferrokms_core::service::MAX_DATA_KEY_DESCRIPTION)?;
     let tags = tags(&r.tags)?;
@@ -136,7 +137,7 @@ struct ListIn {
 pub(super) async fn list_data_keys(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     let r: ListIn = decode(body)?;
     let (offset, limit) = paging(r.offset, r.limit)?;
-    no_hsm_cluster(&r.hsm_cluster_id)?;
+    ctx.check_hsm_cluster(&r.hsm_cluster_id)?;
     if r.role.unwrap_or(0) > 1 {
         return Err(ApiError::invalid_value("Role", "must be 0 or 1"));
     }
@@ -190,7 +191,7 @@ pub(super) async fn list_data_key_detail(ctx: &Ctx<'_>, body: &[u8]) -> Outcome 
         Some(n) => Some(u32::try_from(n).map_err(|_| ApiError::invalid_value("DataKeyLen", "too large"))?),
     };
     let empty = json!({ "DataKeyMetadatas": [], "TotalCount": 0 });
-    if !matches!(r.hsm_cluster_id.as_deref(), None | Some("") | Some("default")) || r.role == Some(1) {
+    if !ctx.lists_all_clusters(&r.hsm_cluster_id) || r.role == Some(1) {
         return Ok(empty);
     }
     if r.role.unwrap_or(0) > 1 {

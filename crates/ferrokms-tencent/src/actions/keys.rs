@@ -11,8 +11,8 @@ use super::{Ctx, Outcome};
 use crate::error::ApiError;
 use crate::render::key_metadata;
 use crate::request::{
-    TagFilterIn, TagIn, decode, id_list, key_id, no_hsm_cluster, no_member_account, order_type, origin_filter, paging,
-    pending_window, required, required_str, tag_filters, tags,
+    TagFilterIn, TagIn, decode, id_list, key_id, no_member_account, order_type, origin_filter, paging, pending_window,
+    required, required_str, tag_filters, tags,
 };
 
 const MAX_DESCRIPTION: usize = 1024;
@@ -55,7 +55,7 @@ pub(super) async fn create_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
         }
     };
     let tags = tags(&r.tags)?;
-    no_hsm_cluster(&r.hsm_cluster_id)?;
+    ctx.check_hsm_cluster(&r.hsm_cluster_id)?;
     let k = ctx
         .kms
         .create_key(
@@ -81,7 +81,7 @@ pub(super) async fn create_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
         "KeyUsage": k.spec.tencent_usage(k.usage),
         "TagCode": 0,
         "TagMsg": if tags.is_empty() { "" } else { "ok" },
-        "HsmClusterId": "",
+        "HsmClusterId": ctx.hsm_cluster(),
     }))
 }
 
@@ -96,7 +96,7 @@ pub(super) async fn describe_key(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     let r: KeyIdIn = decode(body)?;
     no_member_account(&r.member_account)?;
     let k = ctx.kms.describe_key(&ctx.scope, key_id(&r.key_id)?).await?;
-    Ok(json!({ "KeyMetadata": key_metadata(&k) }))
+    Ok(json!({ "KeyMetadata": key_metadata(&k, &ctx.hsm_cluster()) }))
 }
 
 #[derive(Deserialize)]
@@ -114,7 +114,8 @@ fn key_ids(r: &KeyIdsIn) -> Result<Vec<uuid::Uuid>, ApiError> {
 pub(super) async fn describe_keys(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     let r: KeyIdsIn = decode(body)?;
     let keys = ctx.kms.describe_keys(&ctx.scope, &key_ids(&r)?).await?;
-    Ok(json!({ "KeyMetadatas": keys.iter().map(key_metadata).collect::<Vec<_>>() }))
+    let hsm = ctx.hsm_cluster();
+    Ok(json!({ "KeyMetadatas": keys.iter().map(|k| key_metadata(k, &hsm)).collect::<Vec<_>>() }))
 }
 
 #[derive(Deserialize)]
@@ -138,7 +139,7 @@ fn only_user_role(role: Option<u64>) -> Result<bool, ApiError> {
 pub(super) async fn list_keys(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
     let r: ListKeysIn = decode(body)?;
     let (offset, limit) = paging(r.offset, r.limit)?;
-    no_hsm_cluster(&r.hsm_cluster_id)?;
+    ctx.check_hsm_cluster(&r.hsm_cluster_id)?;
     if !only_user_role(r.role)? {
         return Ok(json!({ "Keys": [], "TotalCount": 0 }));
     }
@@ -194,9 +195,8 @@ pub(super) async fn list_key_detail(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
             None => return Err(Error::InvalidKeyUsage(other.to_owned()).into()),
         },
     };
-    match r.hsm_cluster_id.as_deref() {
-        None | Some("") | Some("default") => {}
-        Some(_) => return Ok(json!({ "TotalCount": 0, "KeyMetadatas": [] })),
+    if !ctx.lists_all_clusters(&r.hsm_cluster_id) {
+        return Ok(json!({ "TotalCount": 0, "KeyMetadatas": [] }));
     }
     if !only_user_role(r.role)? {
         return Ok(json!({ "TotalCount": 0, "KeyMetadatas": [] }));
@@ -213,7 +213,8 @@ pub(super) async fn list_key_detail(ctx: &Ctx<'_>, body: &[u8]) -> Outcome {
         specs,
     };
     let (keys, total) = ctx.kms.list_keys(&ctx.scope, &filter).await?;
-    Ok(json!({ "TotalCount": total, "KeyMetadatas": keys.iter().map(key_metadata).collect::<Vec<_>>() }))
+    let hsm = ctx.hsm_cluster();
+    Ok(json!({ "TotalCount": total, "KeyMetadatas": keys.iter().map(|k| key_metadata(k, &hsm)).collect::<Vec<_>>() }))
 }
 
 pub(super) async fn enable_key(ctx: &Ctx<'_>, body: &[u8], enable: bool) -> Outcome {

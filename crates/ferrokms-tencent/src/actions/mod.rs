@@ -33,6 +33,35 @@ impl Ctx<'_> {
     pub(crate) fn used_key(&self, id: Uuid, version: Option<u32>) {
         let _ = self.key.set((id, version));
     }
+
+    /// The `HsmClusterId` of every key: the token label of the HSM holding the root key, or
+    /// empty when the root key is not in an HSM (docs/compatibility.md).
+    pub(crate) fn hsm_cluster(&self) -> String {
+        self.kms.hsm_cluster().unwrap_or_default()
+    }
+
+    /// An `HsmClusterId` parameter: empty, or the HSM holding the root key (every key is
+    /// there); anything else is `InvalidParameterValue.InvalidHsmClusterId`.
+    pub(crate) fn check_hsm_cluster(&self, value: &Option<String>) -> Result<(), ApiError> {
+        match value.as_deref() {
+            None | Some("") => Ok(()),
+            Some(id) if self.names_hsm_cluster(id) => Ok(()),
+            Some(_) => Err(ferrokms_core::Error::InvalidHsmClusterId.into()),
+        }
+    }
+
+    /// Whether a listing's `HsmClusterId` filter takes every key: empty, `default` (shared
+    /// edition: where keys are without an exclusive cluster) or the HSM holding the root key.
+    pub(crate) fn lists_all_clusters(&self, value: &Option<String>) -> bool {
+        match value.as_deref() {
+            None | Some("") | Some("default") => true,
+            Some(id) => self.names_hsm_cluster(id),
+        }
+    }
+
+    fn names_hsm_cluster(&self, id: &str) -> bool {
+        self.kms.hsm_cluster().is_some_and(|hsm| hsm == id)
+    }
 }
 
 /// The `KeyId` of an answer, if it names one (the actions that answer a JSON value).
