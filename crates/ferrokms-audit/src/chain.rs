@@ -47,17 +47,27 @@ pub fn timestamp(t: SystemTime) -> String {
 pub fn append(out: &mut Vec<u8>, seq: u64, fields: &[u8], prev: &Hash) -> Hash {
     let start = out.len();
     out.extend_from_slice(b"{\"seq\":");
-    out.extend_from_slice(seq.to_string().as_bytes());
+    let _ = std::io::Write::write_fmt(out, format_args!("{seq}")); // a Vec's write cannot fail
     out.push(b',');
     out.extend_from_slice(fields);
     out.extend_from_slice(b",\"prev\":\"");
-    out.extend_from_slice(hex::encode(prev).as_bytes());
+    push_hex(out, prev);
     out.push(b'"');
     let hash = sha256(&out[start..]);
     out.extend_from_slice(b",\"hash\":\"");
-    out.extend_from_slice(hex::encode(hash).as_bytes());
+    push_hex(out, &hash);
     out.extend_from_slice(b"\"}\n");
     hash
+}
+
+/// Lowercase hex of `hash`, without the String that `hex::encode` builds char by char (this is
+/// the writer thread's hot loop).
+fn push_hex(out: &mut Vec<u8>, hash: &Hash) {
+    let mut digits = [0u8; 64];
+    // Cannot fail: 64 digits for 32 bytes.
+    if hex::encode_to_slice(hash, &mut digits).is_ok() {
+        out.extend_from_slice(&digits);
+    }
 }
 
 fn sha256(bytes: &[u8]) -> Hash {

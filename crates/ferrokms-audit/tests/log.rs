@@ -265,3 +265,40 @@ async fn a_log_that_cannot_be_written_fails_its_requests_and_recovers() {
     assert!(r.ok(), "{}", problems(&r));
     assert_eq!(r.records, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_waits_while_more_records_are_to_come_but_no_longer_than_its_window() {
+    use std::time::Duration;
+    use tokio::time::timeout;
+    let dir = temp_dir("gather");
+    let log = open(&dir, |c| c.gather_window = Duration::from_secs(60));
+    let (e0, e1, e2, e3) = (entry(0), entry(1), entry(2), entry(3));
+    // Two requests are being answered: B's record (one) waits, fewer than the two to come.
+    let (a1, a2) = (log.begin(), log.begin());
+    let b = log.record(&e1);
+    tokio::pin!(b);
+    assert!(timeout(Duration::from_millis(300), &mut b).await.is_err(), "B waits for more records");
+    // A1's record makes two waiting against one to come: synced together.
+    let (ra, rb) = tokio::join!(a1.record(&e0), b);
+    ra.unwrap();
+    rb.unwrap();
+    // Requests that end without a record (their clients went away) hold nothing back.
+    let (c1, c2) = (log.begin(), log.begin());
+    let d = log.record(&e2);
+    tokio::pin!(d);
+    assert!(timeout(Duration::from_millis(300), &mut d).await.is_err(), "one waiting, three to come");
+    drop((c1, c2, a2));
+    timeout(Duration::from_secs(20), d).await.expect("synced once nothing is to come").unwrap();
+    log.close().await;
+    let r = verify_dir(&dir, None);
+    assert!(r.ok(), "{}", problems(&r));
+    assert_eq!(r.records, 3);
+
+    // A lone request is synced at once; the window bounds the wait for slow ones.
+    let dir = temp_dir("gather-window");
+    let log = open(&dir, |c| c.gather_window = Duration::from_millis(50));
+    let slow = [log.begin(), log.begin(), log.begin()];
+    timeout(Duration::from_secs(20), log.record(&e3)).await.expect("synced after the window").unwrap();
+    drop(slow);
+    timeout(Duration::from_secs(20), log.record(&e0)).await.expect("alone: synced at once").unwrap();
+}
