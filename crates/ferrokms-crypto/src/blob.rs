@@ -242,6 +242,35 @@ mod tests {
         }
     }
 
+    /// The format-1 blobs of `tests/vectors/blob-format-1.json`, sealed by the code that wrote
+    /// format 1 (before format 3), still parse to their header and open with their material,
+    /// account and context; with another account or context they do not.
+    #[test]
+    fn format_1_blobs_of_the_fixture_still_open() {
+        use base64::Engine;
+        let cases = crate::test_vectors::blob_format_1()["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), 5);
+        for c in cases {
+            let raw = base64::engine::general_purpose::STANDARD.decode(c["blob"].as_str().unwrap()).unwrap();
+            let algorithm = SymmetricAlgorithm::from_code(c["algorithm"].as_u64().unwrap() as u8).unwrap();
+            let material = crate::test_vectors::unhex(&c["material"]);
+            let key = SymmetricKey::new(algorithm, &material).unwrap();
+            let account = c["account"].as_u64().unwrap();
+            let context = c["context"].as_str().unwrap().as_bytes();
+            let plaintext = crate::test_vectors::unhex(&c["plaintext"]);
+            assert_eq!(raw[..3], *b"FK\x01");
+            assert_eq!(raw.len(), 37 + plaintext.len() + 16);
+            let parsed = Blob::parse(&raw).unwrap();
+            let payload = if c["payload"] == 1 { PayloadKind::Text } else { PayloadKind::Bytes };
+            let key_id = Uuid::parse_str(c["key_id"].as_str().unwrap()).unwrap();
+            let key_version = c["key_version"].as_u64().unwrap() as u32;
+            assert_eq!(parsed.header, BlobHeader { algorithm, payload, key_id, key_version });
+            assert_eq!(*parsed.open(&key, account, context).unwrap(), plaintext, "{c}");
+            assert!(parsed.open(&key, account + 1, context).is_err());
+            assert!(parsed.open(&key, account, b"{\"other\":\"1\"}").is_err());
+        }
+    }
+
     /// The format-2 header and its associated data, byte for byte as `docs/ciphertext-format.md`
     /// documents them (section "Post-quantum blob (format 2)").
     #[test]
