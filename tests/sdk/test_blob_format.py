@@ -15,7 +15,7 @@ import blobfmt
 from alikms import spki_b64, tea
 from conftest import tencent_client
 from interop_helpers import make_key
-from kmsutil import b64, call, create_key, decrypt, encrypt, unb64
+from kmsutil import b64, call, create_key, decrypt, encrypt, hosted_data_key, unb64
 
 
 def header_of(blob_b64: str, key_id: str, algorithm: int = 1, payload: int = 0, plaintext_len: int | None = None):
@@ -51,6 +51,15 @@ def test_tencent_data_key_blob_is_97_bytes(kms):
     header_of(r.CiphertextBlob, k, plaintext_len=16)
     r = call(kms, "GenerateDataKey", KeyId=k, NumberOfBytes=1024)
     header_of(r.CiphertextBlob, k, plaintext_len=1024)
+
+
+def test_tencent_hosted_data_key_blob_is_format_3(kms):
+    k = create_key(kms)
+    r = hosted_data_key(kms, k, NumberOfBytes=48)
+    header_of(r.CiphertextBlob, k, plaintext_len=48)
+    stored = call(kms, "GetDataKeyCiphertextBlob", DataKeyId=r.DataKeyId).CiphertextBlob
+    assert stored == r.CiphertextBlob
+    header_of(stored, k, plaintext_len=48)
 
 
 def test_tencent_nonces_are_fresh(kms):
