@@ -40,9 +40,9 @@ const HALF: usize = EXTENDED_NONCE_LEN / 2;
 
 type HmacSm3 = hmac::Hmac<Sm3>;
 
-/// A key version's key prepared for format 3. Everything that does not depend on the nonce is
-/// computed once: XAES's AES-256 key schedule and CMAC subkey, the HKDF pseudorandom key, the
-/// HMAC-SM3 pad states.
+/// A key version's key prepared for format 3, once per key version: XAES's AES-256 key schedule
+/// and CMAC subkey, the HMAC-SM3 pad states; for HKDF, aws-lc-rs's `Prk` of `Salt::extract`, which
+/// holds the key (wiped on drop) and runs extract and expand for each message.
 pub(crate) enum ExtendedKey {
     Xaes(Box<Xaes256Gcm>),
     Hkdf { prk: Box<Prk>, algorithm: &'static aws_lc_rs::aead::Algorithm, label: &'static [u8] },
