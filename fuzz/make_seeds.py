@@ -247,9 +247,11 @@ write("alibaba_rpc", "get", rpc("GET", {"Action": "ListKeys", "Version": "2016-0
 # --- Ciphertext blobs (docs/ciphertext-format.md) ------------------------------------------------
 
 
-def blob(alg, payload, version, ct_len):
+def blob(alg, payload, version, ct_len, fmt=1):
+    """Format 1 (12-byte nonce) or format 3 (24-byte nonce): header, zero nonce, zero body."""
     key_id = bytes(range(16))
-    return b"FK\x01" + bytes([alg, payload]) + key_id + struct.pack(">I", version) + bytes(12) + bytes(ct_len + 16)
+    nonce = bytes(12 if fmt == 1 else 24)
+    return b"FK" + bytes([fmt, alg, payload]) + key_id + struct.pack(">I", version) + nonce + bytes(ct_len + 16)
 
 
 write("blob", "aes256-bytes", blob(1, 0, 1, 32))
@@ -257,6 +259,11 @@ write("blob", "sm4-text", blob(2, 1, 7, 5))
 write("blob", "aes128-empty", blob(3, 0, 1, 0))
 write("blob", "aes192", blob(4, 0, 0xFFFFFFFF, 64))
 write("blob", "short", b"FK\x01\x01\x00")
+write("blob", "v3-aes256-bytes", blob(1, 0, 1, 32, fmt=3))
+write("blob", "v3-sm4-text", blob(2, 1, 7, 5, fmt=3))
+write("blob", "v3-aes128-empty", blob(3, 0, 1, 0, fmt=3))
+write("blob", "v3-aes192", blob(4, 0, 0xFFFFFFFF, 64, fmt=3))
+write("blob", "v3-short", b"FK\x03\x01\x00" + bytes(44))
 
 # --- Public keys --------------------------------------------------------------------------------
 

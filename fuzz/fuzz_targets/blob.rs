@@ -1,10 +1,11 @@
-//! The ciphertext blob: `Blob::parse` on arbitrary bytes, `Blob::open` of whatever parses (with
-//! a fixed key of the blob's algorithm: it must fail cleanly), and seal → parse → open round
-//! trips with the input as plaintext and context.
+//! The ciphertext blob: `Blob::parse` on arbitrary bytes (formats 1 and 3), `Blob::open` of
+//! whatever parses (with a fixed key of the blob's algorithm: it must fail cleanly), and seal →
+//! parse → open round trips (format 3, what `seal` writes) with the input as plaintext and
+//! context.
 #![no_main]
 
 use ferrokms_crypto::aead::{SymmetricAlgorithm, SymmetricKey};
-use ferrokms_crypto::blob::{Blob, BlobHeader, HEADER_LEN, PayloadKind};
+use ferrokms_crypto::blob::{Blob, BlobFormat, BlobHeader, PayloadKind};
 use ferrokms_fuzz::bounded;
 use libfuzzer_sys::fuzz_target;
 
@@ -15,7 +16,7 @@ fn key(algorithm: SymmetricAlgorithm) -> SymmetricKey {
 fuzz_target!(|data: &[u8]| {
     bounded(data.len(), || {
         if let Ok(blob) = Blob::parse(data) {
-            assert!(data.len() >= HEADER_LEN, "a parsed blob has a whole header");
+            assert!(data.len() >= blob.format.header_len() + 16, "a parsed blob has a whole header and a tag");
             let opened = blob.open(&key(blob.header.algorithm), 42, b"");
             // Only a blob sealed under the fixed key (never in this corpus) could open.
             let _ = opened;
@@ -31,6 +32,8 @@ fuzz_target!(|data: &[u8]| {
         let sealed = header.seal(&k, 42, context, plaintext).expect("sealing works");
         let parsed = Blob::parse(&sealed).expect("a sealed blob parses");
         assert_eq!(parsed.header, header);
+        assert_eq!(parsed.format, BlobFormat::V3);
+        assert_eq!(sealed.len(), BlobFormat::V3.header_len() + plaintext.len() + 16);
         assert_eq!(parsed.open(&k, 42, context).expect("opens").as_slice(), plaintext);
         assert!(parsed.open(&k, 43, context).is_err(), "bound to the account");
     });

@@ -9,7 +9,7 @@ test_ali_asym_cross_dialect.py.
   `cryptography`, `gmssl` / `hashlib` (SM2, SM3).
 * SM2DSA digests: e = SM3(Z_A || M), Z_A per GB/T 32918.2 with the default id 1234567812345678.
 * The ciphertext blob of docs/ciphertext-format.md, opened and made locally with known key
-  material (BYOK).
+  material (BYOK), through tests/sdk/blobfmt.py.
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import uuid
 from pathlib import Path
@@ -30,9 +29,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (Prehashed, decode_dss_signature,
                                                              encode_dss_signature)
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from gmssl import sm2 as gsm2
 
+import blobfmt
 from alikms import (AliError, OldClient, arn_parts, b64, check, old, old_err, tea, tea_err, unb64)
 
 # --------------------------------------------------------------------------------------------
@@ -419,51 +418,25 @@ def other_high_s(der_sig: bytes, spec: str) -> bytes:
 # --------------------------------------------------------------------------------------------
 # The ciphertext blob (docs/ciphertext-format.md), for keys whose material the test knows (BYOK)
 
-BLOB_ALG = {1: "AES-256-GCM", 2: "SM4-GCM", 3: "AES-128-GCM", 4: "AES-192-GCM"}
-
-
-def _canonical(context: dict | None) -> bytes:
-    if not context:
-        return b""
-    return json.dumps(context, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _aead(alg: int, key: bytes, nonce: bytes, aad: bytes, data: bytes, encrypt: bool) -> bytes:
-    if alg == 2:
-        algo = algorithms.SM4(key)
-    else:
-        algo = algorithms.AES(key)
-    if encrypt:
-        e = Cipher(algo, modes.GCM(nonce)).encryptor()
-        e.authenticate_additional_data(aad)
-        return e.update(data) + e.finalize() + e.tag
-    d = Cipher(algo, modes.GCM(nonce, data[-16:])).decryptor()
-    d.authenticate_additional_data(aad)
-    return d.update(data[:-16]) + d.finalize()
+BLOB_ALG = blobfmt.ALGORITHMS
 
 
 def blob_header(blob: bytes) -> dict:
-    assert blob[:3] == b"FK\x01", blob[:4].hex()
-    return {"algorithm": blob[3], "payload": blob[4], "key_id": str(uuid.UUID(bytes=blob[5:21])),
-            "version": struct.unpack(">I", blob[21:25])[0], "nonce": blob[25:37]}
+    """The header fields of a CiphertextBlob (format 1 or 3; tests/sdk/blobfmt.py)."""
+    return blobfmt.parse_header(blob)
 
 
 def open_blob(blob: bytes, material: bytes, account: int, context: dict | None = None) -> bytes:
     """Opens a CiphertextBlob with the key MATERIAL, per docs/ciphertext-format.md."""
-    h = blob_header(blob)
-    ctx = _canonical(context)
-    aad = blob[:37] + struct.pack(">QI", account, len(ctx)) + ctx
-    return _aead(h["algorithm"], material, h["nonce"], aad, blob[37:], encrypt=False)
+    return blobfmt.open_blob(blob, material, account, context)
 
 
 def make_blob(material: bytes, account: int, key_id: str, version: int, plaintext: bytes, *,
-              algorithm: int = 1, payload: int = 1, context: dict | None = None) -> bytes:
-    """A CiphertextBlob made locally with the key MATERIAL (payload 1: Alibaba's sealed text)."""
-    header = b"FK\x01" + bytes([algorithm, payload]) + uuid.UUID(key_id).bytes + struct.pack(">I", version) \
-        + os.urandom(12)
-    ctx = _canonical(context)
-    aad = header + struct.pack(">QI", account, len(ctx)) + ctx
-    return header + _aead(algorithm, material, header[25:37], aad, plaintext, encrypt=True)
+              algorithm: int = 1, payload: int = 1, context: dict | None = None, fmt: int = 3) -> bytes:
+    """A CiphertextBlob (format FMT) made locally with the key MATERIAL (payload 1: Alibaba's sealed
+    text)."""
+    return blobfmt.make_blob(material, account, key_id, version, plaintext, fmt=fmt, algorithm=algorithm,
+                             payload=payload, context=context)
 
 
 __all__ = [n for n in dir() if not n.startswith("_")] + ["b64", "unb64"]

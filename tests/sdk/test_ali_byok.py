@@ -118,6 +118,33 @@ def test_import_and_use(ali, files, alg):
     assert open_blob(unb64(g["CiphertextBlob"]), material, account_of(md)) == unb64(g["Plaintext"])
 
 
+@pytest.mark.parametrize("spec,algorithm,n", [("Aliyun_AES_256", 1, 32), ("Aliyun_SM4", 2, 16)])
+def test_format_1_blobs_open_and_reencrypt_upgrades_them(ali, ali_old, files, spec, algorithm, n):
+    """A format-1 blob (docs/ciphertext-format.md: 12-byte nonce, GCM under the key itself), as
+    ferrokms wrote it before format 3, made here with the imported material: both SDKs decrypt it,
+    and ReEncrypt returns a format-3 blob, which opens here with the material."""
+    md = external(ali, spec)
+    k = md["KeyId"]
+    material = os.urandom(n)
+    import_material(ali, files, k, material)
+    ctx = {"x": "1"}
+    old_blob = make_blob(material, account_of(md), k, 1, b"format one", algorithm=algorithm, context=ctx, fmt=1)
+    assert blob_header(old_blob)["format"] == 1 and len(old_blob) == 37 + 10 + 16
+    assert call(ali, "Decrypt", CiphertextBlob=b64(old_blob), EncryptionContext=ctx)["Plaintext"] == "format one"
+    assert call(ali_old, "Decrypt", CiphertextBlob=b64(old_blob),
+                EncryptionContext='{"x": "1"}')["Plaintext"] == "format one"
+    r = call(ali, "ReEncrypt", CiphertextBlob=b64(old_blob), DestinationKeyId=k, SourceEncryptionContext=ctx,
+             DestinationEncryptionContext=ctx)
+    new = unb64(r["CiphertextBlob"])
+    h = blob_header(new)
+    assert (h["format"], h["algorithm"], h["payload"], h["key_id"], len(new)) == (3, algorithm, 1, k, 49 + 10 + 16)
+    assert open_blob(new, material, account_of(md), ctx) == b"format one"
+    assert call(ali, "Decrypt", CiphertextBlob=r["CiphertextBlob"], EncryptionContext=ctx)["Plaintext"] == "format one"
+    # format-3 blobs made here open too, for both algorithms
+    mine = make_blob(material, account_of(md), k, 1, b"format three", algorithm=algorithm)
+    assert call(ali, "Decrypt", CiphertextBlob=b64(mine))["Plaintext"] == "format three"
+
+
 def test_import_sm2_wrapped_material_in_raw_form(ali, files):
     """SM2PKE-wrapped material may also come as raw C1 || C3 || C2 (with or without the 0x04 of C1):
     openssl's DER re-laid (docs/key-types.md)."""

@@ -4,22 +4,22 @@ and the `openssl` CLI): CreateKey Type=2 -> GetParametersForImport -> wrap 32 ra
 or PEM) -> ImportKeyMaterial -> Encrypt / Decrypt; DeleteImportedKeyMaterial and re-import;
 every refusal with its code, the key unchanged after it.
 
-Since the test knows the material, it also opens ferrokms' CiphertextBlob with Python's AES-GCM
-from docs/ciphertext-format.md alone, and builds one that ferrokms opens.
+Since the test knows the material, it also opens ferrokms' CiphertextBlob with Python's AES
+from docs/ciphertext-format.md alone (tests/sdk/blobfmt.py), and builds ones that ferrokms opens:
+format 3, and format 1 as ferrokms wrote it before.
 
 (Expiry of material by the background task is covered by a Rust test; nothing here sleeps.)
 """
 from __future__ import annotations
 
 import os
-import struct
 import uuid
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+import blobfmt
 from asym_helpers import OPENSSL_RSA, flip, openssl_encrypt, openssl_key
 from conftest import create_account, tencent_client
 from interop_helpers import run
@@ -299,32 +299,55 @@ def test_same_material_in_two_keys_is_not_interchangeable(client, tmp_path):
 # The ciphertext format, opened and built with the material the test imported
 
 
-def _aad(header: bytes, account: int, context: bytes) -> bytes:
-    return header + struct.pack(">QI", account, len(context)) + context
+@pytest.mark.parametrize("context", [None, '{"b":"2","a":"1"}'])
+def test_blob_opens_with_the_documented_format(client, tmp_path, context):
+    """docs/ciphertext-format.md, format 3: FK, 3, algorithm 1 (AES-256), payload 0, key id,
+    version, 24-byte nonce; XAES-256-GCM with AAD = header || account || len(context) || canonical
+    context (sorted keys, no spaces). Opened here with Python's AES (tests/sdk/blobfmt.py)."""
+    k, material = imported_key(client, tmp_path)
+    account = int(describe(client, k).CreatorUin)
+    data = os.urandom(77)
+    raw = unb64(encrypt(client, k, data, context=context))
+    assert len(raw) == 49 + len(data) + 16
+    h = blobfmt.parse_header(raw)
+    assert (h["format"], h["algorithm"], h["payload"], h["key_id"], h["version"]) == (3, 1, 0, k, 1)
+    assert raw[:5] == b"FK\x03\x01\x00" and raw[5:21] == uuid.UUID(k).bytes
+    assert blobfmt.open_blob(raw, material, account, context) == data
+    # and the other way: a format-3 blob sealed here with the same material opens in ferrokms
+    mine = blobfmt.make_blob(material, account, k, 1, b"sealed by the test", context=context)
+    assert decrypt(client, b64(mine), context=context) == b"sealed by the test"
+    wrong = blobfmt.make_blob(material, account + 1, k, 1, b"x", context=context)
+    call_error(client, "Decrypt", "FailedOperation.DecryptError", CiphertextBlob=b64(wrong),
+               **({"EncryptionContext": context} if context else {}))
 
 
 @pytest.mark.parametrize("context", [None, '{"b":"2","a":"1"}'])
-def test_blob_opens_with_the_documented_format(client, tmp_path, context):
-    """docs/ciphertext-format.md: FK, 1, algorithm 1 (AES-256-GCM), payload 0, key id, version,
-    nonce; AAD = header || account || len(context) || canonical context (sorted keys, no spaces)."""
+def test_format_1_blobs_still_open_and_reencrypt_upgrades_them(client, tmp_path, context):
+    """A format-1 blob (12-byte nonce, AES-256-GCM under the key itself), as ferrokms wrote before
+    format 3, built here with the imported material: Decrypt opens it, and ReEncrypt to the same
+    key, version and context returns a format-3 blob of the same plaintext."""
     k, material = imported_key(client, tmp_path)
     account = int(describe(client, k).CreatorUin)
-    canonical = b'{"a":"1","b":"2"}' if context else b""
-    data = os.urandom(77)
-    raw = unb64(encrypt(client, k, data, context=context))
-    assert len(raw) == 37 + len(data) + 16
-    header = raw[:37]
-    assert header[:5] == b"FK\x01\x01\x00" and header[5:21] == uuid.UUID(k).bytes
-    assert struct.unpack(">I", header[21:25]) == (1,)
-    assert AESGCM(material).decrypt(header[25:37], raw[37:], _aad(header, account, canonical)) == data
-    # and the other way: a blob sealed here with the same material opens in ferrokms
-    nonce = os.urandom(12)
-    mine_header = header[:25] + nonce
-    mine = mine_header + AESGCM(material).encrypt(nonce, b"sealed by the test", _aad(mine_header, account, canonical))
-    assert decrypt(client, b64(mine), context=context) == b"sealed by the test"
-    wrong = mine_header + AESGCM(material).encrypt(nonce, b"x", _aad(mine_header, account + 1, canonical))
-    call_error(client, "Decrypt", "FailedOperation.DecryptError", CiphertextBlob=b64(wrong),
-               **({"EncryptionContext": context} if context else {}))
+    old = blobfmt.make_blob(material, account, k, 1, b"written by format 1", fmt=1, context=context)
+    assert old[:3] == b"FK\x01" and len(old) == 37 + 19 + 16
+    ctx = {"EncryptionContext": context} if context else {}
+    assert decrypt(client, b64(old), context=context) == b"written by format 1"
+    r = call(client, "ReEncrypt", CiphertextBlob=b64(old), DestinationKeyId=k,
+             **({"SourceEncryptionContext": context, "DestinationEncryptionContext": context} if context else {}))
+    assert r.ReEncrypted is True and r.KeyId == k
+    new = unb64(r.CiphertextBlob)
+    h = blobfmt.parse_header(new)
+    assert (h["format"], h["key_id"], len(new)) == (3, k, 49 + 19 + 16)
+    assert blobfmt.open_blob(new, material, account, context) == b"written by format 1"
+    assert decrypt(client, r.CiphertextBlob, context=context) == b"written by format 1"
+    # a format-3 blob to the same key and context comes back as it is
+    again = call(client, "ReEncrypt", CiphertextBlob=r.CiphertextBlob, DestinationKeyId=k,
+                 **({"SourceEncryptionContext": context, "DestinationEncryptionContext": context} if context else {}))
+    assert again.CiphertextBlob == r.CiphertextBlob and again.ReEncrypted is False
+    # tampered or relabelled format-1 blobs do not open
+    call_error(client, "Decrypt", "FailedOperation.DecryptError", CiphertextBlob=b64(flip(old, 30)), **ctx)
+    call_error(client, "Decrypt", "FailedOperation.DecryptError", CiphertextBlob=b64(old[:2] + b"\x03" + old[3:]),
+               **ctx)
 
 
 def test_sm4_keys_take_16_bytes(make_server, tmp_path):

@@ -1,7 +1,14 @@
-//! Symmetric AEADs that key versions use: AES-256-GCM (aws-lc-rs) and SM4-GCM (RustCrypto).
+//! Symmetric AEADs that key versions use: AES-GCM (aws-lc-rs) and SM4-GCM (RustCrypto).
 //!
-//! Both take a 96-bit nonce and produce a 128-bit tag appended to the ciphertext. Nonces are
-//! random: with 2^32 messages per key version the collision probability stays below 2^-32.
+//! A [`SymmetricKey`] offers two constructions, both with a 128-bit tag appended to the
+//! ciphertext:
+//! - [`SymmetricKey::seal`] / [`SymmetricKey::open`]: GCM under the key itself with a 96-bit
+//!   nonce. Random 96-bit nonces are safe for about 2^32 messages per key only, so this serves
+//!   the root key (a few sealings per key version) and the opening of format-1 blobs.
+//! - [`SymmetricKey::seal_extended`] / [`SymmetricKey::open_extended`]: the extended-nonce AEADs
+//!   of blob format 3 (module [`crate::extended`]): a 192-bit nonce, a per-message key derived
+//!   from half of it, GCM under that key with the other half; safe for far more than 2^64
+//!   messages per key with random nonces.
 
 use aes_gcm::AesGcm;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -9,6 +16,7 @@ use aws_lc_rs::aead::{AES_128_GCM, AES_192_GCM, AES_256_GCM, Aad, LessSafeKey, N
 use sm4::Sm4;
 use zeroize::Zeroizing;
 
+use crate::extended::{EXTENDED_NONCE_LEN, ExtendedKey};
 use crate::{CryptoError, random};
 
 /// Length of the nonce of every AEAD here.
@@ -16,7 +24,7 @@ pub const NONCE_LEN: usize = 12;
 /// Length of the authentication tag of every AEAD here.
 pub const TAG_LEN: usize = 16;
 
-type Sm4Gcm = AesGcm<Sm4, aes_gcm::aead::consts::U12>;
+pub(crate) type Sm4Gcm = AesGcm<Sm4, aes_gcm::aead::consts::U12>;
 
 /// The symmetric algorithm of a key version. The discriminants are stored in ciphertext blobs and
 /// in the database: never reuse one.
@@ -54,10 +62,12 @@ impl SymmetricAlgorithm {
     }
 }
 
-/// A symmetric key ready for use. Key schedules are wiped when it is dropped (aws-lc-rs cleanses
-/// its keys on free; the SM4 key schedule zeroizes itself).
+/// A symmetric key ready for use, for both constructions. Key schedules are wiped when it is
+/// dropped (aws-lc-rs cleanses its keys on free; the SM4 key schedule, the XAES state and the
+/// HMAC-SM3 states zeroize themselves; the HKDF key is wiped by aws-lc-rs).
 pub struct SymmetricKey {
     inner: Inner,
+    extended: ExtendedKey,
 }
 
 enum Inner {
@@ -90,7 +100,35 @@ impl SymmetricKey {
                 Inner::Sm4(Box::new(Sm4Gcm::new_from_slice(key).map_err(|_| CryptoError::InvalidKey("sm4 key"))?))
             }
         };
-        Ok(Self { inner })
+        Ok(Self { inner, extended: ExtendedKey::new(algorithm, key)? })
+    }
+
+    /// Encrypts `plaintext` with the extended-nonce AEAD of blob format 3 and the 24-byte
+    /// `nonce`, binding `aad`; returns ciphertext ‖ tag.
+    pub fn seal_extended(
+        &self,
+        nonce: &[u8; EXTENDED_NONCE_LEN],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        self.extended.seal(nonce, aad, plaintext)
+    }
+
+    /// Decrypts what [`SymmetricKey::seal_extended`] made; fails if the tag does not
+    /// authenticate `aad` and the bytes.
+    pub fn open_extended(
+        &self,
+        nonce: &[u8; EXTENDED_NONCE_LEN],
+        aad: &[u8],
+        ciphertext_and_tag: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        self.extended.open(nonce, aad, ciphertext_and_tag)
+    }
+
+    /// The format-3 per-message key of `nonce` (None for AES-256: XAES keeps it inside).
+    #[cfg(test)]
+    pub(crate) fn derived_key(&self, nonce: &[u8; EXTENDED_NONCE_LEN]) -> Option<Zeroizing<Vec<u8>>> {
+        self.extended.derived_key(nonce)
     }
 
     /// Encrypts `plaintext` with `nonce`, binding `aad`; returns ciphertext ‖ tag.

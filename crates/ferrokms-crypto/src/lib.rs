@@ -2,7 +2,9 @@
 //!
 //! # Layout
 //! - [`random`]: the CSPRNG (the operating system's, through aws-lc-rs).
-//! - [`aead`]: symmetric AEADs for key versions: AES-256-GCM (aws-lc-rs) and SM4-GCM (RustCrypto).
+//! - [`aead`]: symmetric AEADs for key versions: AES-GCM (aws-lc-rs) and SM4-GCM (RustCrypto), and
+//!   [`extended`]: their extended-nonce forms for blob format 3 (XAES-256-GCM; HKDF- and
+//!   HMAC-SM3-derived per-message keys for AES-128/192 and SM4).
 //! - [`blob`]: the self-describing ciphertext blob that Encrypt and GenerateDataKey return.
 //! - [`key`]: one prepared-key type over every key kind (AEAD, RSA, EC, SM2, HMAC, ML-KEM, ML-DSA)
 //!   and the operations on it, dispatching to one module per family: `rsa`, `ec`, [`sm2`], `hmac`,
@@ -20,6 +22,9 @@ mod der;
 pub mod digest;
 mod ec;
 mod error;
+pub mod extended;
+#[cfg(test)]
+mod extended_nonce_vectors;
 mod hmac;
 pub mod key;
 pub mod keyring;

@@ -11,6 +11,7 @@ fn parse(text: &str) -> Value {
 static OPENSSL: LazyLock<Value> = LazyLock::new(|| parse(include_str!("../tests/vectors/openssl-3.0.json")));
 static ML_KEM: LazyLock<Value> = LazyLock::new(|| parse(include_str!("../tests/vectors/ml-kem-768.json")));
 static ML_DSA: LazyLock<Value> = LazyLock::new(|| parse(include_str!("../tests/vectors/ml-dsa-65.json")));
+static BLOB_FORMAT_1: LazyLock<Value> = LazyLock::new(|| parse(include_str!("../tests/vectors/blob-format-1.json")));
 
 /// Keys, signatures and ciphertexts made with the OpenSSL 3.0 CLI, plus RFC 6979 A.2.5.
 pub(crate) fn openssl() -> &'static Value {
@@ -25,6 +26,12 @@ pub(crate) fn ml_kem() -> &'static Value {
 /// ML-DSA-65 cases from NIST ACVP and Wycheproof.
 pub(crate) fn ml_dsa() -> &'static Value {
     &ML_DSA
+}
+
+/// Format-1 ciphertext blobs sealed by the last code that wrote format 1, with their key
+/// material: they must open forever.
+pub(crate) fn blob_format_1() -> &'static Value {
+    &BLOB_FORMAT_1
 }
 
 /// The bytes of a hex string field.

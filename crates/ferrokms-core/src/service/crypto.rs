@@ -1,7 +1,7 @@
 //! Symmetric cryptography with a CMK: Encrypt, Decrypt, ReEncrypt, GenerateRandom.
 
 use ferrokms_crypto::aead::SymmetricAlgorithm;
-use ferrokms_crypto::blob::{Blob, BlobHeader, PayloadKind};
+use ferrokms_crypto::blob::{Blob, BlobFormat, BlobHeader, PayloadKind};
 use ferrokms_crypto::random;
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -97,8 +97,18 @@ impl Kms {
         Ok((key, sealed))
     }
 
-    /// Opens a blob; the key and version come from the blob itself.
+    /// Opens a blob (format 1 or 3); the key and version come from the blob itself.
     pub async fn decrypt(&self, scope: &Scope, blob: &[u8], context: &EncryptionContext) -> Result<Decrypted> {
+        Ok(self.open_blob(scope, blob, context).await?.0)
+    }
+
+    /// Opens a blob, and says which format it was.
+    async fn open_blob(
+        &self,
+        scope: &Scope,
+        blob: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<(Decrypted, BlobFormat)> {
         let parsed = Blob::parse(blob).map_err(|_| Error::InvalidCiphertext)?;
         let h = parsed.header;
         let key = match self.key(scope, h.key_id).await {
@@ -120,11 +130,12 @@ impl Kms {
         let plaintext =
             parsed.open(symmetric, scope.account.0, &context.canonical()).map_err(|_| Error::DecryptFailed)?;
         let (version, version_id, payload) = (h.key_version, material.id, h.payload);
-        Ok(Decrypted { key: key.record.clone(), version, version_id, plaintext, payload })
+        Ok((Decrypted { key: key.record.clone(), version, version_id, plaintext, payload }, parsed.format))
     }
 
-    /// Re-seals a blob under `destination` (default: the blob's own key). With the same key and
-    /// no rotation since, the input blob is returned unchanged.
+    /// Re-seals a blob under `destination` (default: the blob's own key). With the same key, no
+    /// rotation since, the same context and the current blob format, the input blob is returned
+    /// unchanged; a format-1 blob is always re-sealed, so ReEncrypt upgrades it to format 3.
     pub async fn re_encrypt(
         &self,
         scope: &Scope,
@@ -133,11 +144,12 @@ impl Kms {
         destination: Option<Uuid>,
         destination_context: &EncryptionContext,
     ) -> Result<ReEncrypted> {
-        let opened = self.decrypt(scope, blob, source_context).await?;
+        let (opened, format) = self.open_blob(scope, blob, source_context).await?;
         let source_key_id = opened.key.id;
         let target = destination.unwrap_or(source_key_id);
         if target == source_key_id
             && opened.version == opened.key.current_version
+            && format == BlobFormat::CURRENT
             && source_context.canonical() == destination_context.canonical()
         {
             let key = self.key(scope, target).await?;
