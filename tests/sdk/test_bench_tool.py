@@ -75,3 +75,12 @@ def test_cpu_per_operation_is_reported(server):
     assert float(CPU.search(line).group(1)) > 0, line
     assert float(CPU.search(bench("--workload", "local-hmac", "--connections", "1").string).group(1)) > 0
     assert not CPU.search(bench("--endpoint", server.endpoint, "--workload", "encrypt").string)
+
+
+def test_decrypt_over_many_keys_unseals_each_with_a_cache_of_one(make_server):
+    # The cold path of scripts/bench-hsm.sh: a cache of one key, requests over five keys in turn,
+    # each answer checked (the plaintext is the one encrypted under that key).
+    s = make_server(config="[keys]\ncache_capacity = 1\n", extra_args=["--no-rate-limit"]).start()
+    m = bench("--endpoint", s.endpoint, "--workload", "decrypt", "--keys", "5", "--connections", "2")
+    assert int(m.group(2)) > 0
+    assert m.group(3) == "0", f"{m.group(3)} failed requests"

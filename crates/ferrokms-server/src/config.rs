@@ -443,6 +443,9 @@ pub struct KeysConfig {
     /// How long cached metadata is trusted, milliseconds.
     #[serde(default = "second")]
     pub cache_ttl_ms: u64,
+    /// Most keys held unsealed in memory at once (beyond it, half the cache is dropped).
+    #[serde(default = "cache_capacity")]
+    pub cache_capacity: usize,
     /// Most keys per account.
     #[serde(default = "key_limit")]
     pub max_keys_per_account: u64,
@@ -452,6 +455,10 @@ pub struct KeysConfig {
     /// Most listings one account runs at once; more are answered as busy.
     #[serde(default = "listings_per_account")]
     pub max_concurrent_listings_per_account: usize,
+}
+
+fn cache_capacity() -> usize {
+    100_000
 }
 
 fn listings_per_account() -> usize {
@@ -479,6 +486,7 @@ impl Default for KeysConfig {
         Self {
             symmetric_algorithm: aes(),
             cache_ttl_ms: second(),
+            cache_capacity: cache_capacity(),
             max_keys_per_account: key_limit(),
             max_data_keys_per_account: data_key_limit(),
             max_concurrent_listings_per_account: listings_per_account(),

@@ -89,6 +89,7 @@ pub fn kms_config(file: &FileConfig) -> Result<KmsConfig, String> {
     Ok(KmsConfig {
         default_spec,
         cache_ttl: Duration::from_millis(file.keys.cache_ttl_ms),
+        cache_capacity: file.keys.cache_capacity.max(1),
         min_manual_rotation_interval: file.rotation.min_manual_interval_secs,
         max_keys_per_account: file.keys.max_keys_per_account,
         max_data_keys_per_account: file.keys.max_data_keys_per_account,

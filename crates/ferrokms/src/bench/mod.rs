@@ -51,6 +51,11 @@ pub struct BenchArgs {
     /// the workloads of asymmetric and HMAC keys always make their own.
     #[arg(long)]
     key_id: Option<String>,
+    /// `decrypt` only: spread the requests over this many keys, one ciphertext each, in turn
+    /// (with a server whose `[keys] cache_capacity` is smaller, every request unseals its key:
+    /// the cold path, e.g. of a root key in an HSM).
+    #[arg(long, default_value_t = 1)]
+    keys: usize,
     /// Send nothing: print one signed request of the workload for another load generator such
     /// as wrk (Tencent workloads only; an ACS3 request carries a nonce and is good only once).
     /// Line 1 is the body; line 2 the headers, `Name: value` pairs joined by `|`. It stays valid
@@ -202,7 +207,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?
     } else {
-        let plan = workloads::prepare(args.workload, &args.endpoint, &signer, args.key_id.clone()).await?;
+        let plan = workloads::prepare(args.workload, &args.endpoint, &signer, args.key_id.clone(), args.keys).await?;
         if args.print_presigned {
             let (params, json) = (plan.make)(0, 1);
             return print_presigned(signer.request(plan.action, &params, json)).await;

@@ -225,6 +225,7 @@ pub(super) async fn prepare(
     endpoint: &str,
     signer: &Signer,
     key_id: Option<String>,
+    keys: usize,
 ) -> Result<Plan, String> {
     use ferrokms_crypto::wrap::WrapAlgorithm;
     let mut conn = connect(endpoint).await?;
@@ -256,6 +257,24 @@ pub(super) async fn prepare(
         Workload::Encrypt => {
             let key_id = symmetric_key(c, signer, &given).await?;
             fixed("Encrypt", tencent(json!({"KeyId": key_id, "Plaintext": msg})))
+        }
+        Workload::Decrypt if keys > 1 => {
+            if !given.is_empty() {
+                return Err("--keys makes its own keys: leave out --key-id".into());
+            }
+            let mut blobs = Vec::with_capacity(keys);
+            for _ in 0..keys {
+                let key_id = tencent_key(c, signer, "").await?;
+                let body = tencent(json!({"KeyId": key_id, "Plaintext": msg}));
+                blobs.push(field(c, signer, "Encrypt", body, "/Response/CiphertextBlob").await?);
+            }
+            // Connection `conn`'s request `i`: a different key each time, and the connections
+            // spread over the keys.
+            let make: PayloadMaker = Arc::new(move |conn, i| {
+                let at = (conn as u64).wrapping_mul(7919).wrapping_add(i) % blobs.len() as u64;
+                tencent(json!({"CiphertextBlob": blobs[at as usize]}))
+            });
+            Plan { action: "Decrypt", make, check: Arc::new(is_message("/Response/Plaintext")) }
         }
         Workload::Decrypt => {
             let key_id = symmetric_key(c, signer, &given).await?;
