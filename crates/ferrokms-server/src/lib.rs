@@ -94,7 +94,6 @@ pub fn kms_config(file: &FileConfig) -> Result<KmsConfig, String> {
         max_keys_per_account: file.keys.max_keys_per_account,
         max_data_keys_per_account: file.keys.max_data_keys_per_account,
         max_concurrent_listings_per_account: file.keys.max_concurrent_listings_per_account,
-        ..KmsConfig::default()
     })
 }
 
