@@ -250,6 +250,9 @@ pub trait Store: Send + Sync + 'static {
     async fn replace_sealed(&self, place: &SealedPlace, expected: &[u8], sealed: &[u8]) -> Result<bool, StoreError>;
     /// Succeeds if the backend answers a trivial query (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Commits what the backend still holds (a pending group commit), then closes its
+    /// connections; calls after it fail.
+    async fn close(&self) {}
 }
 
 impl From<StoreError> for crate::Error {

@@ -61,12 +61,17 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// For statements whose only unique rule (ids being random UUIDs) is `rule`: a unique violation
-/// is that rule.
-pub(crate) fn unique(rule: Conflict) -> impl Fn(sqlx::Error) -> StoreError {
-    move |e| match map_err(e) {
-        StoreError::Conflict(Conflict::Duplicate) => StoreError::Conflict(rule),
-        other => other,
+/// For statements whose unique rules are an id and `rule`: a unique violation on the columns
+/// `columns` (as SQLite names them, `table.column, ...`) is `rule`, any other is the id
+/// (`Conflict::Duplicate`).
+pub(crate) fn unique(rule: Conflict, columns: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| {
+        let on_rule = matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation()
+            && db.message().strip_prefix("UNIQUE constraint failed: ") == Some(columns));
+        match map_err(e) {
+            StoreError::Conflict(Conflict::Duplicate) if on_rule => StoreError::Conflict(rule),
+            other => other,
+        }
     }
 }
 
@@ -200,9 +205,14 @@ async fn insert_tags(
     Ok(())
 }
 
+/// The unique rule of key aliases, as SQLite reports its violation.
+const KEY_ALIAS: &str = "keys.account_id, keys.region, keys.alias";
+/// The unique rule of data key names.
+const DATA_KEY_NAME: &str = "data_keys.account_id, data_keys.region, data_keys.name";
+
 /// Inserts a hosted data key and its tags. A taken name inserts nothing (`ON CONFLICT DO
-/// NOTHING`, so the surrounding transaction stays usable without a savepoint) and answers
-/// `Conflict::DataKeyName`; ids are random UUIDs, so the name is the only rule that can clash.
+/// NOTHING` on the name's index, so the surrounding transaction stays usable without a
+/// savepoint) and answers `Conflict::DataKeyName`; a taken id is `Conflict::Duplicate`.
 pub(crate) async fn insert_data_key_rows(
     tx: &mut Transaction<'_, Sqlite>,
     r: &DataKeyRecord,
@@ -210,7 +220,7 @@ pub(crate) async fn insert_data_key_rows(
     let done = sqlx::query(
         "INSERT INTO data_keys (id, account_id, region, key_id, name, description, number_of_bytes, origin, state, \
          created_at, deletion_date, ciphertext, context, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT (account_id, region, name) DO NOTHING",
     )
     .bind(r.id.to_string())
     .bind(i(r.account.0))
@@ -337,7 +347,7 @@ impl Store for SqliteStore {
         .bind(&k.material_fingerprint)
         .execute(&mut *tx)
         .await
-        .map_err(unique(Conflict::Alias))?;
+        .map_err(unique(Conflict::Alias, KEY_ALIAS))?;
         if let Some(v) = first {
             insert_version(&mut tx, v).await?;
         }
@@ -415,7 +425,7 @@ impl Store for SqliteStore {
             .bind(i(a.created_at))
             .execute(&self.pool)
             .await
-            .map_err(unique(Conflict::Alias))?;
+            .map_err(unique(Conflict::Alias, "aliases.account_id, aliases.region, aliases.name"))?;
         Ok(())
     }
 
@@ -658,7 +668,7 @@ impl Store for SqliteStore {
         .bind(i(expected_revision))
         .execute(&self.pool)
         .await
-        .map_err(unique(Conflict::DataKeyName))?;
+        .map_err(unique(Conflict::DataKeyName, DATA_KEY_NAME))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(Conflict::Stale));
         }
@@ -733,6 +743,10 @@ impl Store for SqliteStore {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
         Ok(())
     }
+
+    async fn close(&self) {
+        SqliteStore::close(self).await;
+    }
 }
 
 async fn insert_version(tx: &mut Transaction<'_, Sqlite>, v: &VersionRecord) -> Result<(), StoreError> {
@@ -776,7 +790,7 @@ async fn update_key_row(tx: &mut Transaction<'_, Sqlite>, k: &KeyRecord, expecte
     .bind(i(expected))
     .execute(&mut **tx)
     .await
-    .map_err(unique(Conflict::Alias))?;
+    .map_err(unique(Conflict::Alias, KEY_ALIAS))?;
     if done.rows_affected() == 0 {
         return Err(StoreError::Conflict(Conflict::Stale));
     }
