@@ -204,8 +204,8 @@ pub(super) fn push_search(q: &mut QueryBuilder<Sqlite>, name_col: &str, search: 
 
 fn push_page(q: &mut QueryBuilder<Sqlite>, order: Order, offset: u64, limit: u64) {
     q.push(match order {
-        Order::NewestFirst => " ORDER BY created_at DESC, rowid DESC",
-        Order::OldestFirst => " ORDER BY created_at ASC, rowid ASC",
+        Order::NewestFirst => " ORDER BY created_at DESC, seq DESC",
+        Order::OldestFirst => " ORDER BY created_at ASC, seq ASC",
     });
     q.push(" LIMIT ");
     q.push_bind(i(limit));

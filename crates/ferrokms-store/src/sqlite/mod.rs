@@ -92,7 +92,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options.clone()).await.map_err(map_err)?;
-        migrate(&pool).await?;
+        schema::migrate(&pool).await?;
         let reads = Reader::open(options, opts.listing_connections, opts.listing_time_limit).await?;
         let data_keys = GroupCommit::start(pool.clone());
         Ok(Self { pool, reads, data_keys })
@@ -161,31 +161,6 @@ fn owner_only(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
-    sqlx::query("CREATE TABLE IF NOT EXISTS ferrokms_schema (version BIGINT NOT NULL)")
-        .execute(pool)
-        .await
-        .map_err(map_err)?;
-    let mut tx = pool.begin().await.map_err(map_err)?;
-    let applied: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(version) FROM ferrokms_schema").fetch_one(&mut *tx).await.map_err(map_err)?;
-    let applied = usize::try_from(applied.unwrap_or(0)).unwrap_or(0);
-    if applied > schema::MIGRATIONS.len() {
-        return Err(StoreError::Unavailable(format!(
-            "the database has schema version {applied}, newer than this ferrokms knows"
-        )));
-    }
-    for (n, step) in schema::MIGRATIONS.iter().enumerate().skip(applied) {
-        sqlx::raw_sql(*step).execute(&mut *tx).await.map_err(map_err)?;
-        sqlx::query("INSERT INTO ferrokms_schema (version) VALUES (?)")
-            .bind(i64::try_from(n + 1).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-    }
-    tx.commit().await.map_err(map_err)
-}
-
 async fn insert_tags(
     tx: &mut Transaction<'_, Sqlite>,
     account: AccountId,
@@ -248,18 +223,12 @@ pub(crate) async fn insert_data_key_rows(
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_account(&self, name: &str, now: u64) -> Result<AccountRecord, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let max: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(id) FROM accounts").fetch_one(&mut *tx).await.map_err(map_err)?;
-        let id = max.map_or(100_000_000_001, |m| m + 1);
-        sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)")
-            .bind(id)
+        let id: i64 = sqlx::query_scalar("INSERT INTO accounts (name, created_at) VALUES (?, ?) RETURNING id")
             .bind(name)
             .bind(i(now))
-            .execute(&mut *tx)
+            .fetch_one(&self.pool)
             .await
             .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
         Ok(AccountRecord {
             id: AccountId(u64::try_from(id).unwrap_or_default()),
             name: name.to_owned(),
@@ -617,13 +586,15 @@ impl Store for SqliteStore {
     }
 
     async fn bind_resource(&self, key_id: Uuid, product: &str, resource: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT OR IGNORE INTO cloud_bindings (key_id, product_id, resource_id) VALUES (?, ?, ?)")
-            .bind(key_id.to_string())
-            .bind(product)
-            .bind(resource)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO cloud_bindings (key_id, product_id, resource_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(key_id.to_string())
+        .bind(product)
+        .bind(resource)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
         Ok(())
     }
 
