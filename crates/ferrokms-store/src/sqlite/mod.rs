@@ -1,9 +1,7 @@
 //! The embedded SQLite backend: one database file, WAL journal, `synchronous=FULL`, so every
 //! acknowledged write survives a crash of the process or the machine.
 
-mod group_commit;
 mod listing;
-mod rows;
 mod schema;
 mod sealed;
 
@@ -20,9 +18,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
-use group_commit::GroupCommit;
-use listing::{Reader, push_search, push_states, push_tag_filters};
-use rows::i;
+use crate::filters::{self, Like};
+use crate::group_commit::{BatchInsert, GroupCommit, all_failed};
+use crate::rows::{self, i};
+use listing::Reader;
+
+/// SQLite's `LIKE` ignores the case of ASCII letters.
+const LIKE: Like = Like("LIKE");
 
 /// The SQLite store.
 #[derive(Clone)]
@@ -94,7 +96,7 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options.clone()).await.map_err(map_err)?;
         schema::migrate(&pool).await?;
         let reads = Reader::open(options, opts.listing_connections, opts.listing_time_limit).await?;
-        let data_keys = GroupCommit::start(pool.clone());
+        let data_keys = GroupCommit::start(Batches(pool.clone()));
         Ok(Self { pool, reads, data_keys })
     }
 
@@ -218,6 +220,35 @@ pub(crate) async fn insert_data_key_rows(
         return Err(StoreError::Conflict(Conflict::DataKeyName));
     }
     insert_tags(tx, r.account, r.id, &r.tags).await
+}
+
+/// Writes a group commit's batch: one row at a time in one transaction (a statement that fails
+/// in SQLite undoes only itself, so a member's conflict leaves the others in place).
+struct Batches(SqlitePool);
+
+#[async_trait]
+impl BatchInsert for Batches {
+    async fn insert_batch(&self, batch: &[DataKeyRecord]) -> Vec<Result<(), StoreError>> {
+        let attempt = async {
+            let mut tx = self.0.begin().await.map_err(map_err)?;
+            let mut results = Vec::with_capacity(batch.len());
+            for record in batch {
+                match insert_data_key_rows(&mut tx, record).await {
+                    Ok(()) => results.push(Ok(())),
+                    // Only a taken name or id is this request's own failure; anything else
+                    // (busy, I/O) fails the whole batch, which is then not committed.
+                    Err(e @ StoreError::Conflict(_)) => results.push(Err(e)),
+                    Err(e) => return Err(e),
+                }
+            }
+            tx.commit().await.map_err(map_err)?;
+            Ok::<_, StoreError>(results)
+        };
+        match attempt.await {
+            Ok(results) => results,
+            Err(e) => all_failed(batch, &e),
+        }
+    }
 }
 
 #[async_trait]
@@ -489,33 +520,7 @@ impl Store for SqliteStore {
     ) -> Result<(Vec<KeyRecord>, u64), StoreError> {
         let build = |select: &str| {
             let mut q = QueryBuilder::<Sqlite>::new(select);
-            q.push(" FROM keys WHERE account_id = ");
-            q.push_bind(i(account.0));
-            q.push(" AND region = ");
-            q.push_bind(region.0.clone());
-            push_states(&mut q, &f.states);
-            if let Some(o) = f.origin {
-                q.push(" AND origin = ");
-                q.push_bind(o.as_str());
-            }
-            if !f.usages.is_empty() {
-                q.push(" AND usage IN (");
-                let mut sep = q.separated(", ");
-                for u in &f.usages {
-                    sep.push_bind(u.as_str());
-                }
-                q.push(")");
-            }
-            if !f.specs.is_empty() {
-                q.push(" AND algorithm IN (");
-                let mut sep = q.separated(", ");
-                for s in &f.specs {
-                    sep.push_bind(i64::from(s.code()));
-                }
-                q.push(")");
-            }
-            push_search(&mut q, "alias", f.search.as_ref());
-            push_tag_filters(&mut q, "keys.id", account, &f.tags);
+            filters::keys(&mut q, account, region, f, LIKE);
             q
         };
         self.reads.conn().await?.page(build, f.order, f.offset, f.limit, rows::key).await
@@ -654,25 +659,7 @@ impl Store for SqliteStore {
     ) -> Result<(Vec<DataKeyRecord>, u64), StoreError> {
         let build = |select: &str| {
             let mut q = QueryBuilder::<Sqlite>::new(select);
-            q.push(" FROM data_keys WHERE account_id = ");
-            q.push_bind(i(account.0));
-            q.push(" AND region = ");
-            q.push_bind(region.0.clone());
-            push_states(&mut q, &f.states);
-            if let Some(o) = f.origin {
-                q.push(" AND origin = ");
-                q.push_bind(o.as_str());
-            }
-            if let Some(k) = f.key_id {
-                q.push(" AND key_id = ");
-                q.push_bind(k.to_string());
-            }
-            if let Some(n) = f.number_of_bytes {
-                q.push(" AND number_of_bytes = ");
-                q.push_bind(i64::from(n));
-            }
-            push_search(&mut q, "name", f.search.as_ref());
-            push_tag_filters(&mut q, "data_keys.id", account, &f.tags);
+            filters::data_keys(&mut q, account, region, f, LIKE);
             q
         };
         self.reads.conn().await?.page(build, f.order, f.offset, f.limit, rows::data_key).await
