@@ -216,6 +216,37 @@ pub async fn replace_sealed(s: Arc<dyn Store>) {
     );
 }
 
+/// Named values of the store: the first writer wins, replacements are compare-and-swap.
+pub async fn meta_values(store: Arc<dyn Store>) {
+    let s = &*store;
+    assert!(s.get_meta("root_check").await.unwrap().is_none());
+    let first = vec![0u8, 1, 255, 0];
+    assert_eq!(s.put_meta_if_absent("root_check", &first).await.unwrap(), first);
+    assert_eq!(s.put_meta_if_absent("root_check", b"second").await.unwrap(), first, "the first value stays");
+    assert_eq!(s.get_meta("root_check").await.unwrap(), Some(first.clone()));
+    assert!(s.get_meta("other").await.unwrap().is_none(), "names are separate");
+
+    assert!(!s.replace_meta("root_check", b"not it", b"x").await.unwrap());
+    assert!(s.replace_meta("root_check", &first, b"resealed").await.unwrap());
+    assert_eq!(s.get_meta("root_check").await.unwrap().as_deref(), Some(&b"resealed"[..]));
+    assert!(!s.replace_meta("root_check", &first, b"y").await.unwrap(), "the old value is gone");
+    assert!(!s.replace_meta("missing", b"", b"y").await.unwrap());
+    assert!(s.get_meta("missing").await.unwrap().is_none(), "replacing creates nothing");
+
+    // Concurrent first writers: every one is told the same winner.
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..8u8 {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move { store.put_meta_if_absent("contested", &[n]).await.unwrap() });
+    }
+    let mut answers = Vec::new();
+    while let Some(answer) = tasks.join_next().await {
+        answers.push(answer.unwrap());
+    }
+    let stored = s.get_meta("contested").await.unwrap().unwrap();
+    assert!(answers.iter().all(|a| *a == stored), "{answers:?} vs {stored:?}");
+}
+
 /// A fresh store answers its readiness probe.
 pub async fn ping(s: Arc<dyn Store>) {
     s.ping().await.unwrap();

@@ -77,6 +77,7 @@ macro_rules! conformance_tests {
             tagging,
             sealed_values_walk,
             replace_sealed,
+            meta_values,
             ping,
         );
     };

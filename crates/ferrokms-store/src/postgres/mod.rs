@@ -128,6 +128,11 @@ pub(crate) fn describe(options: &PgConnectOptions) -> String {
     )
 }
 
+/// `url` for messages and logs: user, host, port and database, never the password.
+pub fn redact(url: &str) -> String {
+    PgConnectOptions::from_str(url).map_or_else(|_| "postgres://(an invalid URL)".to_owned(), |o| describe(&o))
+}
+
 impl PgStore {
     /// Connects to the database at `url` (`postgres://user[:password]@host[:port]/database`,
     /// with libpq's query parameters such as `sslmode`) and brings its schema up to date.
@@ -777,6 +782,42 @@ impl Store for PgStore {
 
     async fn replace_sealed(&self, place: &SealedPlace, expected: &[u8], sealed: &[u8]) -> Result<bool, StoreError> {
         sealed::replace(&self.pool, place, expected, sealed).await
+    }
+
+    async fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn put_meta_if_absent(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query("INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let there: Vec<u8> = sqlx::query_scalar("SELECT value FROM meta WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(there)
+    }
+
+    async fn replace_meta(&self, name: &str, expected: &[u8], value: &[u8]) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE meta SET value = $1 WHERE name = $2 AND value = $3")
+            .bind(value)
+            .bind(name)
+            .bind(expected)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
