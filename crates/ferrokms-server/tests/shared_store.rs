@@ -74,6 +74,12 @@ async fn nodes_with_the_same_root_share_a_store_and_others_are_refused() {
     assert!(e.contains("does not match the store") && e.contains("postgres://"), "{e}");
     assert!(!e.contains("password"), "{e}");
 
+    // The admin tool (or a restart) without the store's URL does not quietly start an empty
+    // SQLite store in the data directory.
+    let e = datadir::open(&b_dir, &RootKeyConfig::of(RootKeySource::File)).await.err().expect("refused");
+    assert!(e.contains("does not exist") && e.contains("--store"), "{e}");
+    assert!(!b_dir.join("ferrokms.db").exists());
+
     for d in [a_data, b_data] {
         d.store.close().await;
     }

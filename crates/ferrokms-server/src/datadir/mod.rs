@@ -199,6 +199,21 @@ pub async fn open_with(dir: &Path, source: &RootKeyConfig, store: &StoreConfig) 
             }
         }
     }
+    // An existing data directory whose SQLite database is missing was most likely used with
+    // another store (PostgreSQL, a file elsewhere): opening would silently start an empty one.
+    if let StoreLocation::Sqlite(path) = &location
+        && !created
+        && !path.exists()
+    {
+        return Err(format!(
+            "{} is a data directory, but its store {} does not exist: if this node's store is PostgreSQL or \
+             another file, name it (--store, [store] url or FERROKMS_STORE_URL); if the database was lost, \
+             restore it from a backup (a data directory whose first start was interrupted can be removed and \
+             made again)",
+            dir.display(),
+            location.describe()
+        ));
+    }
     // A new data directory on a store that exists already (PostgreSQL, an SQLite file given by
     // path): if other nodes use it, a new root key could not read it. Checked before a root is made.
     let mut early = None;
