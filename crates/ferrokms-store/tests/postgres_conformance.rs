@@ -91,6 +91,13 @@ async fn an_unreachable_server_is_a_clear_error() {
     let text = e.to_string();
     assert!(text.contains("127.0.0.1:1"), "{text}");
     assert!(!text.contains("secret-pw"), "the password is not shown: {text}");
+
+    // A host that does not answer at all: bounded by the acquire timeout.
+    let opts = PgOptions { acquire_timeout: std::time::Duration::from_secs(1), ..PgOptions::default() };
+    let started = std::time::Instant::now();
+    let e = PgStore::open("postgres://nobody:secret-pw@10.255.255.1:5432/nothing", &opts).await.unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{e}");
+    assert!(e.to_string().contains("10.255.255.1"), "{e}");
 }
 
 /// A listing held up past its time limit (here by a lock that blocks every read of the table)

@@ -144,7 +144,16 @@ impl PgStore {
 
         // Migrations on a connection of their own, without the statement time limits: a node
         // may wait behind another node's migration for as long as it takes.
-        let mut conn = PgConnection::connect_with(&base).await.map_err(unreachable)?;
+        let mut conn = tokio::time::timeout(opts.acquire_timeout, PgConnection::connect_with(&base))
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "PostgreSQL at {}: no connection within {} s",
+                    describe(&base),
+                    opts.acquire_timeout.as_secs()
+                ))
+            })?
+            .map_err(unreachable)?;
         let migrated = schema::migrate(&mut conn).await;
         let _ = conn.close().await;
         migrated?;
