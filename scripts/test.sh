@@ -23,6 +23,17 @@ rm -rf "$softhsm_dir" && mkdir -p "$softhsm_dir/tokens"
 printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$softhsm_dir/tokens" > "$softhsm_dir/softhsm2.conf"
 export SOFTHSM2_CONF="$softhsm_dir/softhsm2.conf" FERROKMS_TEST_PKCS11_MODULE
 
+step "PostgreSQL for the store tests (FERROKMS_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/test)"
+# The PostgreSQL store's conformance suite and the SDK suite's PostgreSQL pass need a server
+# with trust (or URL-given) authentication; they fail without one. FERROKMS_TEST_PG_URL=none
+# switches both off on purpose.
+if [ "${FERROKMS_TEST_PG_URL:-}" = none ]; then
+    echo "skipped: FERROKMS_TEST_PG_URL=none"
+elif command -v pg_isready >/dev/null 2>&1; then
+    pg_isready -d "${FERROKMS_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}" \
+        || echo "warning: no PostgreSQL answers; the PostgreSQL tests will fail" >&2
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -57,6 +68,13 @@ step "integration tests: the real server driven by the official clients"
 export FERROKMS_BIN="$PWD/target/debug/ferrokms"
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
 .venv/bin/python -m pytest tests/sdk -q -n 2 -p no:cacheprovider "$@"
+
+step "integration tests on the PostgreSQL store (a fresh database per server)"
+if [ "${FERROKMS_TEST_PG_URL:-}" = none ]; then
+    echo "skipped: FERROKMS_TEST_PG_URL=none"
+else
+    FERROKMS_TEST_STORE=postgres .venv/bin/python -m pytest tests/sdk -q -n 2 -p no:cacheprovider -k 'not hsm' "$@"
+fi
 
 step "fuzz targets, ${FERROKMS_FUZZ_SECONDS:-30} s each (scripts/fuzz.sh)"
 if [ "${FERROKMS_SKIP_FUZZ:-}" = 1 ]; then

@@ -3,6 +3,10 @@
 The binary comes from $FERROKMS_BIN (default: target/debug/ferrokms at the repo root).
 Each server gets a fresh temporary data directory and an ephemeral port; it is told the
 access key to create through FERROKMS_ACCESS_KEY_ID / FERROKMS_ACCESS_KEY_SECRET.
+
+FERROKMS_TEST_STORE=postgres runs every server on a fresh PostgreSQL database of its own
+(`ferrokms serve --store postgres://...`), made on the server FERROKMS_TEST_PG_URL names
+(default postgres://postgres@127.0.0.1:5432/test) and dropped at the end of the session.
 """
 from __future__ import annotations
 
@@ -12,12 +16,16 @@ import signal
 import subprocess
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+STORE = os.environ.get("FERROKMS_TEST_STORE", "sqlite")
+PG_URL = os.environ.get("FERROKMS_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
+_PG_DATABASES: list[str] = []
 BIN = Path(os.environ.get("FERROKMS_BIN", REPO / "target" / "debug" / "ferrokms"))
 
 ACCESS_KEY_ID = "AKIDferrokmsTEST000000000000000001"
@@ -36,6 +44,7 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     port: int = 0
+    store_url: str | None = None
 
     @property
     def endpoint(self) -> str:
@@ -48,6 +57,8 @@ class Server:
 
     def start(self, port: int = 0) -> "Server":
         args = [str(BIN), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(self.data_dir)]
+        if self.store_url and "--store" not in self.extra_args:
+            args += ["--store", self.store_url]
         if self.config is not None:
             cfg = self.data_dir.parent / f"{self.data_dir.name}.toml"
             cfg.write_text(self.config)
@@ -109,10 +120,44 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
 
+def _pg(url: str, sql: str) -> None:
+    p = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-qc", sql], capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError(f"psql {sql!r} failed (FERROKMS_TEST_PG_URL={url}): {p.stderr}")
+
+
+def _with_database(url: str, db: str) -> str:
+    head, sep, query = url.partition("?")
+    scheme, _, rest = head.partition("://")
+    server = rest.split("/", 1)[0]
+    return f"{scheme}://{server}/{db}{sep}{query}"
+
+
+def fresh_store_url() -> str | None:
+    """A new, empty PostgreSQL database for one server (FERROKMS_TEST_STORE=postgres), else None."""
+    if STORE != "postgres":
+        return None
+    name = f"ferrokms_t_{uuid.uuid4().hex}"
+    _pg(PG_URL, f"CREATE DATABASE {name}")
+    _PG_DATABASES.append(name)
+    return _with_database(PG_URL, name)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for name in _PG_DATABASES:
+        try:
+            _pg(PG_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        except RuntimeError as e:
+            print(f"could not drop {name}: {e}")
+    _PG_DATABASES.clear()
+
+
 def _new_server(tmp_path_factory, name: str, **kw) -> Server:
     if not BIN.exists():
         pytest.fail(f"ferrokms binary not found at {BIN}; build it first (cargo build)")
     base = tmp_path_factory.mktemp(name)
+    if "store_url" not in kw:
+        kw["store_url"] = fresh_store_url()
     return Server(data_dir=base / "data", log_path=base / "server.log", **kw)
 
 
@@ -193,9 +238,14 @@ def server_env() -> dict[str, str]:
     return env
 
 
+def store_args(server: Server) -> list[str]:
+    """`--store URL` for `ferrokms admin` when the server's store is not its data directory's."""
+    return ["--store", server.store_url] if server.store_url else []
+
+
 def run_admin(server: Server, *args: str) -> str:
     """Run `ferrokms admin --data-dir <server's dir> ARGS...`; return stdout, fail on non-zero exit."""
-    cmd = [str(BIN), "admin", "--data-dir", str(server.data_dir), *args]
+    cmd = [str(BIN), "admin", "--data-dir", str(server.data_dir), *store_args(server), *args]
     p = subprocess.run(cmd, capture_output=True, text=True, env=server_env(), timeout=60)
     if p.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")

@@ -153,7 +153,8 @@ def test_encryption_context_with_a_repeated_key_is_refused(server, kms, ali):
 
 
 def test_database_files_are_owner_only(make_server):
-    s = make_server(extra_args=["--no-rate-limit"]).start()
+    # The SQLite files' modes: on the embedded store whatever FERROKMS_TEST_STORE says.
+    s = make_server(extra_args=["--no-rate-limit"], store_url=None).start()
     create_key(tencent_client(s.endpoint), Tags=tags(2))
     files = [s.data_dir / n for n in ("ferrokms.db", "ferrokms.db-wal", "ferrokms.db-shm")]
     for f in files:
@@ -164,7 +165,7 @@ def test_database_files_are_owner_only(make_server):
 
 
 def test_database_files_left_wide_are_tightened(make_server):
-    s = make_server(extra_args=["--no-rate-limit"]).start()
+    s = make_server(extra_args=["--no-rate-limit"], store_url=None).start()
     create_key(tencent_client(s.endpoint))
     s.stop()
     db = s.data_dir / "ferrokms.db"

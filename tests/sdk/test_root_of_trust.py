@@ -16,7 +16,7 @@ import pytest
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 
 from alikms import tea, tea_client, tea_expect
-from conftest import BIN, server_env, tencent_client
+from conftest import BIN, server_env, store_args, tencent_client
 from kmsutil import call, create_key, decrypt, encrypt
 
 PASSPHRASE = "correct horse battery staple"
@@ -27,7 +27,7 @@ def admin(server, *args: str, stdin: str | None = None, check: bool = True) -> s
     """`ferrokms admin --data-dir DIR ARGS` with `stdin`; the environment has no passphrase."""
     env = server_env()
     env.pop("FERROKMS_ROOT_PASSPHRASE", None)
-    cmd = [str(BIN), "admin", "--data-dir", str(server.data_dir), *args]
+    cmd = [str(BIN), "admin", "--data-dir", str(server.data_dir), *store_args(server), *args]
     p = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env, timeout=60)
     if check and p.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, BIN, REGION, server_env, tencent_client
+from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, BIN, REGION, server_env, store_args, tencent_client
 from kmsutil import call, call_error, create_key, decrypt, describe, encrypt, list_all_keys, unb64
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -354,19 +354,19 @@ def test_admin_accounts_and_access_keys_on_running_server(make_server):
     c1 = tencent_client(s.endpoint)
     k1 = create_key(c1)
 
-    out = admin_ok(s.data_dir, "create-account")
+    out = admin_ok(s.data_dir, *store_args(s), "create-account")
     m = re.search(r"AccountId=(\d+)", out)
     assert m, f"create-account output: {out!r}"
     account = m.group(1)
-    assert account in admin_ok(s.data_dir, "list-accounts")
+    assert account in admin_ok(s.data_dir, *store_args(s), "list-accounts")
 
-    out = admin_ok(s.data_dir, "create-access-key", "--account", account)
+    out = admin_ok(s.data_dir, *store_args(s), "create-access-key", "--account", account)
     sid = re.search(r"^AccessKeyId=(\S+)$", out, re.M)
     skey = re.search(r"^AccessKeySecret=(\S+)$", out, re.M)
     assert sid and skey, f"create-access-key output: {out!r}"
     sid, skey = sid.group(1), skey.group(1)
 
-    listed = admin_ok(s.data_dir, "list-access-keys")
+    listed = admin_ok(s.data_dir, *store_args(s), "list-access-keys")
     line = next((ln for ln in listed.splitlines() if sid in ln), None)
     assert line is not None, f"{sid} not in list-access-keys:\n{listed}"
     assert account in line and "active" in line, line
@@ -382,9 +382,9 @@ def test_admin_accounts_and_access_keys_on_running_server(make_server):
     assert k2 not in list_all_keys(c1)
 
     # revocation reaches the running server within ~1.5 s, even while the key keeps being used
-    admin_ok(s.data_dir, "revoke-access-key", sid)
+    admin_ok(s.data_dir, *store_args(s), "revoke-access-key", sid)
     revoked_at = time.time()
-    line = next(ln for ln in admin_ok(s.data_dir, "list-access-keys").splitlines() if sid in ln)
+    line = next(ln for ln in admin_ok(s.data_dir, *store_args(s), "list-access-keys").splitlines() if sid in ln)
     assert "revoked" in line, line
     last: str | None = None
     while time.time() - revoked_at < 1.5:
@@ -400,14 +400,14 @@ def test_admin_accounts_and_access_keys_on_running_server(make_server):
     call_error(c2, "DescribeKey", "AuthFailure.SecretIdNotFound", KeyId=k2)
     assert describe(c1, k1).KeyId == k1  # the first account is untouched
 
-    p = admin(s.data_dir, "revoke-access-key", "AKIDdoesNotExist0000000000000000")
+    p = admin(s.data_dir, *store_args(s), "revoke-access-key", "AKIDdoesNotExist0000000000000000")
     assert p.returncode != 0, f"revoke of an unknown id exited 0:\n{p.stdout}\n{p.stderr}"
     assert "AKIDdoesNotExist0000000000000000" in p.stderr, p.stderr
 
 
 def test_admin_create_access_key_unknown_account(make_server):
     s = make_server(extra_args=["--no-rate-limit"]).start()
-    p = admin(s.data_dir, "create-access-key", "--account", "999999")
+    p = admin(s.data_dir, *store_args(s), "create-access-key", "--account", "999999")
     assert p.returncode != 0, f"create-access-key for a missing account exited 0:\n{p.stdout}"
     assert "999999" in p.stderr, p.stderr
     assert "AccessKeySecret" not in p.stdout

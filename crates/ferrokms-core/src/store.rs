@@ -248,8 +248,19 @@ pub trait Store: Send + Sync + 'static {
     async fn sealed_values(&self, after: Option<&SealedPlace>, limit: u32) -> Result<Vec<SealedValue>, StoreError>;
     /// Replaces the sealed value at `place` if it is still `expected`; false if it changed or went.
     async fn replace_sealed(&self, place: &SealedPlace, expected: &[u8], sealed: &[u8]) -> Result<bool, StoreError>;
+    /// A named value of the store itself (such as the check value of the root key every node
+    /// must hold); `None` if there is none.
+    async fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores `value` under `name` unless a value is there already; answers the value there
+    /// afterwards (`value`, or the one that was first).
+    async fn put_meta_if_absent(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError>;
+    /// Replaces the value under `name` if it is still `expected`; false if it changed or went.
+    async fn replace_meta(&self, name: &str, expected: &[u8], value: &[u8]) -> Result<bool, StoreError>;
     /// Succeeds if the backend answers a trivial query (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Commits what the backend still holds (a pending group commit), then closes its
+    /// connections; calls after it fail.
+    async fn close(&self) {}
 }
 
 impl From<StoreError> for crate::Error {

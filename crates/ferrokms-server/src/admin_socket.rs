@@ -260,6 +260,17 @@ impl Admin {
                 return Err(e.to_string());
             }
         };
+        // The ring unlocks this data directory; it must also be the store's (another node's
+        // store, set up under another root, is refused before anything is served).
+        match self.kms.store_accepts(Arc::new(unlocked.keyring())).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let e = crate::datadir::root_mismatch("this server uses", &self.dir);
+                tracing::error!("unseal refused: {e}");
+                return Err(e);
+            }
+            Err(e) => return Err(format!("cannot check the root key against the store: {e}")),
+        }
         self.kms.install_keyring(unlocked.keyring());
         roots.unlocked = Some(unlocked);
         tracing::info!("unsealed by the administrator");

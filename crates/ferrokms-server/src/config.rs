@@ -44,7 +44,7 @@ pub struct FileConfig {
     /// The Alibaba dialect.
     #[serde(default)]
     pub alibaba: AlibabaConfig,
-    /// The embedded store.
+    /// The store: the embedded SQLite file, or PostgreSQL.
     #[serde(default)]
     pub store: StoreConfig,
     /// Connections: how many, and how long each may take.
@@ -150,6 +150,10 @@ impl Default for AuditConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
+    /// Where the store is: `sqlite://PATH`, or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`
+    /// (libpq's query parameters, such as `sslmode=verify-full`, apply) for several nodes
+    /// sharing one database. Default: the SQLite file `ferrokms.db` of the data directory.
+    pub url: Option<String>,
     /// Longest a listing (ListKeys, ListKeyDetail, ListDataKeys, ...) may run, milliseconds;
     /// past it the listing is stopped and answered as busy.
     #[serde(default = "listing_ms")]
@@ -157,6 +161,12 @@ pub struct StoreConfig {
     /// Database connections reserved for listings (writes and lookups have their own).
     #[serde(default = "listing_connections")]
     pub listing_connections: u32,
+    /// PostgreSQL: connections for writes and lookups.
+    #[serde(default = "pg_connections")]
+    pub max_connections: u32,
+    /// PostgreSQL: longest any statement other than a listing may run, milliseconds.
+    #[serde(default = "statement_ms")]
+    pub statement_timeout_ms: u64,
 }
 
 fn listing_ms() -> u64 {
@@ -167,9 +177,23 @@ fn listing_connections() -> u32 {
     4
 }
 
+fn pg_connections() -> u32 {
+    16
+}
+
+fn statement_ms() -> u64 {
+    30_000
+}
+
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { listing_time_limit_ms: listing_ms(), listing_connections: listing_connections() }
+        Self {
+            url: None,
+            listing_time_limit_ms: listing_ms(),
+            listing_connections: listing_connections(),
+            max_connections: pg_connections(),
+            statement_timeout_ms: statement_ms(),
+        }
     }
 }
 
@@ -179,6 +203,17 @@ impl StoreConfig {
         ferrokms_store::sqlite::SqliteOptions {
             listing_time_limit: std::time::Duration::from_millis(self.listing_time_limit_ms.max(1)),
             listing_connections: self.listing_connections.max(1),
+        }
+    }
+
+    /// The PostgreSQL store's options.
+    pub fn postgres(&self) -> ferrokms_store::postgres::PgOptions {
+        ferrokms_store::postgres::PgOptions {
+            max_connections: self.max_connections.max(1),
+            listing_connections: self.listing_connections.max(1),
+            listing_time_limit: std::time::Duration::from_millis(self.listing_time_limit_ms.max(1)),
+            statement_timeout: std::time::Duration::from_millis(self.statement_timeout_ms.max(1)),
+            ..ferrokms_store::postgres::PgOptions::default()
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! - [`config`]: the configuration file.
-//! - [`datadir`]: the data directory (root keys, database).
+//! - [`datadir`]: the data directory (root keys) and the store it names (SQLite or PostgreSQL).
 //! - [`admin_socket`]: unseal, seal and root rotation of a running server, over a local socket.
 //! - [`app`]: the application: `/healthz`, and every other request handed to the dialect it is for.
 //! - [`audit`]: the audit record of every request, durable before its answer.
@@ -166,7 +166,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         return Err(format!("alibaba.default_region: unknown region {}", opts.file.alibaba.default_region));
     }
     let limits = listener::limits(&opts.file.http)?;
-    let dir = datadir::open_with(&opts.data_dir, &opts.file.root_key, &opts.file.store.sqlite()).await?;
+    let dir = datadir::open_with(&opts.data_dir, &opts.file.root_key, &opts.file.store).await?;
+    tracing::info!(store = %dir.store_location, "store opened");
     let kms = kms(&dir, &opts.file)?;
     let skew = opts.file.max_clock_skew_secs.unwrap_or(300);
     let default_region = Region::from_alibaba(&opts.file.alibaba.default_region)

@@ -20,6 +20,10 @@ pub struct AdminArgs {
     /// The running server's administration socket [default: <data-dir>/admin.sock].
     #[arg(long)]
     socket: Option<PathBuf>,
+    /// The store, as `ferrokms serve --store` takes it [default: `[store] url` in the config
+    /// file, else <data-dir>/ferrokms.db].
+    #[arg(long, env = "FERROKMS_STORE_URL", hide_env_values = true)]
+    store: Option<String>,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -181,7 +185,7 @@ fn print_status(r: &AdminResponse) {
 }
 
 pub async fn run(args: AdminArgs) -> Result<(), String> {
-    let file = match &args.config {
+    let mut file = match &args.config {
         Some(p) => config::load(p)?,
         None => FileConfig::default(),
     };
@@ -199,7 +203,10 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
             args.data_dir.display()
         ));
     }
-    let dir = datadir::open(&args.data_dir, &file.root_key).await?;
+    if args.store.is_some() {
+        file.store.url = args.store.clone();
+    }
+    let dir = datadir::open_unlocked(&args.data_dir, &file.root_key, &file.store).await?;
     let kms = ferrokms_server::kms(&dir, &file)?;
     match command {
         StoreCommand::CreateAccount { name } => {

@@ -37,6 +37,10 @@ enum Command {
         /// TOML configuration file (see docs/configuration.md).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The store: `sqlite://PATH` or `postgres://USER@HOST/DATABASE` [default: `[store] url`
+        /// in the config file, else <data-dir>/ferrokms.db].
+        #[arg(long, env = "FERROKMS_STORE_URL", hide_env_values = true)]
+        store: Option<String>,
         /// Turn per-account request quotas off.
         #[arg(long)]
         no_rate_limit: bool,
@@ -68,11 +72,14 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve { listen, data_dir, config: path, no_rate_limit } => {
-                let file = match &path {
+            Command::Serve { listen, data_dir, config: path, store, no_rate_limit } => {
+                let mut file = match &path {
                     Some(p) => config::load(p)?,
                     None => FileConfig::default(),
                 };
+                if store.is_some() {
+                    file.store.url = store;
+                }
                 let opts = ServeOptions {
                     listen: listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8300))),
                     data_dir: data_dir.or_else(|| file.data_dir.clone()).unwrap_or_else(|| "ferrokms-data".into()),

@@ -37,7 +37,7 @@ pub use datakeys::{
 };
 pub use import::{IMPORT_TOKEN_VALIDITY, ImportParameters, ImportWrapping, MAX_MATERIAL_EXPIRY};
 pub use keys::{CreateKey, DeletionRules, ServiceStats, default_policy};
-pub use sealing::{ResealReport, RootSlot};
+pub use sealing::{ResealReport, RootSlot, STORE_ROOT_CHECK, store_accepts};
 pub use signing::{MAX_SIGNED_MESSAGE, SignInput};
 
 use crate::error::StateNeed;

@@ -15,8 +15,50 @@ use parking_lot::RwLock;
 use zeroize::Zeroizing;
 
 use super::{Kms, access::secret_aad, material_aad};
-use crate::store::{SealedPlace, SealedValue};
+use crate::store::{SealedPlace, SealedValue, Store};
 use crate::{Error, Result};
+
+/// The `meta` value every node's ring must open: a value sealed under the root keys of the node
+/// that first used the store. A node holding other roots (its own new key file, a passphrase
+/// with another salt) would seal what the others cannot read, so it refuses to serve.
+pub const STORE_ROOT_CHECK: &str = "root_check";
+const STORE_CHECK_AAD: &[u8] = b"ferrokms/store-root-check/v1";
+const STORE_CHECK_VALUE: &[u8] = b"ferrokms store root check";
+
+/// Seals with `ring`, off the async workers if its root is a device.
+async fn seal_with(ring: Arc<Keyring>, aad: &'static [u8], plaintext: &'static [u8]) -> Result<Vec<u8>> {
+    if !ring.blocks() {
+        return Ok(ring.seal(aad, plaintext)?);
+    }
+    tokio::task::spawn_blocking(move || ring.seal(aad, plaintext))
+        .await
+        .map_err(|_| Error::internal("sealing was cancelled"))?
+        .map_err(Error::from)
+}
+
+/// Whether `ring` opens `sealed` to the store check value.
+async fn opens_check(ring: Arc<Keyring>, sealed: Vec<u8>) -> Result<bool> {
+    let blocks = ring.blocks();
+    let open = move || ring.open(STORE_CHECK_AAD, &sealed).is_ok_and(|v| v.as_slice() == STORE_CHECK_VALUE);
+    if !blocks {
+        return Ok(open());
+    }
+    tokio::task::spawn_blocking(open).await.map_err(|_| Error::internal("unsealing was cancelled"))
+}
+
+/// Whether `ring` holds the root keys of `store`: it must open the store's check value
+/// ([`STORE_ROOT_CHECK`]), which the first ring to ask sets (sealed under its active root).
+pub async fn store_accepts(store: &dyn Store, ring: Arc<Keyring>) -> Result<bool> {
+    if let Some(stored) = store.get_meta(STORE_ROOT_CHECK).await? {
+        return opens_check(ring, stored).await;
+    }
+    let fresh = seal_with(Arc::clone(&ring), STORE_CHECK_AAD, STORE_CHECK_VALUE).await?;
+    let stored = store.put_meta_if_absent(STORE_ROOT_CHECK, &fresh).await?;
+    if stored == fresh {
+        return Ok(true);
+    }
+    opens_check(ring, stored).await
+}
 
 /// The keyring, or nothing while the service is sealed.
 #[derive(Default)]
@@ -169,6 +211,7 @@ impl Kms {
                 *report.remaining.entry(under.0).or_default() += 1;
             }
         }
+        self.walk_store_check(&ring, reseal, &mut report).await?;
         Ok(report)
     }
 
@@ -184,6 +227,36 @@ impl Kms {
             .map_err(|_| Error::internal(format!("{:?} does not unseal", value.place)))?;
         let resealed = self.seal_value(aad, &clear).await?;
         Ok(self.store.replace_sealed(&value.place, &value.sealed, &resealed).await?)
+    }
+
+    /// Whether `ring` holds the root keys of this service's store (see [`store_accepts`]).
+    pub async fn store_accepts(&self, ring: Arc<Keyring>) -> Result<bool> {
+        store_accepts(&*self.store, ring).await
+    }
+
+    /// Counts the store's check value by root, moving it to the active root if `reseal` (so
+    /// that retiring an old root never strands it).
+    async fn walk_store_check(&self, ring: &Arc<Keyring>, reseal: bool, report: &mut ResealReport) -> Result<()> {
+        let Some(check) = self.store.get_meta(STORE_ROOT_CHECK).await? else { return Ok(()) };
+        let active = ring.active();
+        let under = match ring.sealed_by(&check) {
+            None => {
+                report.unknown += 1;
+                return Ok(());
+            }
+            Some(id) if reseal && id != active && opens_check(Arc::clone(ring), check.clone()).await? => {
+                let fresh = seal_with(Arc::clone(ring), STORE_CHECK_AAD, STORE_CHECK_VALUE).await?;
+                if self.store.replace_meta(STORE_ROOT_CHECK, &check, &fresh).await? {
+                    report.resealed += 1;
+                    active
+                } else {
+                    id
+                }
+            }
+            Some(id) => id,
+        };
+        *report.remaining.entry(under.0).or_default() += 1;
+        Ok(())
     }
 
     /// Checks that the store answers (readiness).

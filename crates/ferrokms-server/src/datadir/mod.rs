@@ -1,12 +1,18 @@
-//! The data directory: the root keys (or how to obtain them), the database, and the first
+//! The data directory: the root keys (or how to obtain them), the store, and the first
 //! account with its access key.
 //!
 //! ```text
 //! <data-dir>/ferrokms.json    the keyring: how each root key is obtained, which is active, check values
 //! <data-dir>/root.key         32 random bytes, mode 0600 (a file root; later file roots are root-<id>.key)
-//! <data-dir>/ferrokms.db      SQLite database (plus -wal and -shm files)
+//! <data-dir>/ferrokms.db      SQLite database (plus -wal and -shm files), unless [store] url says otherwise
 //! <data-dir>/admin.sock       the administration socket of a running server (unseal, seal, rotate-root)
 //! ```
+//!
+//! The store is chosen by `[store] url` (`--store`): the SQLite file above by default, another
+//! SQLite file, or a PostgreSQL database shared by several nodes. Each node keeps its own data
+//! directory, all holding the same root keys (copies of the first node's `ferrokms.json` and key
+//! file, or the same PKCS#11 key): the store keeps a check value sealed under the root, and a node
+//! whose root does not open it refuses to start.
 
 pub mod meta;
 pub mod roots;
@@ -15,10 +21,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ferrokms_store::SqliteStore;
-use ferrokms_store::sqlite::SqliteOptions;
+use ferrokms_core::store::Store;
+use ferrokms_store::{PgStore, SqliteStore};
 
-use crate::config::{RootKeyConfig, RootKeySource};
+use crate::config::{RootKeyConfig, RootKeySource, StoreConfig};
 use meta::{LEGACY_ROOT_FILE, META, Meta};
 use roots::{NewRoot, Secrets, UnlockError, Unlocked};
 
@@ -35,7 +41,9 @@ pub struct DataDir {
     /// The unlocked roots; `None` when the directory opened sealed (no passphrase given).
     pub unlocked: Option<Unlocked>,
     /// The store.
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
+    /// Where the store is, for messages (never a password).
+    pub store_location: String,
     /// Whether it was created just now.
     pub created: bool,
 }
@@ -95,21 +103,90 @@ pub fn exists(dir: &Path) -> bool {
     dir.join(META).exists()
 }
 
-/// Opens `dir`, creating it (root key per `source`, empty database) if it does not exist yet.
-/// The root must unlock: a passphrase directory needs [`PASSPHRASE_ENV`] (the admin tool).
+/// Where a data directory's store is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// An SQLite database file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (its URL).
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// The store `url` names (`sqlite://PATH`, `postgres://...`), by default the SQLite file of
+    /// the data directory `dir`.
+    pub fn of(dir: &Path, url: Option<&str>) -> Result<Self, String> {
+        let Some(url) = url.filter(|u| !u.is_empty()) else { return Ok(Self::Sqlite(database_path(dir))) };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
+        match path {
+            Some(p) if !p.is_empty() && !p.starts_with(':') && !p.contains('?') => Ok(Self::Sqlite(PathBuf::from(p))),
+            _ => Err(format!(
+                "store url {url:?}: expected sqlite://PATH or postgres://USER@HOST/DATABASE (see docs/configuration.md)"
+            )),
+        }
+    }
+
+    /// For messages: the path, or the URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(p) => format!("sqlite://{}", p.display()),
+            Self::Postgres(url) => ferrokms_store::postgres::redact(url),
+        }
+    }
+
+    async fn open(&self, cfg: &StoreConfig) -> Result<Arc<dyn Store>, String> {
+        let fail = |e: ferrokms_core::store::StoreError| format!("cannot open the store {}: {e}", self.describe());
+        Ok(match self {
+            Self::Sqlite(path) => Arc::new(SqliteStore::open_with(path, &cfg.sqlite()).await.map_err(fail)?),
+            Self::Postgres(url) => Arc::new(PgStore::open(url, &cfg.postgres()).await.map_err(fail)?),
+        })
+    }
+}
+
+/// Opens `dir` with the default store, creating it (root key per `source`, empty database) if
+/// it does not exist yet. The root must unlock: a passphrase directory needs [`PASSPHRASE_ENV`].
 pub async fn open(dir: &Path, source: &RootKeyConfig) -> Result<DataDir, String> {
-    let opened = open_with(dir, source, &SqliteOptions::default()).await?;
+    open_unlocked(dir, source, &StoreConfig::default()).await
+}
+
+/// [`open`] with the store `store` configures (the admin tool).
+pub async fn open_unlocked(dir: &Path, source: &RootKeyConfig, store: &StoreConfig) -> Result<DataDir, String> {
+    let opened = open_with(dir, source, store).await?;
     if opened.unlocked.is_none() {
         return Err(format!("the root key is derived from a passphrase: set {PASSPHRASE_ENV}"));
     }
     Ok(opened)
 }
 
-/// [`open`] with the store's tunables; a passphrase directory without [`PASSPHRASE_ENV`] opens
-/// sealed (`unlocked` is `None`), a wrong passphrase or key file is an error.
-pub async fn open_with(dir: &Path, source: &RootKeyConfig, store: &SqliteOptions) -> Result<DataDir, String> {
+/// The refusal of a node whose root keys are not the store's.
+pub fn root_mismatch(store: &str, dir: &Path) -> String {
+    format!(
+        "the root key of {} does not match the store {store}: the store was set up under another root key,          and what this node sealed the other nodes could not read. Every node must hold the same root keys:          copy ferrokms.json and its key file (root.key or root-<id>.key) from a node of this store into {}          (or use the same PKCS#11 key), then start again",
+        dir.display(),
+        dir.display()
+    )
+}
+
+/// Checks that `ring` holds the root keys of `store` (setting the store's check value if it has
+/// none yet).
+pub async fn check_store_root(dir: &DataDir, ring: ferrokms_crypto::keyring::Keyring) -> Result<(), String> {
+    match ferrokms_core::service::store_accepts(&*dir.store, Arc::new(ring)).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(root_mismatch(&dir.store_location, &dir.path)),
+        Err(e) => Err(format!("cannot check the root key against the store {}: {e}", dir.store_location)),
+    }
+}
+
+/// [`open`] with the store's configuration; a passphrase directory without [`PASSPHRASE_ENV`]
+/// opens sealed (`unlocked` is `None`; the root is checked against the store at unseal), a wrong
+/// passphrase or key file is an error, and so is a root that is not the store's.
+pub async fn open_with(dir: &Path, source: &RootKeyConfig, store: &StoreConfig) -> Result<DataDir, String> {
+    let location = StoreLocation::of(dir, store.url.as_deref())?;
     let created = !exists(dir);
-    let (meta, unlocked) = if created {
+    if created {
         // Never initialise over what could be someone's keys: a new root key would make them
         // unreadable.
         for leftover in [LEGACY_ROOT_FILE, DATABASE] {
@@ -121,6 +198,77 @@ pub async fn open_with(dir: &Path, source: &RootKeyConfig, store: &SqliteOptions
                 ));
             }
         }
+    }
+    // An existing data directory whose SQLite database is missing was most likely used with
+    // another store (PostgreSQL, a file elsewhere): opening would silently start an empty one.
+    if let StoreLocation::Sqlite(path) = &location
+        && !created
+        && !path.exists()
+    {
+        return Err(format!(
+            "{} is a data directory, but its store {} does not exist: if this node's store is PostgreSQL or \
+             another file, name it (--store, [store] url or FERROKMS_STORE_URL); if the database was lost, \
+             restore it from a backup (a data directory whose first start was interrupted can be removed and \
+             made again)",
+            dir.display(),
+            location.describe()
+        ));
+    }
+    // A new data directory on a store that exists already (PostgreSQL, an SQLite file given by
+    // path): if other nodes use it, a new root key could not read it. Checked before a root is made.
+    let mut early = None;
+    if created && !matches!(&location, StoreLocation::Sqlite(p) if !p.exists()) {
+        let opened = location.open(store).await?;
+        let in_use = opened.get_meta(ferrokms_core::service::STORE_ROOT_CHECK).await;
+        if !matches!(in_use, Ok(None)) {
+            opened.close().await;
+            return Err(match in_use {
+                Err(e) => format!("cannot read the store {}: {e}", location.describe()),
+                _ => format!(
+                    "the store {} is already in use under a root key, and {} is a new data directory: a new \
+                     root key could not read what the store holds. Copy ferrokms.json and its key file (root.key \
+                     or root-<id>.key) from a node of this store into {}, then start again",
+                    location.describe(),
+                    dir.display(),
+                    dir.display()
+                ),
+            });
+        }
+        early = Some(opened);
+    }
+    let (meta, unlocked) = match unlock_dir(dir, source, created) {
+        Ok(v) => v,
+        Err(e) => {
+            if let Some(s) = early {
+                s.close().await;
+            }
+            return Err(e);
+        }
+    };
+    let opened_store = match early {
+        Some(s) => s,
+        None => location.open(store).await?,
+    };
+    let opened = DataDir {
+        path: dir.to_path_buf(),
+        meta,
+        unlocked,
+        store: opened_store,
+        store_location: location.describe(),
+        created,
+    };
+    if let Some(u) = &opened.unlocked
+        && let Err(e) = check_store_root(&opened, u.keyring()).await
+    {
+        opened.store.close().await;
+        return Err(e);
+    }
+    Ok(opened)
+}
+
+/// Creates the keyring of a new directory, or unlocks the existing one.
+fn unlock_dir(dir: &Path, source: &RootKeyConfig, created: bool) -> Result<(Meta, Option<Unlocked>), String> {
+    if created {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         #[cfg(unix)]
         {
@@ -145,24 +293,49 @@ pub async fn open_with(dir: &Path, source: &RootKeyConfig, store: &SqliteOptions
         };
         let (meta, unlocked) = roots::create_first(dir, how, &secrets, ferrokms_core::model::now())?;
         meta.write(dir)?;
-        (meta, Some(unlocked))
+        Ok((meta, Some(unlocked)))
     } else {
         let meta = Meta::read(dir)?;
         let secrets = secrets(source)?;
         match roots::unlock(dir, &meta, &secrets) {
-            Ok(u) => (meta, Some(u)),
-            Err(UnlockError::NeedPassphrase) => (meta, None),
+            Ok(u) => Ok((meta, Some(u))),
+            Err(UnlockError::NeedPassphrase) => Ok((meta, None)),
             Err(UnlockError::WrongPassphrase) => {
-                return Err("the root key does not match this data directory (wrong key file or passphrase)".into());
+                Err("the root key does not match this data directory (wrong key file or passphrase)".into())
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
         }
-    };
-    let store = SqliteStore::open_with(&database_path(dir), store).await.map_err(|e| e.to_string())?;
-    Ok(DataDir { path: dir.to_path_buf(), meta, unlocked, store: Arc::new(store), created })
+    }
 }
 
 /// The database file of a data directory.
 pub fn database_path(dir: &Path) -> PathBuf {
     dir.join(DATABASE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_urls() {
+        let dir = Path::new("/var/lib/ferrokms");
+        assert_eq!(StoreLocation::of(dir, None).unwrap(), StoreLocation::Sqlite(dir.join("ferrokms.db")));
+        assert_eq!(StoreLocation::of(dir, Some("")).unwrap(), StoreLocation::Sqlite(dir.join("ferrokms.db")));
+        assert_eq!(
+            StoreLocation::of(dir, Some("sqlite:///srv/kms.db")).unwrap(),
+            StoreLocation::Sqlite("/srv/kms.db".into())
+        );
+        assert_eq!(StoreLocation::of(dir, Some("sqlite://kms.db")).unwrap(), StoreLocation::Sqlite("kms.db".into()));
+        assert_eq!(StoreLocation::of(dir, Some("sqlite:kms.db")).unwrap(), StoreLocation::Sqlite("kms.db".into()));
+        let pg = "postgres://ferrokms:pw@db:5432/ferrokms?sslmode=verify-full";
+        assert_eq!(StoreLocation::of(dir, Some(pg)).unwrap(), StoreLocation::Postgres(pg.into()));
+        let described = StoreLocation::of(dir, Some(pg)).unwrap().describe();
+        assert!(!described.contains("pw"), "{described}");
+        assert!(described.contains("db:5432/ferrokms"), "{described}");
+        assert!(StoreLocation::of(dir, Some("postgresql://db/x")).is_ok());
+        for bad in ["mysql://db/x", "sqlite::memory:", "sqlite://", "/plain/path.db", "sqlite://x.db?mode=ro"] {
+            assert!(StoreLocation::of(dir, Some(bad)).is_err(), "{bad}");
+        }
+    }
 }

@@ -1,21 +1,19 @@
 //! Listings, the most expensive reads a tenant can ask for. They run on a pool of their own (so
 //! writes and background work never wait behind them), under a time limit, and stop when their
-//! caller goes away; tag filters are joined once through an index, and a page's tags are read in
-//! one query.
+//! caller goes away; a page's tags are read in one query.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ferrokms_core::model::{AccountId, KeyState, Tag};
-use ferrokms_core::store::{Order, StoreError, TagFilter};
+use ferrokms_core::model::Tag;
+use ferrokms_core::store::{Order, StoreError};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::map_err;
-use super::rows::i;
 
 /// SQLite virtual-machine steps between two checks of the deadline (a few microseconds).
 const PROGRESS_STEPS: i32 = 1000;
@@ -102,7 +100,7 @@ impl ReadConn {
             Err(e) => return Err(self.error(e)),
         };
         let mut q = build("SELECT *");
-        push_page(&mut q, order, offset, limit);
+        crate::filters::push_page(&mut q, order, offset, limit);
         let rows = match q.build().fetch_all(self.get()).await {
             Ok(rows) => rows,
             Err(e) => return Err(self.error(e)),
@@ -145,72 +143,6 @@ impl Drop for ReadConn {
         // A statement still running (the request future was dropped) stops at its next check.
         self.stop.store(true, Ordering::Relaxed);
     }
-}
-
-/// Appends `AND <id_col> IN (...)`: the resources of `account` that match every filter, found
-/// through the tags index once (one index range per filter), not probed per row and filter.
-pub(super) fn push_tag_filters(q: &mut QueryBuilder<Sqlite>, id_col: &str, account: AccountId, filters: &[TagFilter]) {
-    if filters.is_empty() {
-        return;
-    }
-    q.push(format!(" AND {id_col} IN (SELECT resource_id FROM ("));
-    for (n, f) in filters.iter().enumerate() {
-        if n > 0 {
-            q.push(" UNION ALL ");
-        }
-        q.push("SELECT resource_id FROM tags WHERE account_id = ");
-        q.push_bind(i(account.0));
-        q.push(" AND tag_key = ");
-        q.push_bind(f.key.clone());
-        if !f.values.is_empty() {
-            q.push(" AND tag_value IN (");
-            let mut sep = q.separated(", ");
-            for v in &f.values {
-                sep.push_bind(v.clone());
-            }
-            q.push(")");
-        }
-    }
-    // A resource holds a tag key once, so matching every (distinct-keyed) filter means
-    // appearing once per filter.
-    q.push(") GROUP BY resource_id HAVING COUNT(*) = ");
-    q.push_bind(i64::try_from(filters.len()).unwrap_or(i64::MAX));
-    q.push(")");
-}
-
-pub(super) fn push_states(q: &mut QueryBuilder<Sqlite>, states: &[KeyState]) {
-    if states.is_empty() {
-        return;
-    }
-    q.push(" AND state IN (");
-    let mut sep = q.separated(", ");
-    for s in states {
-        sep.push_bind(s.as_str());
-    }
-    q.push(")");
-}
-
-pub(super) fn push_search(q: &mut QueryBuilder<Sqlite>, name_col: &str, search: Option<&String>) {
-    if let Some(s) = search.filter(|s| !s.is_empty()) {
-        let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        let pattern = format!("%{escaped}%");
-        q.push(" AND (id LIKE ");
-        q.push_bind(pattern.clone());
-        q.push(format!(" ESCAPE '\\' OR {name_col} LIKE "));
-        q.push_bind(pattern);
-        q.push(" ESCAPE '\\')");
-    }
-}
-
-fn push_page(q: &mut QueryBuilder<Sqlite>, order: Order, offset: u64, limit: u64) {
-    q.push(match order {
-        Order::NewestFirst => " ORDER BY created_at DESC, rowid DESC",
-        Order::OldestFirst => " ORDER BY created_at ASC, rowid ASC",
-    });
-    q.push(" LIMIT ");
-    q.push_bind(i(limit));
-    q.push(" OFFSET ");
-    q.push_bind(i(offset));
 }
 
 #[cfg(test)]

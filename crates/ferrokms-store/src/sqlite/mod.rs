@@ -1,9 +1,7 @@
 //! The embedded SQLite backend: one database file, WAL journal, `synchronous=FULL`, so every
 //! acknowledged write survives a crash of the process or the machine.
 
-mod group_commit;
 mod listing;
-mod rows;
 mod schema;
 mod sealed;
 
@@ -20,9 +18,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
-use group_commit::GroupCommit;
-use listing::{Reader, push_search, push_states, push_tag_filters};
-use rows::i;
+use crate::filters::{self, Like};
+use crate::group_commit::{BatchInsert, GroupCommit, all_failed};
+use crate::rows::{self, i};
+use listing::Reader;
+
+/// SQLite's `LIKE` ignores the case of ASCII letters.
+const LIKE: Like = Like("LIKE");
 
 /// The SQLite store.
 #[derive(Clone)]
@@ -61,12 +63,17 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// For statements whose only unique rule (ids being random UUIDs) is `rule`: a unique violation
-/// is that rule.
-pub(crate) fn unique(rule: Conflict) -> impl Fn(sqlx::Error) -> StoreError {
-    move |e| match map_err(e) {
-        StoreError::Conflict(Conflict::Duplicate) => StoreError::Conflict(rule),
-        other => other,
+/// For statements whose unique rules are an id and `rule`: a unique violation on the columns
+/// `columns` (as SQLite names them, `table.column, ...`) is `rule`, any other is the id
+/// (`Conflict::Duplicate`).
+pub(crate) fn unique(rule: Conflict, columns: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| {
+        let on_rule = matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation()
+            && db.message().strip_prefix("UNIQUE constraint failed: ") == Some(columns));
+        match map_err(e) {
+            StoreError::Conflict(Conflict::Duplicate) if on_rule => StoreError::Conflict(rule),
+            other => other,
+        }
     }
 }
 
@@ -87,9 +94,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options.clone()).await.map_err(map_err)?;
-        migrate(&pool).await?;
+        schema::migrate(&pool).await?;
         let reads = Reader::open(options, opts.listing_connections, opts.listing_time_limit).await?;
-        let data_keys = GroupCommit::start(pool.clone());
+        let data_keys = GroupCommit::start(Batches(pool.clone()));
         Ok(Self { pool, reads, data_keys })
     }
 
@@ -156,31 +163,6 @@ fn owner_only(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
-    sqlx::query("CREATE TABLE IF NOT EXISTS ferrokms_schema (version BIGINT NOT NULL)")
-        .execute(pool)
-        .await
-        .map_err(map_err)?;
-    let mut tx = pool.begin().await.map_err(map_err)?;
-    let applied: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(version) FROM ferrokms_schema").fetch_one(&mut *tx).await.map_err(map_err)?;
-    let applied = usize::try_from(applied.unwrap_or(0)).unwrap_or(0);
-    if applied > schema::MIGRATIONS.len() {
-        return Err(StoreError::Unavailable(format!(
-            "the database has schema version {applied}, newer than this ferrokms knows"
-        )));
-    }
-    for (n, step) in schema::MIGRATIONS.iter().enumerate().skip(applied) {
-        sqlx::raw_sql(*step).execute(&mut *tx).await.map_err(map_err)?;
-        sqlx::query("INSERT INTO ferrokms_schema (version) VALUES (?)")
-            .bind(i64::try_from(n + 1).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-    }
-    tx.commit().await.map_err(map_err)
-}
-
 async fn insert_tags(
     tx: &mut Transaction<'_, Sqlite>,
     account: AccountId,
@@ -200,9 +182,14 @@ async fn insert_tags(
     Ok(())
 }
 
+/// The unique rule of key aliases, as SQLite reports its violation.
+const KEY_ALIAS: &str = "keys.account_id, keys.region, keys.alias";
+/// The unique rule of data key names.
+const DATA_KEY_NAME: &str = "data_keys.account_id, data_keys.region, data_keys.name";
+
 /// Inserts a hosted data key and its tags. A taken name inserts nothing (`ON CONFLICT DO
-/// NOTHING`, so the surrounding transaction stays usable without a savepoint) and answers
-/// `Conflict::DataKeyName`; ids are random UUIDs, so the name is the only rule that can clash.
+/// NOTHING` on the name's index, so the surrounding transaction stays usable without a
+/// savepoint) and answers `Conflict::DataKeyName`; a taken id is `Conflict::Duplicate`.
 pub(crate) async fn insert_data_key_rows(
     tx: &mut Transaction<'_, Sqlite>,
     r: &DataKeyRecord,
@@ -210,7 +197,7 @@ pub(crate) async fn insert_data_key_rows(
     let done = sqlx::query(
         "INSERT INTO data_keys (id, account_id, region, key_id, name, description, number_of_bytes, origin, state, \
          created_at, deletion_date, ciphertext, context, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT (account_id, region, name) DO NOTHING",
     )
     .bind(r.id.to_string())
     .bind(i(r.account.0))
@@ -235,21 +222,44 @@ pub(crate) async fn insert_data_key_rows(
     insert_tags(tx, r.account, r.id, &r.tags).await
 }
 
+/// Writes a group commit's batch: one row at a time in one transaction (a statement that fails
+/// in SQLite undoes only itself, so a member's conflict leaves the others in place).
+struct Batches(SqlitePool);
+
+#[async_trait]
+impl BatchInsert for Batches {
+    async fn insert_batch(&self, batch: &[DataKeyRecord]) -> Vec<Result<(), StoreError>> {
+        let attempt = async {
+            let mut tx = self.0.begin().await.map_err(map_err)?;
+            let mut results = Vec::with_capacity(batch.len());
+            for record in batch {
+                match insert_data_key_rows(&mut tx, record).await {
+                    Ok(()) => results.push(Ok(())),
+                    // Only a taken name or id is this request's own failure; anything else
+                    // (busy, I/O) fails the whole batch, which is then not committed.
+                    Err(e @ StoreError::Conflict(_)) => results.push(Err(e)),
+                    Err(e) => return Err(e),
+                }
+            }
+            tx.commit().await.map_err(map_err)?;
+            Ok::<_, StoreError>(results)
+        };
+        match attempt.await {
+            Ok(results) => results,
+            Err(e) => all_failed(batch, &e),
+        }
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_account(&self, name: &str, now: u64) -> Result<AccountRecord, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let max: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(id) FROM accounts").fetch_one(&mut *tx).await.map_err(map_err)?;
-        let id = max.map_or(100_000_000_001, |m| m + 1);
-        sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)")
-            .bind(id)
+        let id: i64 = sqlx::query_scalar("INSERT INTO accounts (name, created_at) VALUES (?, ?) RETURNING id")
             .bind(name)
             .bind(i(now))
-            .execute(&mut *tx)
+            .fetch_one(&self.pool)
             .await
             .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
         Ok(AccountRecord {
             id: AccountId(u64::try_from(id).unwrap_or_default()),
             name: name.to_owned(),
@@ -337,7 +347,7 @@ impl Store for SqliteStore {
         .bind(&k.material_fingerprint)
         .execute(&mut *tx)
         .await
-        .map_err(unique(Conflict::Alias))?;
+        .map_err(unique(Conflict::Alias, KEY_ALIAS))?;
         if let Some(v) = first {
             insert_version(&mut tx, v).await?;
         }
@@ -415,7 +425,7 @@ impl Store for SqliteStore {
             .bind(i(a.created_at))
             .execute(&self.pool)
             .await
-            .map_err(unique(Conflict::Alias))?;
+            .map_err(unique(Conflict::Alias, "aliases.account_id, aliases.region, aliases.name"))?;
         Ok(())
     }
 
@@ -510,33 +520,7 @@ impl Store for SqliteStore {
     ) -> Result<(Vec<KeyRecord>, u64), StoreError> {
         let build = |select: &str| {
             let mut q = QueryBuilder::<Sqlite>::new(select);
-            q.push(" FROM keys WHERE account_id = ");
-            q.push_bind(i(account.0));
-            q.push(" AND region = ");
-            q.push_bind(region.0.clone());
-            push_states(&mut q, &f.states);
-            if let Some(o) = f.origin {
-                q.push(" AND origin = ");
-                q.push_bind(o.as_str());
-            }
-            if !f.usages.is_empty() {
-                q.push(" AND usage IN (");
-                let mut sep = q.separated(", ");
-                for u in &f.usages {
-                    sep.push_bind(u.as_str());
-                }
-                q.push(")");
-            }
-            if !f.specs.is_empty() {
-                q.push(" AND algorithm IN (");
-                let mut sep = q.separated(", ");
-                for s in &f.specs {
-                    sep.push_bind(i64::from(s.code()));
-                }
-                q.push(")");
-            }
-            push_search(&mut q, "alias", f.search.as_ref());
-            push_tag_filters(&mut q, "keys.id", account, &f.tags);
+            filters::keys(&mut q, account, region, f, LIKE);
             q
         };
         self.reads.conn().await?.page(build, f.order, f.offset, f.limit, rows::key).await
@@ -607,13 +591,15 @@ impl Store for SqliteStore {
     }
 
     async fn bind_resource(&self, key_id: Uuid, product: &str, resource: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT OR IGNORE INTO cloud_bindings (key_id, product_id, resource_id) VALUES (?, ?, ?)")
-            .bind(key_id.to_string())
-            .bind(product)
-            .bind(resource)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO cloud_bindings (key_id, product_id, resource_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(key_id.to_string())
+        .bind(product)
+        .bind(resource)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
         Ok(())
     }
 
@@ -658,7 +644,7 @@ impl Store for SqliteStore {
         .bind(i(expected_revision))
         .execute(&self.pool)
         .await
-        .map_err(unique(Conflict::DataKeyName))?;
+        .map_err(unique(Conflict::DataKeyName, DATA_KEY_NAME))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(Conflict::Stale));
         }
@@ -673,25 +659,7 @@ impl Store for SqliteStore {
     ) -> Result<(Vec<DataKeyRecord>, u64), StoreError> {
         let build = |select: &str| {
             let mut q = QueryBuilder::<Sqlite>::new(select);
-            q.push(" FROM data_keys WHERE account_id = ");
-            q.push_bind(i(account.0));
-            q.push(" AND region = ");
-            q.push_bind(region.0.clone());
-            push_states(&mut q, &f.states);
-            if let Some(o) = f.origin {
-                q.push(" AND origin = ");
-                q.push_bind(o.as_str());
-            }
-            if let Some(k) = f.key_id {
-                q.push(" AND key_id = ");
-                q.push_bind(k.to_string());
-            }
-            if let Some(n) = f.number_of_bytes {
-                q.push(" AND number_of_bytes = ");
-                q.push_bind(i64::from(n));
-            }
-            push_search(&mut q, "name", f.search.as_ref());
-            push_tag_filters(&mut q, "data_keys.id", account, &f.tags);
+            filters::data_keys(&mut q, account, region, f, LIKE);
             q
         };
         self.reads.conn().await?.page(build, f.order, f.offset, f.limit, rows::data_key).await
@@ -729,9 +697,49 @@ impl Store for SqliteStore {
         sealed::replace(&self.pool, place, expected, sealed).await
     }
 
+    async fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn put_meta_if_absent(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let there: Vec<u8> = sqlx::query_scalar("SELECT value FROM meta WHERE name = ?")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(there)
+    }
+
+    async fn replace_meta(&self, name: &str, expected: &[u8], value: &[u8]) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE meta SET value = ? WHERE name = ? AND value = ?")
+            .bind(value)
+            .bind(name)
+            .bind(expected)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
         Ok(())
+    }
+
+    async fn close(&self) {
+        SqliteStore::close(self).await;
     }
 }
 
@@ -776,7 +784,7 @@ async fn update_key_row(tx: &mut Transaction<'_, Sqlite>, k: &KeyRecord, expecte
     .bind(i(expected))
     .execute(&mut **tx)
     .await
-    .map_err(unique(Conflict::Alias))?;
+    .map_err(unique(Conflict::Alias, KEY_ALIAS))?;
     if done.rows_affected() == 0 {
         return Err(StoreError::Conflict(Conflict::Stale));
     }

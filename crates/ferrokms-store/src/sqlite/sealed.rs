@@ -1,22 +1,11 @@
 //! The values sealed under the root key, walked in pages and replaced one by one when the root
 //! is rotated.
 
-use ferrokms_core::model::AccountId;
 use ferrokms_core::store::{SealedPlace, SealedValue, StoreError};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
-use uuid::Uuid;
+use sqlx::SqlitePool;
 
 use super::map_err;
-
-fn bad(what: &str) -> StoreError {
-    StoreError::Unavailable(format!("corrupt row: {what}"))
-}
-
-fn account_of(row: &SqliteRow) -> Result<AccountId, StoreError> {
-    let account: i64 = row.try_get("account_id").map_err(|_| bad("account_id"))?;
-    Ok(AccountId(u64::try_from(account).map_err(|_| bad("account_id"))?))
-}
+use crate::rows::{Cols, account_of, bad, uuid_of};
 
 /// Up to `limit` sealed values after `after`: key versions by (key id, version), then access
 /// keys by id.
@@ -62,15 +51,13 @@ async fn versions(
     .await
     .map_err(map_err)?;
     for row in rows {
-        let key_id: String = row.try_get("key_id").map_err(|_| bad("key_id"))?;
-        let version: i64 = row.try_get("version").map_err(|_| bad("version"))?;
         out.push(SealedValue {
             place: SealedPlace::KeyVersion {
-                key_id: Uuid::parse_str(&key_id).map_err(|_| bad("key_id"))?,
-                version: u32::try_from(version).map_err(|_| bad("version"))?,
+                key_id: uuid_of(&row, "key_id")?,
+                version: u32::try_from(row.int("version")?).map_err(|_| bad("version"))?,
             },
             account: account_of(&row)?,
-            sealed: row.try_get("sealed_material").map_err(|_| bad("sealed_material"))?,
+            sealed: row.bytes("sealed_material")?,
         });
     }
     Ok(())
@@ -85,9 +72,9 @@ async fn access_keys(pool: &SqlitePool, after: &str, limit: u32, out: &mut Vec<S
         .map_err(map_err)?;
     for row in rows {
         out.push(SealedValue {
-            place: SealedPlace::AccessKey { id: row.try_get("id").map_err(|_| bad("id"))? },
+            place: SealedPlace::AccessKey { id: row.text("id")? },
             account: account_of(&row)?,
-            sealed: row.try_get("sealed_secret").map_err(|_| bad("sealed_secret"))?,
+            sealed: row.bytes("sealed_secret")?,
         });
     }
     Ok(())
