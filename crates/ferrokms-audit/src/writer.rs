@@ -3,12 +3,6 @@
 //! fdatasyncs once, and only then releases all their answers (group commit). While it syncs,
 //! the next batch gathers.
 //!
-//! An fdatasync costs far more CPU than a record (~100 µs on ext4, measured), so a batch also
-//! waits, up to [`AuditConfig::gather_window`], while fewer records are waiting than requests
-//! are still being answered ([`AuditLog::begin`] counts them). Under load, batches settle at
-//! about half the requests in flight, one syncing while the next gathers, instead of the few
-//! that arrive during one sync; a lone request (nothing else in flight) is synced at once.
-//!
 //! Files are `<dir>/audit-<n>.jsonl` (n: 8 digits); the chain runs on from file to file. A file
 //! is ended with a checkpoint and a new one begun once it reaches `max_file_bytes`; every start
 //! begins a new file too. Checkpoints are also written every `checkpoint_records` records, when
@@ -22,7 +16,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -47,8 +41,6 @@ pub struct AuditConfig {
     pub checkpoint_interval: Duration,
     /// Also write every line to standard output (after it is durable), for shipping.
     pub stdout: bool,
-    /// Longest a batch waits for the records of requests in flight before it is synced.
-    pub gather_window: Duration,
 }
 
 impl AuditConfig {
@@ -60,7 +52,6 @@ impl AuditConfig {
             checkpoint_records: 10_000,
             checkpoint_interval: Duration::from_secs(60),
             stdout: false,
-            gather_window: Duration::from_micros(500),
         }
     }
 }
@@ -87,59 +78,6 @@ enum Msg {
 pub struct AuditLog {
     tx: mpsc::Sender<Msg>,
     healthy: Arc<AtomicBool>,
-    counts: Arc<Counts>,
-    /// The writer thread, woken when a gathering batch is complete.
-    writer: std::thread::Thread,
-}
-
-/// What the writer's batches wait for.
-#[derive(Default)]
-struct Counts {
-    /// Requests begun whose record has not been handed over yet.
-    in_flight: AtomicUsize,
-    /// Records handed over and not yet synced.
-    pending: AtomicUsize,
-}
-
-impl Counts {
-    /// Whether a batch should be synced now: it holds at least as many records as are still
-    /// to come from the requests in flight.
-    fn batch_complete(&self) -> bool {
-        let to_come = self.in_flight.load(Ordering::Acquire);
-        to_come == 0 || self.pending.load(Ordering::Acquire) >= to_come
-    }
-}
-
-/// A request being answered, whose record is still to come (see [`AuditLog::begin`]).
-pub struct InFlight<'a> {
-    log: &'a AuditLog,
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        let counts = &self.log.counts;
-        counts.in_flight.fetch_sub(1, Ordering::AcqRel);
-        if counts.batch_complete() {
-            // No system call unless the writer is asleep gathering.
-            self.log.writer.unpark();
-        }
-    }
-}
-
-impl InFlight<'_> {
-    /// Appends `entry` and returns once it is durable (or could not be made so).
-    pub async fn record(self, entry: &Entry) -> Result<(), AuditError> {
-        let stopped = || AuditError("the audit writer stopped".into());
-        let (done, wait) = oneshot::channel();
-        let sent = self.log.tx.send(Msg::Record(entry.fields(), done));
-        if sent.is_ok() {
-            self.log.counts.pending.fetch_add(1, Ordering::AcqRel);
-        }
-        // Only now: the writer must not see this request as done before its record is there.
-        drop(self);
-        sent.map_err(|_| stopped())?;
-        wait.await.map_err(|_| stopped())?
-    }
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -160,9 +98,7 @@ impl AuditLog {
         }
         let (file_no, seq, head) = resume(&cfg.dir)?;
         let healthy = Arc::new(AtomicBool::new(true));
-        let counts = Arc::new(Counts::default());
         let writer = Writer {
-            counts: counts.clone(),
             signer,
             file: None,
             file_no,
@@ -177,18 +113,11 @@ impl AuditLog {
         // Unbounded: every record's request waits for its answer, so the connection limits
         // bound what can be queued.
         let (tx, rx) = mpsc::channel();
-        let thread = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("ferrokms-audit".into())
             .spawn(move || writer.run(&rx))
             .map_err(|e| format!("cannot start the audit writer: {e}"))?;
-        Ok(Self { tx, healthy, counts, writer: thread.thread().clone() })
-    }
-
-    /// Notes a request being answered, whose record the writer may wait for (up to its gather
-    /// window) before syncing a batch; the record is handed over with [`InFlight::record`].
-    pub fn begin(&self) -> InFlight<'_> {
-        self.counts.in_flight.fetch_add(1, Ordering::AcqRel);
-        InFlight { log: self }
+        Ok(Self { tx, healthy })
     }
 
     /// Whether the last write succeeded.
@@ -196,10 +125,12 @@ impl AuditLog {
         self.healthy.load(Ordering::Relaxed)
     }
 
-    /// Appends `entry` and returns once it is durable: [`AuditLog::begin`] and
-    /// [`InFlight::record`] in one.
+    /// Appends `entry` and returns once it is durable (or could not be made so).
     pub async fn record(&self, entry: &Entry) -> Result<(), AuditError> {
-        self.begin().record(entry).await
+        let stopped = || AuditError("the audit writer stopped".into());
+        let (done, wait) = oneshot::channel();
+        self.tx.send(Msg::Record(entry.fields(), done)).map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?
     }
 
     /// Lets the writer sign a checkpoint if records have waited `checkpoint_interval` unsigned
@@ -300,7 +231,6 @@ struct Writer {
     since_checkpoint: u64,
     last_checkpoint: Instant,
     healthy: Arc<AtomicBool>,
-    counts: Arc<Counts>,
 }
 
 impl Writer {
@@ -313,7 +243,6 @@ impl Writer {
                 self.close(&mut buf);
                 return;
             };
-            let gather_until = Instant::now() + self.cfg.gather_window;
             let mut next = Some(first);
             let mut close = None;
             let mut tick = false;
@@ -330,12 +259,11 @@ impl Writer {
                     }
                 }
                 if fields.len() < MAX_BATCH {
-                    next = rx.try_recv().ok().or_else(|| self.gather(rx, gather_until));
+                    next = rx.try_recv().ok();
                 }
             }
             if !fields.is_empty() {
                 let result = self.write_batch(&fields, &mut buf);
-                self.counts.pending.fetch_sub(fields.len(), Ordering::AcqRel);
                 fields.clear();
                 for done in waiting.drain(..) {
                     let _ = done.send(result.clone());
@@ -351,22 +279,6 @@ impl Writer {
                 let _ = done.send(());
                 return;
             }
-        }
-    }
-
-    /// The next message, waited for until `until` while the batch is not complete (see
-    /// [`Counts::batch_complete`]). The thread sleeps until a request completes the batch, not
-    /// woken by each record.
-    fn gather(&self, rx: &mpsc::Receiver<Msg>, until: Instant) -> Option<Msg> {
-        loop {
-            if let Ok(msg) = rx.try_recv() {
-                return Some(msg);
-            }
-            if self.counts.batch_complete() {
-                // Each record is sent before its request stops counting: all are here now.
-                return rx.try_recv().ok();
-            }
-            std::thread::park_timeout(until.checked_duration_since(Instant::now())?);
         }
     }
 

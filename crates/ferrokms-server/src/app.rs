@@ -92,7 +92,7 @@ impl App {
                 } else {
                     FrontReply::Tencent(self.tencent.too_large())
                 };
-                return self.audited(r, &parts.headers, arrived, None, peer).await;
+                return self.audited(r, &parts.headers, arrived, peer).await;
             }
             Err(BodyFailure::TimedOut) => {
                 let secs = self.body_timeout.as_secs();
@@ -101,15 +101,12 @@ impl App {
                 } else {
                     FrontReply::Tencent(self.tencent.body_timeout(secs))
                 };
-                let mut resp = self.audited(r, &parts.headers, arrived, None, peer).await;
+                let mut resp = self.audited(r, &parts.headers, arrived, peer).await;
                 // The rest of the body may still be on its way: this connection cannot be reused.
                 resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
                 return resp;
             }
         };
-        // From here the audit writer may wait for this request's record (see ferrokms-audit's
-        // writer: the batches gather every request in flight).
-        let begun = self.audit.get().map(|a| a.log.begin());
         // Sealed: nothing can be checked (the credentials are sealed too) nor served.
         let r = if self.kms.is_sealed() {
             if alibaba {
@@ -124,7 +121,7 @@ impl App {
         } else {
             FrontReply::Tencent(self.tencent.handle(&parts.method, query, &parts.headers, &body, Some(peer)).await)
         };
-        self.audited(r, &parts.headers, arrived, begun, peer).await
+        self.audited(r, &parts.headers, arrived, peer).await
     }
 }
 

@@ -11,7 +11,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use ferrokms_audit::writer::InFlight;
 use ferrokms_audit::{AuditLog, Dialect, Entry, Signer};
 use ferrokms_crypto::root::RootKey;
 use http::{HeaderMap, Response};
@@ -51,7 +50,6 @@ impl Audit {
         c.checkpoint_records = cfg.checkpoint_records.max(1);
         c.checkpoint_interval = Duration::from_secs(cfg.checkpoint_interval_secs.max(1));
         c.stdout = cfg.stdout;
-        c.gather_window = Duration::from_micros(cfg.gather_window_us);
         let log = AuditLog::open(c, signer).map_err(|e| format!("audit: {e}"))?;
         Ok(Some(Arc::new(Self { log, fail_closed: cfg.fail_closed })))
     }
@@ -141,7 +139,6 @@ impl App {
         mut reply: FrontReply,
         headers: &HeaderMap,
         arrived: Arrival,
-        begun: Option<InFlight<'_>>,
         peer: SocketAddr,
     ) -> Response<Full<Bytes>> {
         let Some(audit) = self.audit.get() else {
@@ -158,8 +155,7 @@ impl App {
             latency_us: u64::try_from(arrived.clock.elapsed().as_micros()).unwrap_or(u64::MAX),
             outcome,
         };
-        let begun = begun.unwrap_or_else(|| audit.log.begin());
-        match begun.record(&entry).await {
+        match audit.log.record(&entry).await {
             Ok(()) => reply.into_response(),
             Err(e) if audit.fail_closed => {
                 tracing::error!(error = %e, request_id = %entry.outcome.request_id, "request refused: no audit record");

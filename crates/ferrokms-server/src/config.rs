@@ -113,14 +113,6 @@ pub struct AuditConfig {
     /// Also write every record to standard output once it is durable.
     #[serde(default)]
     pub stdout: bool,
-    /// Longest a batch of records waits for the records of the other requests in flight before
-    /// it is synced, microseconds (0: sync what has arrived at once).
-    #[serde(default = "gather_window_us")]
-    pub gather_window_us: u64,
-}
-
-fn gather_window_us() -> u64 {
-    500
 }
 
 fn audit_file_bytes() -> u64 {
@@ -141,7 +133,6 @@ impl Default for AuditConfig {
             checkpoint_records: checkpoint_records(),
             checkpoint_interval_secs: sixty(),
             stdout: false,
-            gather_window_us: gather_window_us(),
         }
     }
 }
