@@ -57,12 +57,22 @@ pub fn data_key_len(field: &str, len: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks text a client gives to be stored or searched for (descriptions, tags, policies,
+/// search strings): no NUL character. PostgreSQL cannot store one in a text column, so it is
+/// refused here, for both dialects and every store, before anything is written.
+pub fn text(field: &str, text: &str) -> Result<(), Error> {
+    if text.contains('\0') {
+        return Err(Error::invalid(field, "must not contain the NUL character (U+0000)"));
+    }
+    Ok(())
+}
+
 /// Checks a description against a byte limit.
 pub fn description(field: &str, text: &str, max_bytes: usize) -> Result<(), Error> {
     if text.len() > max_bytes {
         return Err(Error::invalid(field, format!("longer than {max_bytes} bytes")));
     }
-    Ok(())
+    self::text(field, text)
 }
 
 /// Checks tags: at most [`MAX_TAGS_PER_RESOURCE`], no duplicate keys, keys 1-128 and values
@@ -74,6 +84,8 @@ pub fn tags(tags: &[Tag]) -> Result<(), Error> {
         if t.key.is_empty() || t.key.chars().count() > 128 || t.value.chars().count() > 256 {
             return Err(Error::invalid("Tags", "tag keys take 1-128 characters and values at most 256"));
         }
+        text("Tags", &t.key)?;
+        text("Tags", &t.value)?;
         if !seen.insert(t.key.as_str()) {
             return Err(Error::DuplicateTagKeys);
         }
@@ -104,6 +116,10 @@ pub fn tag_filters(filters: &[TagFilter]) -> Result<(), Error> {
         if f.key.is_empty() || f.key.chars().count() > 128 || f.values.iter().any(|v| v.chars().count() > 256) {
             return Err(Error::invalid("TagFilters", "tag keys take 1-128 characters and values at most 256"));
         }
+        text("TagFilters", &f.key)?;
+        for v in &f.values {
+            text("TagFilters", v)?;
+        }
         if !seen.insert(f.key.as_str()) {
             return Err(Error::invalid("TagFilters", "a tag key appears in more than one filter"));
         }
@@ -114,6 +130,18 @@ pub fn tag_filters(filters: &[TagFilter]) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_text_refuses_nul() {
+        assert!(text("Description", "a\nb\tc é").is_ok());
+        assert!(text("Description", "a\0b").is_err());
+        assert!(description("Description", "x\0", 100).is_err());
+        let tag = |k: &str, v: &str| Tag { key: k.into(), value: v.into() };
+        assert!(tags(&[tag("k", "v\0")]).is_err());
+        assert!(tags(&[tag("k\0", "v")]).is_err());
+        let filter = TagFilter { key: "k".into(), values: vec!["\0".into()] };
+        assert!(tag_filters(&[filter]).is_err());
+    }
 
     #[test]
     fn name_rules() {

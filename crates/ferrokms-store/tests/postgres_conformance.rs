@@ -28,7 +28,8 @@ async fn nodes_sharing_a_database() {
         nodes.push(opened.unwrap().expect("every node opens"));
     }
     let mut conn = PgConnection::connect(&url).await.unwrap();
-    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&mut conn).await.unwrap();
+    let applied: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM ferrokms_migrations").fetch_one(&mut conn).await.unwrap();
     assert_eq!(applied, 1, "each migration applied once");
     let _ = conn.close().await;
 

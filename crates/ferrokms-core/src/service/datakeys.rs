@@ -308,6 +308,7 @@ impl Kms {
     /// The caller's hosted data keys, filtered and paged, with the total before paging.
     pub async fn list_data_keys(&self, scope: &Scope, filter: &DataKeyFilter) -> Result<(Vec<DataKeyRecord>, u64)> {
         validate::tag_filters(&filter.tags)?;
+        validate::text("SearchDataKeyName", filter.search.as_deref().unwrap_or_default())?;
         let _turn = self.listings.enter(scope.account)?;
         Ok(self.store.list_data_keys(scope.account, &scope.region, filter).await?)
     }

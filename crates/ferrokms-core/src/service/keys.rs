@@ -68,6 +68,10 @@ impl Kms {
             validate::alias(alias)?;
         }
         validate::tags(&req.tags)?;
+        validate::text("Description", &req.description)?;
+        if let Some(policy) = &req.policy {
+            validate::text("Policy", policy)?;
+        }
         let spec = req.spec.unwrap_or(self.config.default_spec);
         let usage = match req.usage {
             Some(u) if spec.allows(u) => u,
@@ -152,6 +156,7 @@ impl Kms {
     /// The caller's keys in its region, filtered and paged, with the total before paging.
     pub async fn list_keys(&self, scope: &Scope, filter: &KeyFilter) -> Result<(Vec<KeyRecord>, u64)> {
         validate::tag_filters(&filter.tags)?;
+        validate::text("SearchKeyAlias", filter.search.as_deref().unwrap_or_default())?;
         let _turn = self.listings.enter(scope.account)?;
         Ok(self.store.list_keys(scope.account, &scope.region, filter).await?)
     }
@@ -260,6 +265,7 @@ impl Kms {
 
     /// Replaces the key policy (stored and returned as given).
     pub async fn set_key_policy(&self, scope: &Scope, id: Uuid, policy: &str) -> Result<KeyRecord> {
+        validate::text("Policy", policy)?;
         self.modify_key(scope, id, |k| {
             k.policy = policy.to_owned();
             Ok(())
@@ -318,6 +324,7 @@ impl Kms {
 
     /// Changes a key's description (not while PendingDelete).
     pub async fn update_key_description(&self, scope: &Scope, id: Uuid, description: &str) -> Result<KeyRecord> {
+        validate::text("Description", description)?;
         self.modify_key(scope, id, |k| {
             not_pending_delete(k)?;
             k.description = description.to_owned();
@@ -328,12 +335,16 @@ impl Kms {
 
     /// Records that a cloud resource uses the key (idempotent).
     pub async fn bind_cloud_resource(&self, scope: &Scope, id: Uuid, product: &str, resource: &str) -> Result<()> {
+        validate::text("ProductId", product)?;
+        validate::text("ResourceId", resource)?;
         self.key_for_update(scope, id).await?;
         Ok(self.store.bind_resource(id, product, resource).await?)
     }
 
     /// Removes a binding; false if there was none.
     pub async fn unbind_cloud_resource(&self, scope: &Scope, id: Uuid, product: &str, resource: &str) -> Result<bool> {
+        validate::text("ProductId", product)?;
+        validate::text("ResourceId", resource)?;
         self.key_for_update(scope, id).await?;
         Ok(self.store.unbind_resource(id, product, resource).await?)
     }

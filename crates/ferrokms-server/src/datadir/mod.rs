@@ -104,7 +104,7 @@ pub fn exists(dir: &Path) -> bool {
 }
 
 /// Where a data directory's store is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     /// An SQLite database file.
     Sqlite(PathBuf),
@@ -117,18 +117,40 @@ impl StoreLocation {
     /// the data directory `dir`.
     pub fn of(dir: &Path, url: Option<&str>) -> Result<Self, String> {
         let Some(url) = url.filter(|u| !u.is_empty()) else { return Ok(Self::Sqlite(database_path(dir))) };
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        if matches!(scheme.as_deref(), Some("postgres" | "postgresql")) {
             return Ok(Self::Postgres(url.to_owned()));
         }
         let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
         match path {
             Some(p) if !p.is_empty() && !p.starts_with(':') && !p.contains('?') => Ok(Self::Sqlite(PathBuf::from(p))),
             _ => Err(format!(
-                "store url {url:?}: expected sqlite://PATH or postgres://USER@HOST/DATABASE (see docs/configuration.md)"
+                "store url {:?}: expected sqlite://PATH or postgres://USER@HOST/DATABASE (see docs/configuration.md)",
+                without_password(url)
             )),
         }
     }
+}
 
+/// `url` with whatever sits between `://` and the last `@` (user and password) replaced, for a
+/// message about a URL that could not be read as a store's.
+fn without_password(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://…@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.rsplit_once('@').map_or_else(|| url.to_owned(), |(_, host)| format!("…@{host}")),
+    }
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl StoreLocation {
     /// For messages: the path, or the URL without its password.
     pub fn describe(&self) -> String {
         match self {

@@ -330,6 +330,32 @@ pub async fn group_commit_with_failing_members(s: Arc<dyn Store>) {
     assert_eq!(s.list_data_keys(acc, &gz(), &f).await.unwrap().1, 1);
 }
 
+/// A member that the database itself refuses (here a NUL character, which PostgreSQL cannot
+/// store in text and SQLite can; the service refuses it before the store) fails alone: the
+/// requests batched with it land.
+pub async fn group_commit_member_the_database_refuses(s: Arc<dyn Store>) {
+    let acc = account(&*s).await;
+    let cmk = put_key(&*s, key(acc, &gz(), "cmk", T0), true).await;
+    let mut batch: Vec<DataKeyRecord> = (0..30).map(|n| data_key(&cmk, &format!("good-{n}"), T0)).collect();
+    let mut bad = data_key(&cmk, "bad", T0);
+    bad.description = "nul \0 inside".into();
+    batch.insert(11, bad.clone());
+    let mut tasks = JoinSet::new();
+    for d in batch.clone() {
+        let s = Arc::clone(&s);
+        tasks.spawn(async move { (d.id, s.insert_data_key(&d).await) });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (id, r) = done.unwrap();
+        if id == bad.id {
+            assert!(matches!(r, Ok(()) | Err(StoreError::Unavailable(_))), "{r:?}");
+        } else {
+            assert!(r.is_ok(), "a good member failed with the bad one: {r:?}");
+            assert!(s.get_data_key(id).await.unwrap().is_some());
+        }
+    }
+}
+
 /// Many concurrent inserts all land.
 pub async fn group_commit_many(s: Arc<dyn Store>) {
     let acc = account(&*s).await;

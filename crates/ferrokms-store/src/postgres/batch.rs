@@ -23,6 +23,18 @@ impl BatchInsert for Batches {
     async fn insert_batch(&self, batch: &[DataKeyRecord]) -> Vec<Result<(), StoreError>> {
         match insert(&self.0, batch).await {
             Ok(results) => results,
+            // Whatever failed the statement (one member the database refuses, a deadlock with
+            // another node's batch), the others must not fail with it: each is tried alone.
+            Err(_) if batch.len() > 1 => {
+                let mut results = Vec::with_capacity(batch.len());
+                for r in batch {
+                    results.push(match insert(&self.0, std::slice::from_ref(r)).await {
+                        Ok(mut one) => one.pop().unwrap_or(Err(StoreError::Unavailable("no result".into()))),
+                        Err(e) => Err(e),
+                    });
+                }
+                results
+            }
             Err(e) => all_failed(batch, &e),
         }
     }
@@ -33,7 +45,10 @@ async fn insert(pool: &PgPool, batch: &[DataKeyRecord]) -> Result<Vec<Result<(),
     // (RETURNING names rows by id, so two members with one id could not be told apart).
     let mut seen = HashSet::new();
     let fresh: Vec<bool> = batch.iter().map(|r| seen.insert(r.id)).collect();
-    let tried: Vec<&DataKeyRecord> = batch.iter().zip(&fresh).filter(|(_, f)| **f).map(|(r, _)| r).collect();
+    let mut tried: Vec<&DataKeyRecord> = batch.iter().zip(&fresh).filter(|(_, f)| **f).map(|(r, _)| r).collect();
+    // Every node's batches take the unique names' locks in one order, so two batches racing for
+    // the same names wait for each other instead of deadlocking.
+    tried.sort_by(|a, b| (a.account.0, &a.region.0, &a.name, a.id).cmp(&(b.account.0, &b.region.0, &b.name, b.id)));
 
     let mut tx = pool.begin().await.map_err(map_err)?;
     let mut q = QueryBuilder::<Postgres>::new(

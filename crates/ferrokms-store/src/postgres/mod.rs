@@ -133,6 +133,25 @@ pub fn redact(url: &str) -> String {
     PgConnectOptions::from_str(url).map_or_else(|_| "postgres://(an invalid URL)".to_owned(), |o| describe(&o))
 }
 
+/// Warns when the connection to a PostgreSQL on another host does not verify the server's
+/// certificate: sealed material stays sealed either way, but key states, aliases, policies and
+/// access-key flags (and a password) would cross the network unprotected or to an impostor.
+fn warn_if_unverified(options: &PgConnectOptions) {
+    use sqlx::postgres::PgSslMode;
+    let host = options.get_host();
+    let local = options.get_socket().is_some()
+        || host.starts_with('/')
+        || host == "localhost"
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !local && !matches!(options.get_ssl_mode(), PgSslMode::VerifyFull | PgSslMode::VerifyCa) {
+        tracing::warn!(
+            store = %describe(options),
+            "the PostgreSQL connection does not verify the server's certificate: add sslmode=verify-full \
+             (and sslrootcert=...) to the store URL (docs/configuration.md, [store])"
+        );
+    }
+}
+
 impl PgStore {
     /// Connects to the database at `url` (`postgres://user[:password]@host[:port]/database`,
     /// with libpq's query parameters such as `sslmode`) and brings its schema up to date.
@@ -141,6 +160,7 @@ impl PgStore {
             .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?
             .application_name("ferrokms");
         let unreachable = |e: sqlx::Error| StoreError::Unavailable(format!("PostgreSQL at {}: {e}", describe(&base)));
+        warn_if_unverified(&base);
 
         // Migrations on a connection of their own, without the statement time limits: a node
         // may wait behind another node's migration for as long as it takes.
@@ -164,6 +184,9 @@ impl PgStore {
             .connect_with(base.clone().options([
                 ("statement_timeout", millis(opts.statement_timeout)),
                 ("lock_timeout", millis(opts.lock_timeout)),
+                // Nothing is acknowledged before it is durable, whatever the role or database
+                // default says (as SQLite's synchronous = FULL).
+                ("synchronous_commit", "on".to_owned()),
             ]))
             .await
             .map_err(unreachable)?;

@@ -16,8 +16,12 @@ fn migrator() -> Migrator {
             Migration::new(*version, (*name).into(), MigrationType::Simple, sql.into_sql_str(), false)
         })
         .collect();
-    // Locking (pg_advisory_lock on the database) is on by default.
-    Migrator::with_migrations(migrations)
+    // Locking (pg_advisory_lock on the database) is on by default. A table name of our own, so
+    // a database shared with another sqlx application does not mix the two histories (set
+    // before any ferrokms database existed: nothing to move).
+    let mut m = Migrator::with_migrations(migrations);
+    m.dangerous_set_table_name("ferrokms_migrations");
+    m
 }
 
 /// Brings the schema up to date; waits while another node does.
