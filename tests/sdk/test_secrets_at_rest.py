@@ -1,6 +1,8 @@
 """Secrets at rest: no plaintext a client sent or received, and not the access-key secret, may be
 found in any file of the data directory (SQLite database, -wal, -shm, journals, anything else)
-or in the server log; not in raw bytes, hex, or base64 (any alignment, standard or URL-safe).
+or in the server log; not in raw bytes, hex, or base64 (any alignment, standard or URL-safe). On
+the PostgreSQL store (FERROKMS_TEST_STORE=postgres) a pg_dump of the database is scanned too:
+PostgreSQL must see only sealed material.
 
 Variants: a graceful stop (SIGTERM, RUST_LOG=info), a crash (SIGKILL, RUST_LOG=debug) that leaves
 the SQLite WAL behind, and a passphrase root key (no root.key file; the passphrase is not stored
@@ -67,6 +69,20 @@ def scan(paths: list[Path], secrets: dict[str, bytes]) -> list[str]:
 
 def data_files(d: Path) -> list[Path]:
     return sorted(p for p in d.rglob("*") if p.is_file())
+
+
+def store_dump(s, tmp_path: Path) -> list[Path]:
+    """A PostgreSQL server's store (FERROKMS_TEST_STORE=postgres) as PostgreSQL holds it: a
+    pg_dump of its database (bytea as hex) to scan with the data directory; nothing for SQLite,
+    whose database is in the data directory."""
+    if not s.store_url:
+        return []
+    out = tmp_path / f"pg_dump-{uuid.uuid4().hex[:8]}.sql"
+    p = subprocess.run(["pg_dump", "--data-only", s.store_url], capture_output=True, timeout=120)
+    assert p.returncode == 0, f"pg_dump failed: {p.stderr.decode(errors='replace')}"
+    out.write_bytes(p.stdout)
+    assert b"COPY public.data_keys" in p.stdout, "the dump holds no data_keys table"
+    return [out]
 
 
 def test_scanner_finds_planted_secrets(tmp_path):
@@ -163,6 +179,7 @@ def test_no_plaintext_at_rest(make_server, mode, tmp_path):
         assert not list(s.data_dir.glob("root*.key")), "no root key file with the root in a token"
     files = data_files(s.data_dir)
     assert files, f"the data dir {s.data_dir} is empty after use"
+    files += store_dump(s, tmp_path)
     found = scan(files + [s.log_path], secrets)
     names = ", ".join(f"{p.name} ({p.stat().st_size} B)" for p in files)
     assert not found, "secrets found at rest:\n  " + "\n  ".join(found) + f"\nfiles: {names}"
@@ -601,6 +618,7 @@ def test_no_sm2_scalar_at_rest(make_server, tmp_path):
     s.kill9()
     files = data_files(s.data_dir)
     assert files, f"the data dir {s.data_dir} is empty after use"
+    files += store_dump(s, tmp_path)
     found = scan(files + [s.log_path], secrets) + scan_key_material(files + [s.log_path], m)
     assert not found, "SM2 key material found at rest:\n  " + "\n  ".join(found)
     s.restart()

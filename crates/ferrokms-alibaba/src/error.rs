@@ -146,6 +146,14 @@ impl From<Error> for ApiError {
             Error::Busy(_) | Error::Sealed => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableTemporary", e.to_string())
             }
+            Error::StoreUnavailable(detail) => {
+                tracing::warn!(%detail, "store unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailableTemporary",
+                    "The service is temporarily unavailable; retry the request.",
+                )
+            }
             Error::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", "An internal error occurred.")

@@ -162,6 +162,10 @@ pub enum Error {
     /// The service is sealed: it holds no root key until an operator unseals it.
     #[error("the service is sealed: an operator must unseal it (ferrokms admin unseal)")]
     Sealed,
+    /// The store does not answer (PostgreSQL down or restarting, its network cut): nothing was
+    /// done, or a write's transaction was not committed. Retryable; details are logged only.
+    #[error("the store is unavailable: {0}")]
+    StoreUnavailable(String),
     /// Storage or crypto failed; details are logged, never shown to callers.
     #[error("internal error: {0}")]
     Internal(String),

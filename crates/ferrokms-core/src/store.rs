@@ -269,6 +269,7 @@ impl From<StoreError> for crate::Error {
             StoreError::Conflict(Conflict::Alias) => Self::AliasExists,
             StoreError::Conflict(Conflict::DataKeyName) => Self::DataKeyNameExists,
             StoreError::Interrupted(why) => Self::Busy(why),
+            StoreError::Unavailable(why) => Self::StoreUnavailable(why),
             other => Self::internal(other),
         }
     }

@@ -158,6 +158,14 @@ pub struct StoreConfig {
     /// PostgreSQL: longest any statement other than a listing may run, milliseconds.
     #[serde(default = "statement_ms")]
     pub statement_timeout_ms: u64,
+    /// PostgreSQL: longest a request waits for a connection (a free one, or a new one while the
+    /// server does not answer), milliseconds; past it the request fails with the retryable error.
+    #[serde(default = "acquire_ms")]
+    pub acquire_timeout_ms: u64,
+    /// Not configured: set by `serve`. A PostgreSQL store that does not answer at start is tried
+    /// again (with a warning each time) until it does, instead of failing the start.
+    #[serde(skip)]
+    pub wait_for_store: bool,
 }
 
 fn listing_ms() -> u64 {
@@ -172,6 +180,10 @@ fn pg_connections() -> u32 {
     16
 }
 
+fn acquire_ms() -> u64 {
+    10_000
+}
+
 fn statement_ms() -> u64 {
     30_000
 }
@@ -184,6 +196,8 @@ impl Default for StoreConfig {
             listing_connections: listing_connections(),
             max_connections: pg_connections(),
             statement_timeout_ms: statement_ms(),
+            acquire_timeout_ms: acquire_ms(),
+            wait_for_store: false,
         }
     }
 }
@@ -204,6 +218,7 @@ impl StoreConfig {
             listing_connections: self.listing_connections.max(1),
             listing_time_limit: std::time::Duration::from_millis(self.listing_time_limit_ms.max(1)),
             statement_timeout: std::time::Duration::from_millis(self.statement_timeout_ms.max(1)),
+            acquire_timeout: std::time::Duration::from_millis(self.acquire_timeout_ms.max(1)),
             ..ferrokms_store::postgres::PgOptions::default()
         }
     }

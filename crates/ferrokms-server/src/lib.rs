@@ -166,7 +166,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         return Err(format!("alibaba.default_region: unknown region {}", opts.file.alibaba.default_region));
     }
     let limits = listener::limits(&opts.file.http)?;
-    let dir = datadir::open_with(&opts.data_dir, &opts.file.root_key, &opts.file.store).await?;
+    let store_cfg = config::StoreConfig { wait_for_store: true, ..opts.file.store.clone() };
+    let dir = datadir::open_with(&opts.data_dir, &opts.file.root_key, &store_cfg).await?;
     tracing::info!(store = %dir.store_location, "store opened");
     let kms = kms(&dir, &opts.file)?;
     let skew = opts.file.max_clock_skew_secs.unwrap_or(300);

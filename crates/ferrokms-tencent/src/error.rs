@@ -112,6 +112,11 @@ impl From<Error> for ApiError {
             Error::Unsupported(_) => "UnsupportedOperation",
             Error::KeyLimitExceeded(_) => "LimitExceeded.CmkLimitExceeded",
             Error::DataKeyLimitExceeded(_) => "LimitExceeded.DataKeyLimitExceeded",
+            // Retryable: the SDKs' callers retry InternalError.
+            Error::StoreUnavailable(detail) => {
+                tracing::warn!(%detail, "store unavailable");
+                return Self::new("InternalError", "The service is temporarily unavailable; retry the request.");
+            }
             Error::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 return Self::new("InternalError", "An internal error occurred; the request was not completed.");

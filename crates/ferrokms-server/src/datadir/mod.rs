@@ -20,6 +20,7 @@ pub mod roots;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ferrokms_core::store::Store;
 use ferrokms_store::{PgStore, SqliteStore};
@@ -163,7 +164,29 @@ impl StoreLocation {
         let fail = |e: ferrokms_core::store::StoreError| format!("cannot open the store {}: {e}", self.describe());
         Ok(match self {
             Self::Sqlite(path) => Arc::new(SqliteStore::open_with(path, &cfg.sqlite()).await.map_err(fail)?),
-            Self::Postgres(url) => Arc::new(PgStore::open(url, &cfg.postgres()).await.map_err(fail)?),
+            Self::Postgres(url) => {
+                let mut delay = Duration::from_millis(500);
+                loop {
+                    match PgStore::open(url, &cfg.postgres()).await {
+                        Ok(s) => break Arc::new(s),
+                        // A node that starts before its database (or while it restarts) waits
+                        // for it, saying so; an invalid URL or a refused schema is not waited for.
+                        Err(e @ ferrokms_core::store::StoreError::Unavailable(_))
+                            if cfg.wait_for_store && !e.to_string().contains("invalid PostgreSQL URL") =>
+                        {
+                            tracing::warn!(
+                                store = %self.describe(),
+                                error = %e,
+                                retry_in_ms = delay.as_millis() as u64,
+                                "PostgreSQL store unreachable at start; retrying (not serving until it answers)"
+                            );
+                            tokio::time::sleep(delay).await;
+                            delay = (delay * 2).min(Duration::from_secs(5));
+                        }
+                        Err(e) => return Err(fail(e)),
+                    }
+                }
+            }
         })
     }
 }
