@@ -1,6 +1,7 @@
 //! Per-account, per-action request quotas in one-second windows, as the cloud KMSs enforce them.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
@@ -24,6 +25,8 @@ pub struct RateLimiter {
     default_limit: u32,
     start: Instant,
     windows: Mutex<HashMap<(AccountId, &'static str), Window>>,
+    /// Nodes sharing the limits (each enforces its share of every limit).
+    nodes: AtomicU32,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -35,7 +38,26 @@ impl std::fmt::Debug for RateLimiter {
 impl RateLimiter {
     /// A limiter with per-action limits and a default for actions not listed.
     pub fn new(enabled: bool, default_limit: u32, limits: HashMap<String, u32>) -> Self {
-        Self { enabled, limits, default_limit, start: Instant::now(), windows: Mutex::new(HashMap::new()) }
+        Self {
+            enabled,
+            limits,
+            default_limit,
+            start: Instant::now(),
+            windows: Mutex::new(HashMap::new()),
+            nodes: AtomicU32::new(1),
+        }
+    }
+
+    /// `n` nodes share the limits now: each lets through its share (rounded up, at least one
+    /// request per second).
+    pub fn set_nodes(&self, n: u32) {
+        self.nodes.store(n.max(1), Ordering::Relaxed);
+    }
+
+    /// What this node lets through of `limit`.
+    fn share(&self, limit: u32) -> u32 {
+        let n = self.nodes.load(Ordering::Relaxed).max(1);
+        limit.div_ceil(n).max(1)
     }
 
     /// A limiter that lets everything through.
@@ -63,7 +85,7 @@ impl RateLimiter {
         if entry.0 != second {
             *entry = (second, 0);
         }
-        if entry.1 >= limit {
+        if entry.1 >= self.share(limit) {
             return Err(Throttled { limit });
         }
         entry.1 += 1;
