@@ -181,6 +181,31 @@ def test_rotation_on_one_node_is_seen_by_all(cluster):
     eventually(lambda: tea(a1, "Encrypt", KeyId=key, Plaintext=b64(b"x"))["KeyVersionId"] == v2)
 
 
+def test_a_lost_listener_connection_clears_the_caches(cluster):
+    key = create_key(cluster.tc(0))
+    for i in range(3):
+        encrypt(cluster.tc(i), key, b"warm")
+    # A change nobody is told about (triggers off in this session), then every node's listening
+    # connection is cut: each must forget what it cached once it notices.
+    psql(cluster.url, "SET session_replication_role = replica; "
+                      f"UPDATE keys SET state = 'Disabled', revision = revision + 1 WHERE id = '{key}'")
+    time.sleep(0.3)
+    for i in range(3):
+        encrypt(cluster.tc(i), key, b"still cached: nobody was told")
+    cut = psql(cluster.url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND query LIKE 'LISTEN%'")
+    assert cut == "3", cut
+    for i in range(3):
+        eventually(lambda i=i: tc_code(lambda: encrypt(cluster.tc(i), key, b"x")) is not None, bound=5)
+    # And the listeners are back: a told change reaches every node again.
+    key2 = create_key(cluster.tc(0))
+    for i in range(3):
+        encrypt(cluster.tc(i), key2, b"warm")
+    call(cluster.tc(0), "DisableKey", KeyId=key2)
+    for i in range(3):
+        eventually(lambda i=i: tc_code(lambda: encrypt(cluster.tc(i), key2, b"x")) is not None)
+
+
 def test_a_nonce_replayed_to_another_node_is_refused(cluster):
     n0, n1 = cluster.nodes[0], cluster.nodes[1]
     h = acs.v3_headers(n0.endpoint, "ListKeys", {}, ACCESS_KEY_ID, ACCESS_KEY_SECRET)

@@ -114,4 +114,20 @@ mod tests {
             assert!(off.check(a, "Encrypt").is_ok());
         }
     }
+
+    #[test]
+    fn nodes_share_each_limit() {
+        let rl = RateLimiter::new(true, 30, HashMap::new());
+        rl.set_nodes(3);
+        let a = AccountId(1);
+        let passed = (0..30).filter(|_| rl.check(a, "Encrypt").is_ok()).count();
+        assert_eq!(passed, 10, "a third of 30 on each of 3 nodes");
+        assert_eq!(rl.check(a, "Encrypt"), Err(Throttled { limit: 30 }), "the answer names the cluster's limit");
+        rl.set_nodes(4);
+        assert_eq!(rl.share(30), 8, "rounded up");
+        rl.set_nodes(100);
+        assert_eq!(rl.share(30), 1, "at least one per node");
+        rl.set_nodes(0);
+        assert_eq!(rl.share(30), 30);
+    }
 }
