@@ -250,6 +250,20 @@ impl AlibabaApi {
                 ));
             }
         }
+        // Fresh here; on a store shared by several nodes, also fresh everywhere else (a replay
+        // to another node is refused there). One insert per request; SQLite answers at once.
+        let mut shared = Vec::with_capacity(verified.access_key_id.len() + 1 + nonce.len());
+        shared.extend_from_slice(verified.access_key_id.as_bytes());
+        shared.push(0);
+        shared.extend_from_slice(nonce.as_bytes());
+        let expires_at = u64::try_from(verified.timestamp.saturating_add(MAX_SKEW)).unwrap_or_default();
+        if !self.kms.claim_nonce(verified.account, &shared, expires_at).await.map_err(ApiError::from)? {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "SignatureNonceUsed",
+                "Specified signature nonce was used already.",
+            ));
+        }
         let ctx = Ctx { kms: &self.kms, scope: Scope { account: verified.account, region }, params };
         let Some(outcome) = actions::dispatch(&ctx, action).await else {
             // An action ferrokms does not implement did nothing: its nonce need not take room.

@@ -1,6 +1,7 @@
 //! Per-account, per-action request quotas in one-second windows, as the cloud KMSs enforce them.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
@@ -24,6 +25,8 @@ pub struct RateLimiter {
     default_limit: u32,
     start: Instant,
     windows: Mutex<HashMap<(AccountId, &'static str), Window>>,
+    /// Nodes sharing the limits (each enforces its share of every limit).
+    nodes: AtomicU32,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -35,7 +38,26 @@ impl std::fmt::Debug for RateLimiter {
 impl RateLimiter {
     /// A limiter with per-action limits and a default for actions not listed.
     pub fn new(enabled: bool, default_limit: u32, limits: HashMap<String, u32>) -> Self {
-        Self { enabled, limits, default_limit, start: Instant::now(), windows: Mutex::new(HashMap::new()) }
+        Self {
+            enabled,
+            limits,
+            default_limit,
+            start: Instant::now(),
+            windows: Mutex::new(HashMap::new()),
+            nodes: AtomicU32::new(1),
+        }
+    }
+
+    /// `n` nodes share the limits now: each lets through its share (rounded up, at least one
+    /// request per second).
+    pub fn set_nodes(&self, n: u32) {
+        self.nodes.store(n.max(1), Ordering::Relaxed);
+    }
+
+    /// What this node lets through of `limit`.
+    fn share(&self, limit: u32) -> u32 {
+        let n = self.nodes.load(Ordering::Relaxed).max(1);
+        limit.div_ceil(n).max(1)
     }
 
     /// A limiter that lets everything through.
@@ -63,7 +85,7 @@ impl RateLimiter {
         if entry.0 != second {
             *entry = (second, 0);
         }
-        if entry.1 >= limit {
+        if entry.1 >= self.share(limit) {
             return Err(Throttled { limit });
         }
         entry.1 += 1;
@@ -91,5 +113,21 @@ mod tests {
         for _ in 0..1000 {
             assert!(off.check(a, "Encrypt").is_ok());
         }
+    }
+
+    #[test]
+    fn nodes_share_each_limit() {
+        let rl = RateLimiter::new(true, 30, HashMap::new());
+        rl.set_nodes(3);
+        let a = AccountId(1);
+        let passed = (0..30).filter(|_| rl.check(a, "Encrypt").is_ok()).count();
+        assert_eq!(passed, 10, "a third of 30 on each of 3 nodes");
+        assert_eq!(rl.check(a, "Encrypt"), Err(Throttled { limit: 30 }), "the answer names the cluster's limit");
+        rl.set_nodes(4);
+        assert_eq!(rl.share(30), 8, "rounded up");
+        rl.set_nodes(100);
+        assert_eq!(rl.share(30), 1, "at least one per node");
+        rl.set_nodes(0);
+        assert_eq!(rl.share(30), 30);
     }
 }

@@ -133,6 +133,21 @@ pub struct SealedValue {
     pub sealed: Vec<u8>,
 }
 
+/// A change another node (or `ferrokms admin`) made, told by a store shared between processes,
+/// so that caches drop what it names before their TTL ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A key's row (state, versions, tags, alias) changed, or the key went.
+    Key(Uuid),
+    /// An access key was added, revoked, reactivated or re-sealed.
+    AccessKey(String),
+    /// Changes may have been missed (the listening connection was lost): forget everything.
+    All,
+}
+
+/// Held while this process does the cluster's background pass; dropping it lets another do it.
+pub type Lease = Box<dyn std::any::Any + Send>;
+
 /// Persistence of accounts, access keys, keys, versions and hosted data keys.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -256,6 +271,42 @@ pub trait Store: Send + Sync + 'static {
     async fn put_meta_if_absent(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError>;
     /// Replaces the value under `name` if it is still `expected`; false if it changed or went.
     async fn replace_meta(&self, name: &str, expected: &[u8], value: &[u8]) -> Result<bool, StoreError>;
+    /// The first account, created as `name` if there is none; exactly one is created when several
+    /// processes call this at once on an empty store. True if this call created it.
+    async fn first_account(&self, name: &str, now: u64) -> Result<(AccountRecord, bool), StoreError> {
+        if let Some(a) = self.list_accounts().await?.into_iter().next() {
+            return Ok((a, false));
+        }
+        Ok((self.create_account(name, now).await?, true))
+    }
+    /// Changes made by other processes sharing this store, if the backend tells them (PostgreSQL
+    /// through LISTEN/NOTIFY); `None` for a store one process owns (SQLite). Taken once.
+    fn changes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Change>> {
+        None
+    }
+    /// Records a request nonce of `account` seen by any process sharing this store until
+    /// `expires_at`; false if it was recorded already (a replay to another node). Stores one
+    /// process owns answer true: the process's memory already refused local replays.
+    async fn claim_nonce(&self, account: AccountId, nonce: &[u8], expires_at: u64) -> Result<bool, StoreError> {
+        let _ = (account, nonce, expires_at);
+        Ok(true)
+    }
+    /// Drops nonces that expired before `now`.
+    async fn purge_nonces(&self, now: u64) -> Result<(), StoreError> {
+        let _ = now;
+        Ok(())
+    }
+    /// The right to run the background pass now, if no other process sharing the store holds it
+    /// (`None`: another does the pass). Kept until the lease is dropped.
+    async fn background_lease(&self) -> Result<Option<Lease>, StoreError> {
+        Ok(Some(Box::new(())))
+    }
+    /// Tells the store this node is alive (`node`, until `now + ttl`); answers how many nodes
+    /// are alive, this one included (1 for a store one process owns).
+    async fn heartbeat(&self, node: Uuid, now: u64, ttl: u64) -> Result<u64, StoreError> {
+        let _ = (node, now, ttl);
+        Ok(1)
+    }
     /// Succeeds if the backend answers a trivial query (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
     /// Commits what the backend still holds (a pending group commit), then closes its

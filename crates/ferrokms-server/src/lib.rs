@@ -14,6 +14,7 @@ pub mod admin_socket;
 pub mod app;
 pub mod audit;
 pub mod background;
+pub mod cluster;
 pub mod config;
 mod conn;
 pub mod datadir;
@@ -110,21 +111,24 @@ pub fn kms(dir: &datadir::DataDir, file: &FileConfig) -> Result<Arc<Kms>, String
 /// Returns what to tell the operator.
 pub async fn bootstrap(kms: &Kms, created: bool) -> Result<Vec<String>, String> {
     let mut notes = Vec::new();
-    let accounts = kms.list_accounts().await.map_err(|e| e.to_string())?;
-    let account = match accounts.first() {
-        Some(a) => a.id,
-        None => {
-            let a = kms.create_account("default").await.map_err(|e| e.to_string())?;
-            notes.push(format!("created account {}", a.id.0));
-            a.id
-        }
-    };
+    // One account however many nodes start at once on an empty store (see Store::first_account).
+    let (first, made) = kms.first_account().await.map_err(|e| e.to_string())?;
+    if made {
+        notes.push(format!("created account {}", first.id.0));
+    }
+    let account = first.id;
     let given = given_access_key()?;
     let existing = kms.list_access_keys().await.map_err(|e| e.to_string())?;
     match given {
         Some((id, secret)) if !existing.iter().any(|k| k.id == id) => {
-            kms.create_access_key(account, Some((id.clone(), secret.to_string()))).await.map_err(|e| e.to_string())?;
-            notes.push(format!("access key {id} (from {ACCESS_KEY_ID_ENV}) created for account {}", account.0));
+            match kms.create_access_key(account, Some((id.clone(), secret.to_string()))).await {
+                Ok(_) => {
+                    notes.push(format!("access key {id} (from {ACCESS_KEY_ID_ENV}) created for account {}", account.0));
+                }
+                // Another node starting at the same moment inserted it first.
+                Err(_) if kms.list_access_keys().await.is_ok_and(|ks| ks.iter().any(|k| k.id == id)) => {}
+                Err(e) => return Err(e.to_string()),
+            }
         }
         Some(_) => {}
         None if created || existing.is_empty() => {
@@ -174,6 +178,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let default_region = Region::from_alibaba(&opts.file.alibaba.default_region)
         .ok_or_else(|| format!("alibaba.default_region: unknown region {}", opts.file.alibaba.default_region))?;
     let rate_limits = rate_limiter(&opts);
+    let cluster = cluster::spawn(kms.clone(), rate_limits.clone());
     let allow_unsigned = opts.file.allow_unsigned_payload;
     let app = app::App::new(
         kms.clone(),
@@ -247,6 +252,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let app_audit = app.audit_handle();
     let served = app::run(app, opts.listen, opts.file.tls.as_ref(), limits).await;
     background.stop(Duration::from_secs(5)).await;
+    cluster.stop();
     socket.abort();
     let _ = std::fs::remove_file(opts.file.admin.socket_path(&dir.path));
     if let Some(audit) = app_audit.get() {

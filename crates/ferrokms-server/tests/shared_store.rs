@@ -122,3 +122,51 @@ async fn an_sqlite_url_puts_the_database_where_it_says() {
     d.store.close().await;
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }
+
+/// Two nodes doing the background pass at the same moment (without the lease that normally
+/// keeps the second out): the revision compare-and-swap lets exactly one rotate a due key. With
+/// the lease, one node does the pass and the other skips it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_running_the_pass_at_once_rotate_a_due_key_once() {
+    let Some(base) = base_url() else { return };
+    let db = TempDatabase::create(&base).await;
+    let url = db.url();
+    let a_dir = temp_dir("pass-a");
+    let (a, a_data) = open(&a_dir, &url).await.unwrap();
+    let b_dir = temp_dir("pass-b");
+    copy_keyring(&a_dir, &b_dir);
+    let (b, b_data) = open(&b_dir, &url).await.unwrap();
+    let account = a.create_account("shared").await.unwrap().id;
+    let scope = Scope { account, region: Region::from_tencent("ap-guangzhou").unwrap() };
+    for round in 0..5 {
+        let key = a.create_key(&scope, CreateKey::default()).await.unwrap();
+        let key = a.enable_key_rotation(&scope, key.id, 30 * 86_400).await.unwrap();
+        let mut due = a_data.store.get_key(key.id).await.unwrap().unwrap();
+        let expected = due.revision;
+        due.next_rotation_at = 1;
+        due.revision += 1;
+        a_data.store.update_key(&due, expected).await.unwrap();
+        let (ra, rb) = tokio::join!(a.run_due_work_unleased(), b.run_due_work_unleased());
+        let rotated = ra.unwrap().keys_rotated + rb.unwrap().keys_rotated;
+        assert_eq!(rotated, 1, "round {round}: exactly one node rotated");
+        assert_eq!(a_data.store.list_versions(key.id).await.unwrap().len(), 2, "round {round}: one new version");
+    }
+    // The lease: held by one node, the other's pass is skipped; released, it is free again.
+    let lease = a_data.store.background_lease().await.unwrap().expect("free at first");
+    assert!(b.run_due_work().await.unwrap().skipped, "another node holds the lease");
+    assert!(b_data.store.background_lease().await.unwrap().is_none());
+    drop(lease);
+    let mut freed = false;
+    for _ in 0..50 {
+        if !b.run_due_work().await.unwrap().skipped {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(freed, "a dropped lease is released");
+    a_data.store.close().await;
+    b_data.store.close().await;
+    let _ = std::fs::remove_dir_all(a_dir.parent().unwrap());
+    let _ = std::fs::remove_dir_all(b_dir.parent().unwrap());
+}

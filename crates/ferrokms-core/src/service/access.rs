@@ -12,7 +12,7 @@ use parking_lot::RwLock;
 use zeroize::Zeroizing;
 
 use super::Kms;
-use super::cache::Freshness;
+use super::cache::{Epoch, Freshness};
 use crate::model::{AccessKeyRecord, AccountId, AccountRecord, now};
 use crate::store::StoreError;
 use crate::{Error, Result};
@@ -61,11 +61,28 @@ struct CachedCredential {
 pub(crate) struct CredentialCache {
     ttl: Duration,
     entries: RwLock<HashMap<String, Arc<CachedCredential>>>,
+    epoch: Epoch,
 }
 
 impl CredentialCache {
     pub(crate) fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: RwLock::new(HashMap::new()) }
+        Self { ttl, entries: RwLock::new(HashMap::new()), epoch: Epoch::default() }
+    }
+
+    /// Another process changed access key `id` (revoked it, say): re-read before next use.
+    pub(crate) fn invalidate(&self, id: &str) {
+        self.epoch.bump();
+        if let Some(c) = self.entries.read().get(id) {
+            c.freshness.invalidate();
+        }
+    }
+
+    /// Changes may have been missed: every credential is re-read before its next use.
+    pub(crate) fn invalidate_all(&self) {
+        self.epoch.bump();
+        for c in self.entries.read().values() {
+            c.freshness.invalidate();
+        }
     }
 
     /// Forgets every credential (the service is sealed); their secrets wipe themselves.
@@ -126,6 +143,12 @@ impl Kms {
         }
     }
 
+    /// The first account, created as "default" if there is none (exactly one, even when several
+    /// nodes start at once on an empty store); true if this call created it.
+    pub async fn first_account(&self) -> Result<(AccountRecord, bool)> {
+        Ok(self.store.first_account("default", now()).await?)
+    }
+
     /// All access keys (without secrets).
     pub async fn list_access_keys(&self) -> Result<Vec<AccessKeyRecord>> {
         Ok(self.store.list_access_keys().await?)
@@ -152,6 +175,7 @@ impl Kms {
             return Ok(c.credential.clone());
         }
         // Told to re-read it (see Freshness::usable); if that fails, the next caller tries again.
+        let began = self.credentials.epoch.current();
         let loaded = self.load_credential(id).await.inspect_err(|_| {
             if let Some(c) = &cached {
                 c.freshness.refresh_failed();
@@ -167,7 +191,10 @@ impl Kms {
         }
         entries.insert(
             id.to_owned(),
-            Arc::new(CachedCredential { credential: loaded.clone(), freshness: Freshness::now() }),
+            Arc::new(CachedCredential {
+                credential: loaded.clone(),
+                freshness: Freshness::read_at(&self.credentials.epoch, began),
+            }),
         );
         Ok(loaded)
     }

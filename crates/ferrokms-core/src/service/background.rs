@@ -22,13 +22,30 @@ pub struct BackgroundReport {
     pub materials_expired: usize,
     /// Items that failed and wait for the next pass.
     pub failures: usize,
+    /// Another node held the lease: this one did nothing.
+    pub skipped: bool,
 }
 
 impl Kms {
-    /// Deletes and rotates whatever is due now.
+    /// Deletes and rotates whatever is due now, if no other node sharing the store is doing its
+    /// pass (one node does each pass; see [`Store::background_lease`](crate::store::Store)).
     pub async fn run_due_work(&self) -> Result<BackgroundReport> {
+        let Some(lease) = self.store.background_lease().await? else {
+            return Ok(BackgroundReport { skipped: true, ..BackgroundReport::default() });
+        };
+        let report = self.run_due_work_unleased().await;
+        drop(lease);
+        report
+    }
+
+    /// The pass without the lease: what two nodes doing it at once must survive (each item is
+    /// a compare-and-swap, so exactly one of them does it).
+    pub async fn run_due_work_unleased(&self) -> Result<BackgroundReport> {
         let at = now();
         let mut report = BackgroundReport::default();
+        if let Err(e) = self.store.purge_nonces(at).await {
+            tracing::warn!(error = %e, "purging expired nonces failed");
+        }
         for key in self.store.keys_due_for_deletion(at).await? {
             match self.store.delete_key(key.id, at).await {
                 Ok(true) => {

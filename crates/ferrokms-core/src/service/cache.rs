@@ -11,7 +11,7 @@
 //! over by the next request, and nobody uses an entry older than two TTLs.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -27,12 +27,29 @@ pub(crate) struct Freshness {
     loaded_at: Instant,
     /// When the last re-read began, in nanoseconds after `loaded_at` (0: none).
     reread_at: AtomicU64,
+    /// Another process told that the record changed: re-read before use.
+    invalidated: AtomicBool,
 }
 
 impl Freshness {
     /// Read just now.
     pub(crate) fn now() -> Self {
-        Self { loaded_at: Instant::now(), reread_at: AtomicU64::new(0) }
+        Self { loaded_at: Instant::now(), reread_at: AtomicU64::new(0), invalidated: AtomicBool::new(false) }
+    }
+
+    /// Read just now, unless `epoch` moved since the read began (a change was told meanwhile, so
+    /// the read may predate it): then it serves its own request only.
+    pub(crate) fn read_at(epoch: &Epoch, began: u64) -> Self {
+        let f = Self::now();
+        if epoch.current() != began {
+            f.invalidate();
+        }
+        f
+    }
+
+    /// The record changed elsewhere: the next caller re-reads it.
+    pub(crate) fn invalidate(&self) {
+        self.invalidated.store(true, Ordering::Release);
     }
 
     /// Whether the entry may be used: younger than `ttl`, or stale while another caller re-reads
@@ -40,6 +57,9 @@ impl Freshness {
     /// told so per tenth of a TTL, so a re-read that was cancelled (its client went away) or is
     /// slow is taken over by the next caller after that.
     pub(crate) fn usable(&self, ttl: Duration) -> bool {
+        if self.invalidated.load(Ordering::Acquire) {
+            return false;
+        }
         let age = self.loaded_at.elapsed();
         if age < ttl {
             return true;
@@ -60,6 +80,21 @@ impl Freshness {
     /// The re-read failed: the next caller tries again.
     pub(crate) fn refresh_failed(&self) {
         self.reread_at.store(0, Ordering::Release);
+    }
+}
+
+/// Counts the changes told by other processes, so a read that began before one is not trusted
+/// after it.
+#[derive(Debug, Default)]
+pub(crate) struct Epoch(AtomicU64);
+
+impl Epoch {
+    pub(crate) fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn bump(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -109,11 +144,34 @@ pub(crate) struct KeyCache {
     ttl: Duration,
     capacity: usize,
     entries: RwLock<HashMap<Uuid, Arc<CachedKey>>>,
+    epoch: Epoch,
 }
 
 impl KeyCache {
     pub(crate) fn new(ttl: Duration, capacity: usize) -> Self {
-        Self { ttl, capacity: capacity.max(1), entries: RwLock::new(HashMap::new()) }
+        Self { ttl, capacity: capacity.max(1), entries: RwLock::new(HashMap::new()), epoch: Epoch::default() }
+    }
+
+    /// Where the told changes stand; pass it to [`insert_read`](Self::insert_read).
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.current()
+    }
+
+    /// Another process changed key `id`: its entry is re-read by the next caller (its unsealed
+    /// versions are kept: they never change).
+    pub(crate) fn invalidate(&self, id: Uuid) {
+        self.epoch.bump();
+        if let Some(e) = self.entries.read().get(&id) {
+            e.freshness.invalidate();
+        }
+    }
+
+    /// Changes may have been missed: every entry is re-read by its next caller.
+    pub(crate) fn invalidate_all(&self) {
+        self.epoch.bump();
+        for e in self.entries.read().values() {
+            e.freshness.invalidate();
+        }
     }
 
     /// The entry, if present and usable (see [`Freshness::usable`]); `None` tells the caller to
@@ -130,8 +188,17 @@ impl KeyCache {
         }
     }
 
+    /// Caches metadata read from the store since [`epoch`](Self::epoch) answered `began`.
+    pub(crate) fn insert_read(&self, record: KeyRecord, began: u64) -> Arc<CachedKey> {
+        self.insert_with(record, Freshness::read_at(&self.epoch, began))
+    }
+
     /// Caches fresh metadata, keeping the already unsealed versions of the key.
     pub(crate) fn insert(&self, record: KeyRecord) -> Arc<CachedKey> {
+        self.insert_with(record, Freshness::now())
+    }
+
+    fn insert_with(&self, record: KeyRecord, freshness: Freshness) -> Arc<CachedKey> {
         let mut entries = self.entries.write();
         // A read that raced with a write is older than the cached record: keep the newer one.
         if let Some(existing) = entries.get(&record.id)
@@ -147,7 +214,7 @@ impl KeyCache {
                 entries.remove(&v);
             }
         }
-        let entry = Arc::new(CachedKey { freshness: Freshness::now(), versions, record, current: OnceLock::new() });
+        let entry = Arc::new(CachedKey { freshness, versions, record, current: OnceLock::new() });
         entries.insert(entry.record.id, entry.clone());
         entry
     }
@@ -171,7 +238,7 @@ mod tests {
     use crate::model::{AccountId, KeySpec, KeyState, KeyUsage, Origin, Region};
 
     fn aged(age: Duration) -> Freshness {
-        Freshness { loaded_at: Instant::now() - age, reread_at: AtomicU64::new(0) }
+        Freshness { loaded_at: Instant::now() - age, reread_at: AtomicU64::new(0), invalidated: AtomicBool::new(false) }
     }
 
     #[test]
@@ -232,6 +299,25 @@ mod tests {
         assert_eq!(cache.get_fresh(Uuid::nil()).unwrap().record.revision, 2);
         cache.insert(record(3, KeyState::Enabled));
         assert_eq!(cache.get_fresh(Uuid::nil()).unwrap().record.state, KeyState::Enabled);
+    }
+
+    #[test]
+    fn a_told_change_forces_a_reread_and_keeps_versions_trusted_only_after_it() {
+        let cache = KeyCache::new(Duration::from_secs(60), 10);
+        cache.insert(record(1, KeyState::Enabled));
+        assert!(cache.get_fresh(Uuid::nil()).is_some());
+        let began = cache.epoch();
+        cache.invalidate(Uuid::nil());
+        assert!(cache.get_fresh(Uuid::nil()).is_none(), "told: re-read");
+        assert!(cache.get_fresh(Uuid::nil()).is_none(), "every caller re-reads until one has");
+        // A read that began before the change was told serves its own request only.
+        cache.insert_read(record(1, KeyState::Enabled), began);
+        assert!(cache.get_fresh(Uuid::nil()).is_none());
+        let began = cache.epoch();
+        cache.insert_read(record(2, KeyState::Disabled), began);
+        assert_eq!(cache.get_fresh(Uuid::nil()).unwrap().record.state, KeyState::Disabled);
+        cache.invalidate_all();
+        assert!(cache.get_fresh(Uuid::nil()).is_none());
     }
 
     #[test]

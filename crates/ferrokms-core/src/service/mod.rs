@@ -43,7 +43,7 @@ pub use signing::{MAX_SIGNED_MESSAGE, SignInput};
 use crate::error::StateNeed;
 use crate::keyspec::KeySpec;
 use crate::model::{AccountId, KeyRecord, KeyState, Scope};
-use crate::store::{Conflict, Store, StoreError};
+use crate::store::{Change, Conflict, Store, StoreError};
 use crate::{Error, Result};
 use cache::{CachedKey, KeyCache, VersionKey};
 
@@ -125,17 +125,46 @@ impl Kms {
         &self.config
     }
 
+    /// Changes other processes make to the shared store, if it tells them (see
+    /// [`Store::changes`]); feed each to [`apply_change`](Self::apply_change).
+    pub fn store_changes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Change>> {
+        self.store.changes()
+    }
+
+    /// Drops what `change` names from the caches: the next use re-reads it from the store.
+    pub fn apply_change(&self, change: &Change) {
+        match change {
+            Change::Key(id) => self.keys.invalidate(*id),
+            Change::AccessKey(id) => self.credentials.invalidate(id),
+            Change::All => {
+                self.keys.invalidate_all();
+                self.credentials.invalidate_all();
+            }
+        }
+    }
+
+    /// Claims an Alibaba signature nonce in the store shared with other nodes (after the
+    /// process's own memory found it fresh); false if another node saw it first.
+    pub async fn claim_nonce(&self, account: AccountId, nonce: &[u8], expires_at: u64) -> Result<bool> {
+        Ok(self.store.claim_nonce(account, nonce, expires_at).await?)
+    }
+
+    /// Tells the store this node (`node`) is alive for `ttl` seconds; answers how many are.
+    pub async fn heartbeat(&self, node: Uuid, ttl: u64) -> Result<u64> {
+        Ok(self.store.heartbeat(node, crate::model::now(), ttl).await?)
+    }
+
     /// The key `id` if it belongs to the caller's account and region (else KeyNotFound).
     async fn key(&self, scope: &Scope, id: Uuid) -> Result<Arc<CachedKey>> {
         let cached = match self.keys.get_fresh(id) {
             Some(c) => c,
-            None => match self.store.get_key(id).await {
-                Ok(Some(record)) => self.keys.insert(record),
-                Ok(None) => {
+            None => match (self.keys.epoch(), self.store.get_key(id).await) {
+                (began, Ok(Some(record))) => self.keys.insert_read(record, began),
+                (_, Ok(None)) => {
                     self.keys.remove(id);
                     return Err(Error::KeyNotFound);
                 }
-                Err(e) => {
+                (_, Err(e)) => {
                     self.keys.refresh_failed(id);
                     return Err(e.into());
                 }

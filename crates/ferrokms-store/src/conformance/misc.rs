@@ -251,3 +251,115 @@ pub async fn meta_values(store: Arc<dyn Store>) {
 pub async fn ping(s: Arc<dyn Store>) {
     s.ping().await.unwrap();
 }
+
+/// Several callers taking the first account of an empty store at once: one account, made by
+/// exactly one of them; later calls find it.
+pub async fn first_account(s: Arc<dyn Store>) {
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        calls.spawn(async move { s.first_account("default", T0).await.unwrap() });
+    }
+    let mut made = 0;
+    let mut ids = std::collections::HashSet::new();
+    while let Some(r) = calls.join_next().await {
+        let (a, created) = r.unwrap();
+        made += usize::from(created);
+        ids.insert(a.id);
+    }
+    assert_eq!((made, ids.len()), (1, 1), "one account, made once");
+    assert_eq!(s.list_accounts().await.unwrap().len(), 1);
+    let other = s.create_account("second", T0 + 1).await.unwrap();
+    let (first, created) = s.first_account("default", T0 + 2).await.unwrap();
+    assert!(!created && first.id.0 < other.id.0, "the first account, not a new one");
+}
+
+/// Nonces: a store shared between processes records each once per account until it expires;
+/// one a process owns answers every claim true (its memory refuses local replays). Purging
+/// keeps unexpired nonces.
+pub async fn nonces(s: Arc<dyn Store>) {
+    let s = &*s;
+    let now = ferrokms_core::model::now();
+    let (a, b) = (AccountId(1), AccountId(2));
+    assert!(s.claim_nonce(a, b"ak\0n1", now + 900).await.unwrap());
+    let shared = !s.claim_nonce(a, b"ak\0n1", now + 900).await.unwrap();
+    if !shared {
+        s.purge_nonces(now).await.unwrap();
+        return;
+    }
+    assert!(s.claim_nonce(b, b"ak\0n1", now + 900).await.unwrap(), "per account");
+    assert!(s.claim_nonce(a, b"ak\0n2", now + 900).await.unwrap());
+    // An expired nonce may be used again (its row taken over, purged or not).
+    assert!(s.claim_nonce(a, b"ak\0old", 1).await.unwrap());
+    assert!(s.claim_nonce(a, b"ak\0old", now + 900).await.unwrap(), "expired: free again");
+    assert!(!s.claim_nonce(a, b"ak\0old", now + 900).await.unwrap());
+    s.purge_nonces(now).await.unwrap();
+    assert!(!s.claim_nonce(a, b"ak\0n1", now + 900).await.unwrap(), "unexpired nonces survive the purge");
+    // Claims at once: exactly one wins.
+    let claims = futures_join(s, a, b"ak\0race", now + 900).await;
+    assert_eq!(claims, 1);
+}
+
+async fn futures_join(s: &dyn Store, account: AccountId, nonce: &[u8], exp: u64) -> usize {
+    let (x, y, z) = tokio::join!(
+        s.claim_nonce(account, nonce, exp),
+        s.claim_nonce(account, nonce, exp),
+        s.claim_nonce(account, nonce, exp)
+    );
+    [x, y, z].into_iter().filter(|r| *r.as_ref().unwrap()).count()
+}
+
+/// The background lease: on a shared store one holder at a time, free again once dropped; a
+/// store one process owns always grants it.
+pub async fn background_lease(s: Arc<dyn Store>) {
+    let first = s.background_lease().await.unwrap().expect("free at first");
+    let second = s.background_lease().await.unwrap();
+    let shared = second.is_none();
+    drop(second);
+    drop(first);
+    if shared {
+        let mut again = None;
+        for _ in 0..50 {
+            again = s.background_lease().await.unwrap();
+            if again.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(again.is_some(), "a dropped lease is released");
+    }
+}
+
+/// Heartbeats count the nodes alive: expired ones are not counted.
+pub async fn heartbeats(s: Arc<dyn Store>) {
+    let now = ferrokms_core::model::now();
+    let (n1, n2) = (Uuid::new_v4(), Uuid::new_v4());
+    let one = s.heartbeat(n1, now, 6).await.unwrap();
+    assert_eq!(one, 1);
+    let two = s.heartbeat(n2, now, 6).await.unwrap();
+    assert!(two == 1 || two == 2, "{two}");
+    if two == 2 {
+        assert_eq!(s.heartbeat(n1, now, 6).await.unwrap(), 2, "a beat again is the same node");
+        assert_eq!(s.heartbeat(n1, now + 10, 6).await.unwrap(), 1, "n2 fell silent");
+    }
+}
+
+/// A store that tells changes tells a change to a key and to an access key (made by anyone:
+/// here by the store itself, as another node would).
+pub async fn changes(s: Arc<dyn Store>) {
+    use ferrokms_core::store::Change;
+    let Some(mut rx) = s.changes() else { return };
+    assert!(s.changes().is_none(), "taken once");
+    let a = account(&*s).await;
+    s.insert_access_key(&access_key("AKIDtold", a, T0)).await.unwrap();
+    s.set_access_key_active("AKIDtold", false).await.unwrap();
+    let k = put_key(&*s, key(a, &gz(), "told", T0), false).await;
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !(seen.contains(&Change::Key(k.id)) && seen.contains(&Change::AccessKey("AKIDtold".into()))) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(c)) => seen.push(c),
+            _ => panic!("changes not told within 5 s: {seen:?}"),
+        }
+    }
+}

@@ -79,6 +79,11 @@ macro_rules! conformance_tests {
             sealed_values_walk,
             replace_sealed,
             meta_values,
+            first_account,
+            nonces,
+            background_lease,
+            heartbeats,
+            changes,
             ping,
         );
     };

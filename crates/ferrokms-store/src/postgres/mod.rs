@@ -13,6 +13,7 @@
 //!   key before they are stored.
 
 mod batch;
+mod changes;
 mod schema;
 mod sealed;
 
@@ -24,7 +25,9 @@ use async_trait::async_trait;
 use ferrokms_core::model::{
     AccessKeyRecord, AccountId, AccountRecord, AliasRecord, DataKeyRecord, KeyRecord, Region, Tag, VersionRecord,
 };
-use ferrokms_core::store::{Conflict, DataKeyFilter, KeyFilter, Order, SealedPlace, SealedValue, Store, StoreError};
+use ferrokms_core::store::{
+    Change, Conflict, DataKeyFilter, KeyFilter, Lease, Order, SealedPlace, SealedValue, Store, StoreError,
+};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
@@ -43,6 +46,7 @@ pub struct PgStore {
     reads: PgPool,
     listing_limit: Duration,
     data_keys: GroupCommit,
+    changes: changes::Listener,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -107,6 +111,11 @@ pub(crate) fn unique(rule: Conflict, constraint: &'static str) -> impl Fn(sqlx::
         }
     }
 }
+
+/// Advisory lock held by the node doing the background pass.
+const BACKGROUND_LOCK: i64 = 0x6665_726b_6d73_0001;
+/// Advisory lock around first-start setup (the default account).
+const FIRST_START_LOCK: i64 = 0x6665_726b_6d73_0002;
 
 /// The unique index of key aliases.
 const KEY_ALIAS: &str = "keys_alias";
@@ -201,11 +210,13 @@ impl PgStore {
             .await
             .map_err(unreachable)?;
         let data_keys = GroupCommit::start(batch::Batches(pool.clone()));
-        Ok(Self { pool, reads, listing_limit: opts.listing_time_limit, data_keys })
+        let changes = changes::Listener::start(&pool).await.map_err(unreachable)?;
+        Ok(Self { pool, reads, listing_limit: opts.listing_time_limit, data_keys, changes })
     }
 
     /// Commits what the data key writer still holds, then closes the pools.
     pub async fn close(&self) {
+        self.changes.stop();
         self.data_keys.flush().await;
         self.reads.close().await;
         self.pool.close().await;
@@ -850,6 +861,102 @@ impl Store for PgStore {
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn first_account(&self, name: &str, now: u64) -> Result<(AccountRecord, bool), StoreError> {
+        // Nodes starting together on an empty database: the lock makes one create the account
+        // and the others find it.
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FIRST_START_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let found = sqlx::query("SELECT * FROM accounts ORDER BY id LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if let Some(row) = found {
+            return Ok((rows::account(&row)?, false));
+        }
+        let id: i64 = sqlx::query_scalar("INSERT INTO accounts (name, created_at) VALUES ($1, $2) RETURNING id")
+            .bind(name)
+            .bind(i(now))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        let account = AccountRecord {
+            id: AccountId(u64::try_from(id).unwrap_or_default()),
+            name: name.to_owned(),
+            created_at: now,
+        };
+        Ok((account, true))
+    }
+
+    fn changes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Change>> {
+        self.changes.take()
+    }
+
+    async fn claim_nonce(&self, account: AccountId, nonce: &[u8], expires_at: u64) -> Result<bool, StoreError> {
+        // A row left by an expired nonce (not purged yet) is taken over.
+        let done = sqlx::query(
+            "INSERT INTO nonces (account_id, nonce, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+             WHERE nonces.expires_at < EXTRACT(EPOCH FROM clock_timestamp())::BIGINT",
+        )
+        .bind(i(account.0))
+        .bind(nonce)
+        .bind(i(expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn purge_nonces(&self, now: u64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM nonces WHERE expires_at < $1")
+            .bind(i(now))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn background_lease(&self) -> Result<Option<Lease>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(BACKGROUND_LOCK)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        if !got {
+            return Ok(None);
+        }
+        // The lock is the session's: the connection leaves the pool and is closed when the
+        // lease is dropped, which releases it (also if this process dies mid-pass).
+        Ok(Some(Box::new(conn.detach())))
+    }
+
+    async fn heartbeat(&self, node: Uuid, now: u64, ttl: u64) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO nodes (id, alive_until) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET alive_until = EXCLUDED.alive_until",
+        )
+        .bind(node.to_string())
+        .bind(i(now.saturating_add(ttl)))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        sqlx::query("DELETE FROM nodes WHERE alive_until < $1")
+            .bind(i(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let alive: i64 = sqlx::query_scalar("SELECT count(*) FROM nodes").fetch_one(&mut *tx).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(u64::try_from(alive).unwrap_or(1).max(1))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

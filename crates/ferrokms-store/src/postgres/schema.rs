@@ -7,7 +7,10 @@ use sqlx::{PgConnection, SqlSafeStr};
 use ferrokms_core::store::StoreError;
 
 /// The migrations in order. Append, never edit: sqlx checks the applied ones' checksums.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../../migrations/postgres/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../../migrations/postgres/0001_initial.sql")),
+    (2, "cluster", include_str!("../../migrations/postgres/0002_cluster.sql")),
+];
 
 fn migrator() -> Migrator {
     let migrations = MIGRATIONS

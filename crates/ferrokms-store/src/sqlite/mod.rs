@@ -267,6 +267,23 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn first_account(&self, name: &str, now: u64) -> Result<(AccountRecord, bool), StoreError> {
+        // One statement: SQLite's single writer makes the check and the insert one step.
+        let made = sqlx::query(
+            "INSERT INTO accounts (name, created_at) SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM accounts)",
+        )
+        .bind(name)
+        .bind(i(now))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?
+        .rows_affected()
+            > 0;
+        let row =
+            sqlx::query("SELECT * FROM accounts ORDER BY id LIMIT 1").fetch_one(&self.pool).await.map_err(map_err)?;
+        Ok((rows::account(&row)?, made))
+    }
+
     async fn list_accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
         let rows = sqlx::query("SELECT * FROM accounts ORDER BY id").fetch_all(&self.pool).await.map_err(map_err)?;
         rows.iter().map(rows::account).collect()
