@@ -28,7 +28,6 @@ struct CryptoIn {
     is_hosted_by_kms: Option<u64>,
     data_key_name: Option<String>,
     data_key_id: Option<String>,
-    hsm_cluster_id: Option<String>,
     tags: Option<Vec<TagIn>>,
 }
 
@@ -80,7 +79,6 @@ fuzz_target!(|data: &[u8]| {
             let _ = request::context(&r.encryption_context, "EncryptionContext");
             let _ = request::context(&r.source_encryption_context, "SourceEncryptionContext");
             let _ = request::public_key_wrap(&r.encryption_public_key, &r.encryption_algorithm);
-            let _ = request::no_hsm_cluster(&r.hsm_cluster_id);
             let _ = request::tags(&r.tags);
         }
         if let Ok(r) = decode::<KeysIn>(body) {
