@@ -2,7 +2,7 @@
 //! each): the filters of key and data key listings, tag filters through the tags index, and
 //! paging in creation order with insertion order (`seq`) breaking ties.
 
-use ferrokms_core::model::{AccountId, KeyState, Region};
+use ferrokms_core::model::{AccountId, KeyState, Origin, Region};
 use ferrokms_core::store::{DataKeyFilter, KeyFilter, Order, TagFilter};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
@@ -24,15 +24,7 @@ pub(crate) fn keys<DB: Database>(
     for<'t> String: Encode<'t, DB> + Type<DB>,
     for<'t> i64: Encode<'t, DB> + Type<DB>,
 {
-    q.push(" FROM keys WHERE account_id = ");
-    q.push_bind(i(account.0));
-    q.push(" AND region = ");
-    q.push_bind(region.0.clone());
-    push_states(q, &f.states);
-    if let Some(o) = f.origin {
-        q.push(" AND origin = ");
-        q.push_bind(o.as_str().to_owned());
-    }
+    push_scope(q, "keys", account, region, &f.states, f.origin);
     if !f.usages.is_empty() {
         q.push(" AND usage IN (");
         let mut sep = q.separated(", ");
@@ -64,15 +56,7 @@ pub(crate) fn data_keys<DB: Database>(
     for<'t> String: Encode<'t, DB> + Type<DB>,
     for<'t> i64: Encode<'t, DB> + Type<DB>,
 {
-    q.push(" FROM data_keys WHERE account_id = ");
-    q.push_bind(i(account.0));
-    q.push(" AND region = ");
-    q.push_bind(region.0.clone());
-    push_states(q, &f.states);
-    if let Some(o) = f.origin {
-        q.push(" AND origin = ");
-        q.push_bind(o.as_str().to_owned());
-    }
+    push_scope(q, "data_keys", account, region, &f.states, f.origin);
     if let Some(k) = f.key_id {
         q.push(" AND key_id = ");
         q.push_bind(k.to_string());
@@ -118,6 +102,31 @@ where
     q.push(") AS matching GROUP BY resource_id HAVING COUNT(*) = ");
     q.push_bind(i64::try_from(filters.len()).unwrap_or(i64::MAX));
     q.push(")");
+}
+
+/// `FROM table WHERE` the account, region, states and origin that both listings filter on.
+fn push_scope<DB: Database>(
+    q: &mut QueryBuilder<DB>,
+    table: &'static str,
+    account: AccountId,
+    region: &Region,
+    states: &[KeyState],
+    origin: Option<Origin>,
+) where
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+{
+    q.push(" FROM ");
+    q.push(table);
+    q.push(" WHERE account_id = ");
+    q.push_bind(i(account.0));
+    q.push(" AND region = ");
+    q.push_bind(region.0.clone());
+    push_states(q, states);
+    if let Some(o) = origin {
+        q.push(" AND origin = ");
+        q.push_bind(o.as_str().to_owned());
+    }
 }
 
 fn push_states<DB: Database>(q: &mut QueryBuilder<DB>, states: &[KeyState])

@@ -9,7 +9,7 @@ use ferrokms_core::model::{
 use sqlx::Row;
 use uuid::Uuid;
 
-use ferrokms_core::store::StoreError;
+use ferrokms_core::store::{SealedPlace, SealedValue, StoreError};
 
 pub(crate) fn bad(what: &str) -> StoreError {
     StoreError::Unavailable(format!("corrupt row: {what}"))
@@ -174,6 +174,27 @@ pub(crate) fn access_key<R: Cols>(row: &R) -> Result<AccessKeyRecord, StoreError
 }
 
 /// Converts a u64 to the i64 the databases store (values here are far below i64::MAX).
+/// A key version's sealed material (columns key_id, version, sealed_material, account_id).
+pub(crate) fn sealed_version<R: Cols>(row: &R) -> Result<SealedValue, StoreError> {
+    Ok(SealedValue {
+        place: SealedPlace::KeyVersion {
+            key_id: uuid_of(row, "key_id")?,
+            version: u32::try_from(row.int("version")?).map_err(|_| bad("version"))?,
+        },
+        account: account_of(row)?,
+        sealed: row.bytes("sealed_material")?,
+    })
+}
+
+/// An access key's sealed secret (columns id, account_id, sealed_secret).
+pub(crate) fn sealed_access_key<R: Cols>(row: &R) -> Result<SealedValue, StoreError> {
+    Ok(SealedValue {
+        place: SealedPlace::AccessKey { id: row.text("id")? },
+        account: account_of(row)?,
+        sealed: row.bytes("sealed_secret")?,
+    })
+}
+
 pub(crate) fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }

@@ -5,7 +5,7 @@ use ferrokms_core::store::{SealedPlace, SealedValue, StoreError};
 use sqlx::SqlitePool;
 
 use super::map_err;
-use crate::rows::{Cols, account_of, bad, uuid_of};
+use crate::rows;
 
 /// Up to `limit` sealed values after `after`: key versions by (key id, version), then access
 /// keys by id.
@@ -51,14 +51,7 @@ async fn versions(
     .await
     .map_err(map_err)?;
     for row in rows {
-        out.push(SealedValue {
-            place: SealedPlace::KeyVersion {
-                key_id: uuid_of(&row, "key_id")?,
-                version: u32::try_from(row.int("version")?).map_err(|_| bad("version"))?,
-            },
-            account: account_of(&row)?,
-            sealed: row.bytes("sealed_material")?,
-        });
+        out.push(rows::sealed_version(&row)?);
     }
     Ok(())
 }
@@ -71,11 +64,7 @@ async fn access_keys(pool: &SqlitePool, after: &str, limit: u32, out: &mut Vec<S
         .await
         .map_err(map_err)?;
     for row in rows {
-        out.push(SealedValue {
-            place: SealedPlace::AccessKey { id: row.text("id")? },
-            account: account_of(&row)?,
-            sealed: row.bytes("sealed_secret")?,
-        });
+        out.push(rows::sealed_access_key(&row)?);
     }
     Ok(())
 }
