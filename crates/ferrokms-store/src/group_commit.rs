@@ -1,12 +1,16 @@
 //! Group commit for hosted data keys: concurrent inserts are gathered by one writer task and
 //! committed together, so one commit (one fsync) acknowledges many. A member whose name or id
 //! is taken inserts nothing and fails only its own request. Each backend says how a batch is
-//! written ([`BatchInsert`]).
+//! written ([`BatchInsert`]) and how many batches may be committing at once.
+
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use ferrokms_core::model::DataKeyRecord;
-use ferrokms_core::store::StoreError;
+use ferrokms_core::store::{Conflict, StoreError};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 
 /// Most inserts committed together.
 pub(crate) const MAX_BATCH: usize = 512;
@@ -14,10 +18,14 @@ pub(crate) const MAX_BATCH: usize = 512;
 /// How a backend writes one batch.
 #[async_trait]
 pub(crate) trait BatchInsert: Send + Sync + 'static {
-    /// Inserts `batch` in one transaction and answers one result per record, in order: a
-    /// record's own conflict fails only it; any other failure fails every record, and nothing
-    /// is committed.
-    async fn insert_batch(&self, batch: &[DataKeyRecord]) -> Vec<Result<(), StoreError>>;
+    /// Batches committing at once. SQLite takes one writer at a time; a server database
+    /// commits several batches in parallel, and the next batch gathers while one waits for its
+    /// commit.
+    const IN_FLIGHT: usize;
+
+    /// Inserts `batch` in one transaction and answers one result per record, in order (see
+    /// [`outcomes`]); on an error nothing is committed.
+    async fn insert(&self, batch: &[DataKeyRecord]) -> Result<Vec<Result<(), StoreError>>, StoreError>;
 }
 
 type Reply = oneshot::Sender<Result<(), StoreError>>;
@@ -36,9 +44,9 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    pub(crate) fn start(inserter: impl BatchInsert) -> Self {
+    pub(crate) fn start<I: BatchInsert>(inserter: I) -> Self {
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(writer(inserter, rx));
+        tokio::spawn(writer(Arc::new(inserter), rx));
         Self { tx }
     }
 
@@ -60,12 +68,20 @@ impl GroupCommit {
     }
 }
 
-async fn writer(inserter: impl BatchInsert, mut rx: mpsc::Receiver<Msg>) {
+async fn writer<I: BatchInsert>(inserter: Arc<I>, mut rx: mpsc::Receiver<Msg>) {
     let mut received: Vec<Msg> = Vec::with_capacity(MAX_BATCH);
-    let mut records: Vec<DataKeyRecord> = Vec::with_capacity(MAX_BATCH);
-    let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
-    let mut flushes = Vec::new();
-    while rx.recv_many(&mut received, MAX_BATCH).await > 0 {
+    let mut committing = JoinSet::new();
+    loop {
+        // A free slot first: what arrives meanwhile joins the next batch.
+        while committing.len() >= I::IN_FLIGHT {
+            committing.join_next().await;
+        }
+        if rx.recv_many(&mut received, MAX_BATCH).await == 0 {
+            break;
+        }
+        let mut records = Vec::with_capacity(received.len());
+        let mut replies = Vec::with_capacity(received.len());
+        let mut flushes = Vec::new();
         for msg in received.drain(..) {
             match msg {
                 Msg::Insert(record, done) => {
@@ -76,21 +92,76 @@ async fn writer(inserter: impl BatchInsert, mut rx: mpsc::Receiver<Msg>) {
             }
         }
         if !records.is_empty() {
-            let results = inserter.insert_batch(&records).await;
-            debug_assert_eq!(results.len(), records.len());
-            for (done, result) in replies.drain(..).zip(results) {
-                let _ = done.send(result);
-            }
-            records.clear();
+            let inserter = Arc::clone(&inserter);
+            committing.spawn(async move {
+                let results = insert_batch(&*inserter, &records).await;
+                debug_assert_eq!(results.len(), records.len());
+                for (done, result) in replies.into_iter().zip(results) {
+                    let _ = done.send(result);
+                }
+            });
         }
-        for done in flushes.drain(..) {
-            let _ = done.send(());
+        if !flushes.is_empty() {
+            while committing.join_next().await.is_some() {}
+            for done in flushes {
+                let _ = done.send(());
+            }
+        }
+    }
+    while committing.join_next().await.is_some() {}
+}
+
+/// One batch, and when its statement fails, each member alone: whatever failed it (one member
+/// the database refuses, a deadlock with another node's batch), the others must not fail with
+/// it.
+async fn insert_batch(inserter: &impl BatchInsert, batch: &[DataKeyRecord]) -> Vec<Result<(), StoreError>> {
+    match inserter.insert(batch).await {
+        Ok(results) => results,
+        Err(_) if batch.len() > 1 => {
+            let mut results = Vec::with_capacity(batch.len());
+            for r in batch {
+                results.push(match inserter.insert(std::slice::from_ref(r)).await {
+                    Ok(mut one) => one.pop().unwrap_or(Err(StoreError::Unavailable("no result".into()))),
+                    Err(e) => Err(e),
+                });
+            }
+            results
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "group commit of hosted data keys failed");
+            vec![Err(e)]
         }
     }
 }
 
-/// Every record failed by one error (the batch was not committed).
-pub(crate) fn all_failed(batch: &[DataKeyRecord], e: &StoreError) -> Vec<Result<(), StoreError>> {
-    tracing::error!(error = %e, "group commit of hosted data keys failed");
-    batch.iter().map(|_| Err(StoreError::Unavailable(e.to_string()))).collect()
+/// Which members a multi-row insert tries: the first of each id. (`RETURNING` names rows by
+/// id, so two members with one id could not be told apart; the later ones are duplicates.)
+pub(crate) fn first_of_each_id(batch: &[DataKeyRecord]) -> Vec<bool> {
+    let mut seen = HashSet::with_capacity(batch.len());
+    batch.iter().map(|r| seen.insert(r.id)).collect()
+}
+
+/// Each member's result after a multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING id`:
+/// inserted, else a duplicate (its id repeats an earlier member's or a stored row's), else
+/// kept out by its name.
+pub(crate) fn outcomes(
+    batch: &[DataKeyRecord],
+    tried: &[bool],
+    inserted: &HashSet<String>,
+    taken_ids: &HashSet<String>,
+) -> Vec<Result<(), StoreError>> {
+    batch
+        .iter()
+        .zip(tried)
+        .map(|(r, tried)| {
+            let id = r.id.to_string();
+            if inserted.contains(&id) && *tried {
+                Ok(())
+            } else if !tried || taken_ids.contains(&id) {
+                Err(StoreError::Conflict(Conflict::Duplicate))
+            } else {
+                Err(StoreError::Conflict(Conflict::DataKeyName))
+            }
+        })
+        .collect()
 }

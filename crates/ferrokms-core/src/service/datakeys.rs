@@ -218,7 +218,9 @@ impl Kms {
             return Err(Error::DataKeyLimitExceeded(limit));
         }
         let record = DataKeyRecord {
-            id: Uuid::new_v4(),
+            // Time-ordered: each insert lands at the right edge of the id index, so a batch
+            // dirties a few pages instead of one per row (ids are not secrets; 74 bits stay random).
+            id: Uuid::now_v7(),
             account: scope.account,
             region: scope.region.clone(),
             key_id,

@@ -381,3 +381,48 @@ pub async fn group_commit_many(s: Arc<dyn Store>) {
     let f = DataKeyFilter { tags: vec![TagFilter { key: "third".into(), values: vec![] }], limit: 1, ..filter() };
     assert_eq!(s.list_data_keys(acc, &gz(), &f).await.unwrap().1, 200);
 }
+
+/// Members sent at once that repeat one id, or one new name: the first of each lands, the
+/// others fail alone (a multi-row insert must tell them apart), and their tags are not stored.
+pub async fn group_commit_repeats_in_one_batch(s: Arc<dyn Store>) {
+    let acc = account(&*s).await;
+    let cmk = put_key(&*s, key(acc, &gz(), "cmk", T0), true).await;
+    let mut same_id = data_key(&cmk, "same-id", T0);
+    same_id.tags = tags(&[("k", "id")]);
+    let mut again = same_id.clone();
+    again.name = "same-id-other-name".into();
+    let mut named = data_key(&cmk, "same-name", T0);
+    named.tags = tags(&[("k", "name")]);
+    let mut named_too = data_key(&cmk, "same-name", T0);
+    named_too.tags = tags(&[("k", "name")]);
+    let batch = [same_id.clone(), again, named.clone(), named_too, data_key(&cmk, "plain", T0)];
+    let results = futures_join(&s, &batch).await;
+    let ok = |n: usize| results[n].is_ok();
+    assert!(ok(0) != ok(1), "one of the two members with one id lands: {results:?}");
+    let loser = if ok(0) { 1 } else { 0 };
+    assert!(matches!(results[loser], Err(StoreError::Conflict(Conflict::Duplicate))), "{results:?}");
+    assert!(ok(2) != ok(3), "one of the two members with one name lands: {results:?}");
+    let loser = if ok(2) { 3 } else { 2 };
+    assert!(matches!(results[loser], Err(StoreError::Conflict(Conflict::DataKeyName))), "{results:?}");
+    assert!(ok(4), "{results:?}");
+    for k in ["id", "name"] {
+        let f = DataKeyFilter { tags: vec![TagFilter { key: "k".into(), values: vec![k.into()] }], ..filter() };
+        assert_eq!(s.list_data_keys(acc, &gz(), &f).await.unwrap().1, 1, "tags of the member that landed only");
+    }
+    assert_eq!(s.count_data_keys(acc).await.unwrap(), 3);
+}
+
+/// Inserts every record at once (so they share batches) and answers their results in order.
+async fn futures_join(s: &Arc<dyn Store>, batch: &[DataKeyRecord]) -> Vec<Result<(), StoreError>> {
+    let mut tasks = JoinSet::new();
+    for (n, d) in batch.iter().enumerate() {
+        let (s, d) = (Arc::clone(s), d.clone());
+        tasks.spawn(async move { (n, s.insert_data_key(&d).await) });
+    }
+    let mut results: Vec<Option<Result<(), StoreError>>> = (0..batch.len()).map(|_| None).collect();
+    while let Some(done) = tasks.join_next().await {
+        let (n, r) = done.unwrap();
+        results[n] = Some(r);
+    }
+    results.into_iter().map(Option::unwrap).collect()
+}

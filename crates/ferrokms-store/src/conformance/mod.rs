@@ -74,6 +74,7 @@ macro_rules! conformance_tests {
             data_key_deletion,
             group_commit_with_failing_members,
             group_commit_many,
+            group_commit_repeats_in_one_batch,
             group_commit_member_the_database_refuses,
             tagging,
             sealed_values_walk,

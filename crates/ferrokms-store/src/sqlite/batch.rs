@@ -1,0 +1,121 @@
+//! The group commit's batches on SQLite: one multi-row insert of the data keys (`ON CONFLICT DO
+//! NOTHING ... RETURNING id`, so a member's taken name or id skips only that member) and, in
+//! the same transaction, one of their tags: a few statements a batch, not one per row (each
+//! statement is a round trip to the connection's thread). A batch without tags is the insert
+//! alone, its own transaction.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use ferrokms_core::model::{DataKeyRecord, Tag};
+use ferrokms_core::store::StoreError;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+
+use super::map_err;
+use crate::group_commit::{BatchInsert, MAX_BATCH, first_of_each_id, outcomes};
+use crate::rows::i;
+
+/// Rows of one tags statement (4 parameters each; SQLite takes up to 32766). A batch of data
+/// keys is at most [`MAX_BATCH`] × 14 parameters, well within it.
+const TAG_ROWS: usize = 4096;
+const _: () = assert!(MAX_BATCH * 14 < 32766);
+
+pub(super) struct Batches(pub(super) SqlitePool);
+
+#[async_trait]
+impl BatchInsert for Batches {
+    /// SQLite has one writer at a time.
+    const IN_FLIGHT: usize = 1;
+
+    async fn insert(&self, batch: &[DataKeyRecord]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let tried = first_of_each_id(batch);
+        let rows: Vec<&DataKeyRecord> = batch.iter().zip(&tried).filter(|(_, t)| **t).map(|(r, _)| r).collect();
+        let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
+        if rows.iter().all(|r| r.tags.is_empty()) {
+            let mut conn = self.0.acquire().await.map_err(map_err)?;
+            let inserted = insert_data_keys(&mut conn, &rows, &ids).await?;
+            // Committed by now: a failure to tell why the others were kept out must not fail
+            // the batch (a retry of its members would find their own rows), only them.
+            return Ok(match taken_ids(&mut conn, &ids, &inserted).await {
+                Ok(taken) => outcomes(batch, &tried, &inserted, &taken),
+                Err(e) => {
+                    let mut results = outcomes(batch, &tried, &inserted, &HashSet::new());
+                    for ((result, id), tried) in results.iter_mut().zip(batch.iter().map(|r| r.id)).zip(&tried) {
+                        if *tried && !inserted.contains(&id.to_string()) {
+                            *result = Err(StoreError::Unavailable(e.to_string()));
+                        }
+                    }
+                    results
+                }
+            });
+        }
+        let mut tx = self.0.begin().await.map_err(map_err)?;
+        let inserted = insert_data_keys(&mut tx, &rows, &ids).await?;
+        let taken = taken_ids(&mut tx, &ids, &inserted).await?;
+        let tags: Vec<(u64, &str, &Tag)> = rows
+            .iter()
+            .zip(&ids)
+            .filter(|(_, id)| inserted.contains(*id))
+            .flat_map(|(r, id)| r.tags.iter().map(move |t| (r.account.0, id.as_str(), t)))
+            .collect();
+        for chunk in tags.chunks(TAG_ROWS) {
+            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO tags (account_id, resource_id, tag_key, tag_value) ");
+            q.push_values(chunk, |mut b, (account, id, t)| {
+                b.push_bind(i(*account)).push_bind(*id).push_bind(t.key.as_str()).push_bind(t.value.as_str());
+            });
+            q.build().execute(&mut *tx).await.map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(outcomes(batch, &tried, &inserted, &taken))
+    }
+}
+
+/// Inserts `rows` (ids `ids`) and answers the ids inserted.
+async fn insert_data_keys(
+    conn: &mut SqliteConnection,
+    rows: &[&DataKeyRecord],
+    ids: &[String],
+) -> Result<HashSet<String>, StoreError> {
+    let key_ids: Vec<String> = rows.iter().map(|r| r.key_id.to_string()).collect();
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO data_keys (id, account_id, region, key_id, name, description, number_of_bytes, origin, \
+         state, created_at, deletion_date, ciphertext, context, revision) ",
+    );
+    q.push_values(rows.iter().zip(ids).zip(&key_ids), |mut b, ((r, id), key_id)| {
+        b.push_bind(id.as_str())
+            .push_bind(i(r.account.0))
+            .push_bind(r.region.0.as_str())
+            .push_bind(key_id.as_str())
+            .push_bind(r.name.as_str())
+            .push_bind(r.description.as_str())
+            .push_bind(i64::from(r.number_of_bytes))
+            .push_bind(r.origin.as_str())
+            .push_bind(r.state.as_str())
+            .push_bind(i(r.created_at))
+            .push_bind(i(r.deletion_date))
+            .push_bind(r.ciphertext.as_slice())
+            .push_bind(r.context.as_slice())
+            .push_bind(i(r.revision));
+    });
+    q.push(" ON CONFLICT DO NOTHING RETURNING id");
+    Ok(q.build_query_scalar::<String>().fetch_all(&mut *conn).await.map_err(map_err)?.into_iter().collect())
+}
+
+/// Of the ids not inserted, the ones a stored row has (the others were kept out by their name).
+async fn taken_ids(
+    conn: &mut SqliteConnection,
+    ids: &[String],
+    inserted: &HashSet<String>,
+) -> Result<HashSet<String>, StoreError> {
+    let refused: Vec<&str> = ids.iter().filter(|id| !inserted.contains(*id)).map(String::as_str).collect();
+    if refused.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM data_keys WHERE id IN (");
+    let mut list = q.separated(", ");
+    for id in refused {
+        list.push_bind(id);
+    }
+    q.push(")");
+    Ok(q.build_query_scalar::<String>().fetch_all(&mut *conn).await.map_err(map_err)?.into_iter().collect())
+}
