@@ -7,6 +7,7 @@
 # PostgreSQL: FERROKMS_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/test) names the
 # server; a fresh database is made on it and dropped at the end.
 # Usage: scripts/bench-pg.sh [seconds-per-run] [rounds]      (results: docs/benchmarks.md)
+# FERROKMS_BENCH_WORKLOADS picks the workloads (default: hosted and plain GenerateDataKey, CreateKey).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
@@ -33,6 +34,8 @@ cat > "$tmp/bench.toml" <<TOML
 [tencent]
 signature_capacity = 40000000
 signature_share_per_account = 40000000
+[keys]
+max_keys_per_account = 100000000
 TOML
 start() {  # start NAME PORT [--store URL]
     local name=$1 port=$2
@@ -73,7 +76,7 @@ run() {
 
 for round in $(seq 1 "$rounds"); do
     for c in 16 64; do
-        for w in generate-data-key-hosted generate-data-key; do
+        for w in ${FERROKMS_BENCH_WORKLOADS:-generate-data-key-hosted generate-data-key create-key}; do
             if [ $((round % 2)) = 1 ]; then order="sqlite pg1 pg2 pg3"; else order="pg3 pg2 pg1 sqlite"; fi
             for cfg in $order; do
                 case $cfg in

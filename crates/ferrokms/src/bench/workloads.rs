@@ -19,6 +19,9 @@ pub(super) enum Workload {
     GenerateDataKeyRsa,
     /// GenerateDataKey hosted by the KMS (durable before the answer).
     GenerateDataKeyHosted,
+    /// CreateKey of a symmetric key with an alias of its own (the key, its first version and its
+    /// alias durable before the answer; raise `[keys] max_keys_per_account` for long runs).
+    CreateKey,
     /// Encrypt of 32 bytes.
     Encrypt,
     /// Decrypt of a 32-byte ciphertext.
@@ -253,6 +256,12 @@ pub(super) async fn prepare(
                                "DataKeyName": format!("bench-{run}-{conn}-{i}")}))
             });
             Plan { action: "GenerateDataKey", make, check: Arc::new(|_| true) }
+        }
+        Workload::CreateKey => {
+            let run = random_hex();
+            let make: PayloadMaker =
+                Arc::new(move |conn, i| tencent(json!({"Alias": format!("bench-{run}-{conn}-{i}")})));
+            Plan { action: "CreateKey", make, check: Arc::new(|_| true) }
         }
         Workload::Encrypt => {
             let key_id = symmetric_key(c, signer, &given).await?;
