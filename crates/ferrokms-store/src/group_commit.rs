@@ -4,11 +4,13 @@
 //! written ([`BatchInsert`]) and how many batches may be committing at once.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use ferrokms_core::model::DataKeyRecord;
 use ferrokms_core::store::{Conflict, StoreError};
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Pool};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
@@ -26,6 +28,56 @@ pub(crate) trait BatchInsert: Send + Sync + 'static {
     /// Inserts `batch` in one transaction and answers one result per record, in order (see
     /// [`outcomes`]); on an error nothing is committed.
     async fn insert(&self, batch: &[DataKeyRecord]) -> Result<Vec<Result<(), StoreError>>, StoreError>;
+
+    /// Hands back what the writer holds between batches (its connections) and holds nothing
+    /// more, so that the pool can close; called when the store closes.
+    fn close(&self);
+}
+
+/// Connections the writer keeps from one batch to the next. A connection taken from the pool
+/// costs two pings, one when it is taken and one when it is given back, each a round trip to
+/// the database; a kept one costs none. A connection whose batch failed is not kept (it goes
+/// back to the pool, which drops it if it is broken), so the next batch takes one from the
+/// pool, tested by its ping.
+pub(crate) struct Held<DB: Database> {
+    pool: Pool<DB>,
+    kept: Mutex<Kept<DB>>,
+}
+
+struct Kept<DB: Database> {
+    idle: Vec<PoolConnection<DB>>,
+    /// Set when the store closes: a connection kept after it would keep the pool from closing.
+    closed: bool,
+}
+
+impl<DB: Database> Held<DB> {
+    pub(crate) fn new(pool: Pool<DB>) -> Self {
+        Self { pool, kept: Mutex::new(Kept { idle: Vec::new(), closed: false }) }
+    }
+
+    /// A kept connection, else one from the pool.
+    pub(crate) async fn take(&self) -> Result<PoolConnection<DB>, sqlx::Error> {
+        let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner).idle.pop();
+        match kept {
+            Some(conn) => Ok(conn),
+            None => self.pool.acquire().await,
+        }
+    }
+
+    /// Keeps `conn` for the next batch (unless the store is closing: then it goes back).
+    pub(crate) fn keep(&self, conn: PoolConnection<DB>) {
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if !kept.closed {
+            kept.idle.push(conn);
+        }
+    }
+
+    /// Gives every kept connection back to the pool and keeps none from now on.
+    pub(crate) fn close(&self) {
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.closed = true;
+        kept.idle.clear();
+    }
 }
 
 type Reply = oneshot::Sender<Result<(), StoreError>>;
@@ -33,8 +85,9 @@ type Reply = oneshot::Sender<Result<(), StoreError>>;
 #[expect(clippy::large_enum_variant, reason = "nearly every message is an insert: boxing would only add an allocation")]
 enum Msg {
     Insert(DataKeyRecord, Reply),
-    /// Answered once everything sent before it is committed (or has failed).
-    Flush(oneshot::Sender<()>),
+    /// Answered once everything sent before it is committed (or has failed) and the writer's
+    /// connections are back in the pool.
+    Close(oneshot::Sender<()>),
 }
 
 /// Handle to the writer task.
@@ -59,10 +112,11 @@ impl GroupCommit {
         wait.await.map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?
     }
 
-    /// Waits until every insert sent so far is committed (or has failed).
-    pub(crate) async fn flush(&self) {
+    /// Waits until every insert sent so far is committed (or has failed), then hands the
+    /// writer's connections back: the store is closing.
+    pub(crate) async fn close(&self) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Msg::Flush(done)).await.is_ok() {
+        if self.tx.send(Msg::Close(done)).await.is_ok() {
             let _ = wait.await;
         }
     }
@@ -81,14 +135,14 @@ async fn writer<I: BatchInsert>(inserter: Arc<I>, mut rx: mpsc::Receiver<Msg>) {
         }
         let mut records = Vec::with_capacity(received.len());
         let mut replies = Vec::with_capacity(received.len());
-        let mut flushes = Vec::new();
+        let mut closes = Vec::new();
         for msg in received.drain(..) {
             match msg {
                 Msg::Insert(record, done) => {
                     records.push(record);
                     replies.push(done);
                 }
-                Msg::Flush(done) => flushes.push(done),
+                Msg::Close(done) => closes.push(done),
             }
         }
         if !records.is_empty() {
@@ -101,14 +155,16 @@ async fn writer<I: BatchInsert>(inserter: Arc<I>, mut rx: mpsc::Receiver<Msg>) {
                 }
             });
         }
-        if !flushes.is_empty() {
+        if !closes.is_empty() {
             while committing.join_next().await.is_some() {}
-            for done in flushes {
+            inserter.close();
+            for done in closes {
                 let _ = done.send(());
             }
         }
     }
     while committing.join_next().await.is_some() {}
+    inserter.close();
 }
 
 /// One batch, and when its statement fails, each member alone: whatever failed it (one member

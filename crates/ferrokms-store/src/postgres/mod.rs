@@ -33,7 +33,7 @@ use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row, Transa
 use uuid::Uuid;
 
 use crate::filters::{self, Like};
-use crate::group_commit::GroupCommit;
+use crate::group_commit::{GroupCommit, Held};
 use crate::rows::{self, i};
 
 /// PostgreSQL's `LIKE` is case-sensitive; `ILIKE` matches as SQLite's `LIKE` does.
@@ -209,7 +209,7 @@ impl PgStore {
             ]))
             .await
             .map_err(unreachable)?;
-        let data_keys = GroupCommit::start(batch::Batches(pool.clone()));
+        let data_keys = GroupCommit::start(batch::Batches(Held::new(pool.clone())));
         let changes = changes::Listener::start(&pool).await.map_err(unreachable)?;
         Ok(Self { pool, reads, listing_limit: opts.listing_time_limit, data_keys, changes })
     }
@@ -217,7 +217,7 @@ impl PgStore {
     /// Commits what the data key writer still holds, then closes the pools.
     pub async fn close(&self) {
         self.changes.stop();
-        self.data_keys.flush().await;
+        self.data_keys.close().await;
         self.reads.close().await;
         self.pool.close().await;
     }

@@ -9,10 +9,10 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use ferrokms_core::model::{DataKeyRecord, Tag};
 use ferrokms_core::store::StoreError;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 
 use super::map_err;
-use crate::group_commit::{BatchInsert, MAX_BATCH, first_of_each_id, outcomes};
+use crate::group_commit::{BatchInsert, Held, MAX_BATCH, first_of_each_id, outcomes};
 use crate::rows::i;
 
 /// Rows of one tags statement (4 parameters each; SQLite takes up to 32766). A batch of data
@@ -20,7 +20,7 @@ use crate::rows::i;
 const TAG_ROWS: usize = 4096;
 const _: () = assert!(MAX_BATCH * 14 < 32766);
 
-pub(super) struct Batches(pub(super) SqlitePool);
+pub(super) struct Batches(pub(super) Held<Sqlite>);
 
 #[async_trait]
 impl BatchInsert for Batches {
@@ -28,46 +28,63 @@ impl BatchInsert for Batches {
     const IN_FLIGHT: usize = 1;
 
     async fn insert(&self, batch: &[DataKeyRecord]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        let tried = first_of_each_id(batch);
-        let rows: Vec<&DataKeyRecord> = batch.iter().zip(&tried).filter(|(_, t)| **t).map(|(r, _)| r).collect();
-        let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
-        if rows.iter().all(|r| r.tags.is_empty()) {
-            let mut conn = self.0.acquire().await.map_err(map_err)?;
-            let inserted = insert_data_keys(&mut conn, &rows, &ids).await?;
-            // Committed by now: a failure to tell why the others were kept out must not fail
-            // the batch (a retry of its members would find their own rows), only them.
-            return Ok(match taken_ids(&mut conn, &ids, &inserted).await {
-                Ok(taken) => outcomes(batch, &tried, &inserted, &taken),
-                Err(e) => {
-                    let mut results = outcomes(batch, &tried, &inserted, &HashSet::new());
-                    for ((result, id), tried) in results.iter_mut().zip(batch.iter().map(|r| r.id)).zip(&tried) {
-                        if *tried && !inserted.contains(&id.to_string()) {
-                            *result = Err(StoreError::Unavailable(e.to_string()));
-                        }
-                    }
-                    results
-                }
-            });
+        let mut conn = self.0.take().await.map_err(map_err)?;
+        let (results, healthy) = insert_on(&mut conn, batch).await?;
+        if healthy {
+            self.0.keep(conn);
         }
-        let mut tx = self.0.begin().await.map_err(map_err)?;
-        let inserted = insert_data_keys(&mut tx, &rows, &ids).await?;
-        let taken = taken_ids(&mut tx, &ids, &inserted).await?;
-        let tags: Vec<(u64, &str, &Tag)> = rows
-            .iter()
-            .zip(&ids)
-            .filter(|(_, id)| inserted.contains(*id))
-            .flat_map(|(r, id)| r.tags.iter().map(move |t| (r.account.0, id.as_str(), t)))
-            .collect();
-        for chunk in tags.chunks(TAG_ROWS) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO tags (account_id, resource_id, tag_key, tag_value) ");
-            q.push_values(chunk, |mut b, (account, id, t)| {
-                b.push_bind(i(*account)).push_bind(*id).push_bind(t.key.as_str()).push_bind(t.value.as_str());
-            });
-            q.build().execute(&mut *tx).await.map_err(map_err)?;
-        }
-        tx.commit().await.map_err(map_err)?;
-        Ok(outcomes(batch, &tried, &inserted, &taken))
+        Ok(results)
     }
+
+    fn close(&self) {
+        self.0.close();
+    }
+}
+
+/// [`BatchInsert::insert`] on `conn`; the flag is false when a statement failed after the
+/// commit (the connection is not kept).
+async fn insert_on(
+    conn: &mut SqliteConnection,
+    batch: &[DataKeyRecord],
+) -> Result<(Vec<Result<(), StoreError>>, bool), StoreError> {
+    let tried = first_of_each_id(batch);
+    let rows: Vec<&DataKeyRecord> = batch.iter().zip(&tried).filter(|(_, t)| **t).map(|(r, _)| r).collect();
+    let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
+    if rows.iter().all(|r| r.tags.is_empty()) {
+        let inserted = insert_data_keys(conn, &rows, &ids).await?;
+        // Committed by now: a failure to tell why the others were kept out must not fail the
+        // batch (a retry of its members would find their own rows), only them.
+        return Ok(match taken_ids(conn, &ids, &inserted).await {
+            Ok(taken) => (outcomes(batch, &tried, &inserted, &taken), true),
+            Err(e) => {
+                let mut results = outcomes(batch, &tried, &inserted, &HashSet::new());
+                for ((result, id), tried) in results.iter_mut().zip(batch.iter().map(|r| r.id)).zip(&tried) {
+                    if *tried && !inserted.contains(&id.to_string()) {
+                        *result = Err(StoreError::Unavailable(e.to_string()));
+                    }
+                }
+                (results, false)
+            }
+        });
+    }
+    let mut tx = conn.begin().await.map_err(map_err)?;
+    let inserted = insert_data_keys(&mut tx, &rows, &ids).await?;
+    let taken = taken_ids(&mut tx, &ids, &inserted).await?;
+    let tags: Vec<(u64, &str, &Tag)> = rows
+        .iter()
+        .zip(&ids)
+        .filter(|(_, id)| inserted.contains(*id))
+        .flat_map(|(r, id)| r.tags.iter().map(move |t| (r.account.0, id.as_str(), t)))
+        .collect();
+    for chunk in tags.chunks(TAG_ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO tags (account_id, resource_id, tag_key, tag_value) ");
+        q.push_values(chunk, |mut b, (account, id, t)| {
+            b.push_bind(i(*account)).push_bind(*id).push_bind(t.key.as_str()).push_bind(t.value.as_str());
+        });
+        q.build().execute(&mut *tx).await.map_err(map_err)?;
+    }
+    tx.commit().await.map_err(map_err)?;
+    Ok((outcomes(batch, &tried, &inserted, &taken), true))
 }
 
 /// Inserts `rows` (ids `ids`) and answers the ids inserted.

@@ -20,7 +20,7 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 use crate::filters::{self, Like};
-use crate::group_commit::GroupCommit;
+use crate::group_commit::{GroupCommit, Held};
 use crate::rows::{self, i};
 use listing::Reader;
 
@@ -107,14 +107,14 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(writes).await.map_err(map_err)?;
         schema::migrate(&pool).await?;
         let reads = Reader::open(options, opts.listing_connections, opts.listing_time_limit).await?;
-        let data_keys = GroupCommit::start(batch::Batches(pool.clone()));
+        let data_keys = GroupCommit::start(batch::Batches(Held::new(pool.clone())));
         Ok(Self { pool, reads, data_keys })
     }
 
     /// Commits what the data key writer still holds, then closes the database (SQLite
     /// checkpoints the WAL when its last connection closes). Calls after it fail.
     pub async fn close(&self) {
-        self.data_keys.flush().await;
+        self.data_keys.close().await;
         self.reads.close().await;
         self.pool.close().await;
     }
