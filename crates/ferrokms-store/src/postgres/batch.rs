@@ -33,10 +33,11 @@ const INSERT: &str = "WITH inserted AS (\
 
 #[async_trait]
 impl BatchInsert for Batches {
-    /// While one batch waits for its commit (the WAL flush), the next is written. Measured on
-    /// one node with 2 cores: 2 in flight beat 1 at 64 connections (1.3x) and lose at 16 (0.7x);
-    /// 4 were no better than 2 (docs/benchmarks.md).
-    const IN_FLIGHT: usize = 2;
+    /// One batch commits while the next gathers. Measured on one node with 2 cores, with the
+    /// writer keeping its connection: 1 in flight beat 2 in every sample, by 3-50% at 16
+    /// connections and 6-11% at 64 (docs/benchmarks.md); a second batch in flight only took CPU
+    /// from the requests that fill the next one.
+    const IN_FLIGHT: usize = 1;
 
     async fn insert(&self, batch: &[DataKeyRecord]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
         let mut conn = self.0.take().await.map_err(map_err)?;
