@@ -1,7 +1,8 @@
-//! Group commit for hosted data keys: concurrent inserts are gathered by one writer task and
-//! committed together, so one commit (one fsync) acknowledges many. A member whose name or id
-//! is taken inserts nothing and fails only its own request. Each backend says how a batch is
-//! written ([`BatchInsert`]) and how many batches may be committing at once.
+//! Group commit: concurrent inserts are gathered by one writer task and committed together, so
+//! one commit (one fsync) acknowledges many. Hosted data keys are written this way (a member
+//! whose name or id is taken inserts nothing and fails only its own request), and on PostgreSQL
+//! the signature nonces that all nodes share. Each use says how a batch is written
+//! ([`BatchInsert`]) and how many batches may be committing at once.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,6 +21,11 @@ pub(crate) const MAX_BATCH: usize = 512;
 /// How a backend writes one batch.
 #[async_trait]
 pub(crate) trait BatchInsert: Send + Sync + 'static {
+    /// What one request inserts.
+    type Item: Send + Sync + 'static;
+    /// What an inserted member answers.
+    type Done: Send + 'static;
+
     /// Batches committing at once. SQLite takes one writer at a time; a server database
     /// commits several batches in parallel, and the next batch gathers while one waits for its
     /// commit.
@@ -27,7 +33,7 @@ pub(crate) trait BatchInsert: Send + Sync + 'static {
 
     /// Inserts `batch` in one transaction and answers one result per record, in order (see
     /// [`outcomes`]); on an error nothing is committed.
-    async fn insert(&self, batch: &[DataKeyRecord]) -> Result<Vec<Result<(), StoreError>>, StoreError>;
+    async fn insert(&self, batch: &[Self::Item]) -> Result<Vec<Result<Self::Done, StoreError>>, StoreError>;
 
     /// Hands back what the writer holds between batches (its connections) and holds nothing
     /// more, so that the pool can close; called when the store closes.
@@ -80,36 +86,41 @@ impl<DB: Database> Held<DB> {
     }
 }
 
-type Reply = oneshot::Sender<Result<(), StoreError>>;
+type Reply<B> = oneshot::Sender<Result<<B as BatchInsert>::Done, StoreError>>;
 
-#[expect(clippy::large_enum_variant, reason = "nearly every message is an insert: boxing would only add an allocation")]
-enum Msg {
-    Insert(DataKeyRecord, Reply),
+enum Msg<B: BatchInsert> {
+    Insert(B::Item, Reply<B>),
     /// Answered once everything sent before it is committed (or has failed) and the writer's
     /// connections are back in the pool.
     Close(oneshot::Sender<()>),
 }
 
 /// Handle to the writer task.
-#[derive(Clone)]
-pub(crate) struct GroupCommit {
-    tx: mpsc::Sender<Msg>,
+pub(crate) struct GroupCommit<B: BatchInsert> {
+    tx: mpsc::Sender<Msg<B>>,
 }
 
-impl GroupCommit {
-    pub(crate) fn start<I: BatchInsert>(inserter: I) -> Self {
+impl<B: BatchInsert> Clone for GroupCommit<B> {
+    fn clone(&self) -> Self {
+        Self { tx: self.tx.clone() }
+    }
+}
+
+impl<B: BatchInsert> GroupCommit<B> {
+    pub(crate) fn start(inserter: B) -> Self {
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(writer(Arc::new(inserter), rx));
         Self { tx }
     }
 
-    pub(crate) async fn insert(&self, record: DataKeyRecord) -> Result<(), StoreError> {
+    /// Inserts `item` with the next batch; answers once that batch is committed.
+    pub(crate) async fn insert(&self, item: B::Item) -> Result<B::Done, StoreError> {
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Msg::Insert(record, done))
+            .send(Msg::Insert(item, done))
             .await
-            .map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?;
-        wait.await.map_err(|_| StoreError::Unavailable("data key writer stopped".into()))?
+            .map_err(|_| StoreError::Unavailable("the group commit's writer stopped".into()))?;
+        wait.await.map_err(|_| StoreError::Unavailable("the group commit's writer stopped".into()))?
     }
 
     /// Waits until every insert sent so far is committed (or has failed), then hands the
@@ -122,12 +133,12 @@ impl GroupCommit {
     }
 }
 
-async fn writer<I: BatchInsert>(inserter: Arc<I>, mut rx: mpsc::Receiver<Msg>) {
-    let mut received: Vec<Msg> = Vec::with_capacity(MAX_BATCH);
+async fn writer<B: BatchInsert>(inserter: Arc<B>, mut rx: mpsc::Receiver<Msg<B>>) {
+    let mut received: Vec<Msg<B>> = Vec::with_capacity(MAX_BATCH);
     let mut committing = JoinSet::new();
     loop {
         // A free slot first: what arrives meanwhile joins the next batch.
-        while committing.len() >= I::IN_FLIGHT {
+        while committing.len() >= B::IN_FLIGHT {
             committing.join_next().await;
         }
         if rx.recv_many(&mut received, MAX_BATCH).await == 0 {
@@ -170,7 +181,7 @@ async fn writer<I: BatchInsert>(inserter: Arc<I>, mut rx: mpsc::Receiver<Msg>) {
 /// One batch, and when its statement fails, each member alone: whatever failed it (one member
 /// the database refuses, a deadlock with another node's batch), the others must not fail with
 /// it.
-async fn insert_batch(inserter: &impl BatchInsert, batch: &[DataKeyRecord]) -> Vec<Result<(), StoreError>> {
+async fn insert_batch<B: BatchInsert>(inserter: &B, batch: &[B::Item]) -> Vec<Result<B::Done, StoreError>> {
     match inserter.insert(batch).await {
         Ok(results) => results,
         Err(_) if batch.len() > 1 => {

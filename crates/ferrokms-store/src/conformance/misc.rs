@@ -300,6 +300,39 @@ pub async fn nonces(s: Arc<dyn Store>) {
     assert_eq!(claims, 1);
 }
 
+/// Many claims at once (they share batches on a store that batches them): of each nonce,
+/// claimed twice per account, exactly one claim per account wins, and a claim over an expired
+/// nonce wins as a fresh one does.
+pub async fn nonces_at_once(s: Arc<dyn Store>) {
+    let now = ferrokms_core::model::now();
+    let accounts = [AccountId(1), AccountId(2)];
+    assert!(s.claim_nonce(accounts[0], b"ak\0stale", 1).await.unwrap());
+    let mut claims = tokio::task::JoinSet::new();
+    for _ in 0..2 {
+        for n in 0..50u32 {
+            for account in accounts {
+                let s = Arc::clone(&s);
+                let nonce = if n == 0 { b"ak\0stale".to_vec() } else { format!("ak\0many-{n}").into_bytes() };
+                claims.spawn(async move {
+                    let won = s.claim_nonce(account, &nonce, now + 900).await;
+                    (account, nonce, won)
+                });
+            }
+        }
+    }
+    let mut won: std::collections::HashMap<(u64, Vec<u8>), usize> = std::collections::HashMap::new();
+    let mut total = 0;
+    while let Some(done) = claims.join_next().await {
+        let (account, nonce, result) = done.unwrap();
+        total += 1;
+        *won.entry((account.0, nonce)).or_default() += usize::from(result.unwrap());
+    }
+    assert_eq!((total, won.len()), (200, 100));
+    let shared = won.values().all(|w| *w == 1);
+    let owned = won.values().all(|w| *w == 2);
+    assert!(shared || owned, "each nonce once per account (shared store) or every claim (own store): {won:?}");
+}
+
 async fn futures_join(s: &dyn Store, account: AccountId, nonce: &[u8], exp: u64) -> usize {
     let (x, y, z) = tokio::join!(
         s.claim_nonce(account, nonce, exp),

@@ -82,6 +82,7 @@ macro_rules! conformance_tests {
             meta_values,
             first_account,
             nonces,
+            nonces_at_once,
             background_lease,
             heartbeats,
             changes,

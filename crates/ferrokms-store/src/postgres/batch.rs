@@ -33,6 +33,9 @@ const INSERT: &str = "WITH inserted AS (\
 
 #[async_trait]
 impl BatchInsert for Batches {
+    type Item = DataKeyRecord;
+    type Done = ();
+
     /// One batch commits while the next gathers. Measured on one node with 2 cores, with the
     /// writer keeping its connection: 1 in flight beat 2 in every sample, by 3-50% at 16
     /// connections and 6-11% at 64 (docs/benchmarks.md); a second batch in flight only took CPU

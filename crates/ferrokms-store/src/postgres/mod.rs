@@ -14,6 +14,7 @@
 
 mod batch;
 mod changes;
+mod nonces;
 mod schema;
 mod sealed;
 
@@ -45,7 +46,8 @@ pub struct PgStore {
     pool: PgPool,
     reads: PgPool,
     listing_limit: Duration,
-    data_keys: GroupCommit,
+    data_keys: GroupCommit<batch::Batches>,
+    nonces: GroupCommit<nonces::Claims>,
     changes: changes::Listener,
 }
 
@@ -210,14 +212,16 @@ impl PgStore {
             .await
             .map_err(unreachable)?;
         let data_keys = GroupCommit::start(batch::Batches(Held::new(pool.clone())));
+        let nonces = GroupCommit::start(nonces::Claims(Held::new(pool.clone())));
         let changes = changes::Listener::start(&pool).await.map_err(unreachable)?;
-        Ok(Self { pool, reads, listing_limit: opts.listing_time_limit, data_keys, changes })
+        Ok(Self { pool, reads, listing_limit: opts.listing_time_limit, data_keys, nonces, changes })
     }
 
     /// Commits what the data key writer still holds, then closes the pools.
     pub async fn close(&self) {
         self.changes.stop();
         self.data_keys.close().await;
+        self.nonces.close().await;
         self.reads.close().await;
         self.pool.close().await;
     }
@@ -899,19 +903,7 @@ impl Store for PgStore {
     }
 
     async fn claim_nonce(&self, account: AccountId, nonce: &[u8], expires_at: u64) -> Result<bool, StoreError> {
-        // A row left by an expired nonce (not purged yet) is taken over.
-        let done = sqlx::query(
-            "INSERT INTO nonces (account_id, nonce, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (account_id, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at \
-             WHERE nonces.expires_at < EXTRACT(EPOCH FROM clock_timestamp())::BIGINT",
-        )
-        .bind(i(account.0))
-        .bind(nonce)
-        .bind(i(expires_at))
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        self.nonces.insert(nonces::Claim { account, nonce: nonce.to_vec(), expires_at }).await
     }
 
     async fn purge_nonces(&self, now: u64) -> Result<(), StoreError> {

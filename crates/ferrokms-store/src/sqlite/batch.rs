@@ -24,6 +24,9 @@ pub(super) struct Batches(pub(super) Held<Sqlite>);
 
 #[async_trait]
 impl BatchInsert for Batches {
+    type Item = DataKeyRecord;
+    type Done = ();
+
     /// SQLite has one writer at a time.
     const IN_FLIGHT: usize = 1;
 

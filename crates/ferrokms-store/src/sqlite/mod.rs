@@ -32,7 +32,7 @@ const LIKE: Like = Like("LIKE");
 pub struct SqliteStore {
     pool: SqlitePool,
     reads: Reader,
-    data_keys: GroupCommit,
+    data_keys: GroupCommit<batch::Batches>,
 }
 
 /// Tunables of the SQLite store.
