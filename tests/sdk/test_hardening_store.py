@@ -201,3 +201,26 @@ def test_bootstrap_secret_errors_are_clear(tmp_path, env, message):
                        env=full, capture_output=True, text=True, timeout=60)
     assert p.returncode != 0
     assert message in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+def test_key_quota_holds_without_a_count_per_create_key(make_server):
+    """[keys] max_keys_per_account, now checked against a count the node keeps for a second
+    (a COUNT(*) per CreateKey grew with the account): the quota is exact on one node, in both
+    dialects (they share it), right after the count is read and across a restart."""
+    from alikms import tea_client, tea_expect
+    from alikms import create_key as ali_create_key
+
+    s = make_server(extra_args=["--no-rate-limit"], config="[keys]\nmax_keys_per_account = 4\n").start()
+    kms, ali = tencent_client(s.endpoint), tea_client(s.endpoint)
+    create_key(kms)
+    create_key(kms)
+    ali_create_key(ali)
+    # Alibaba lands in cn-hangzhou, Tencent in ap-guangzhou: the quota is the account's.
+    create_key(kms)
+    call_error(kms, "CreateKey", "LimitExceeded.CmkLimitExceeded", Alias=uid("k"))
+    tea_expect(ali, "CreateKey", "Rejected.LimitExceeded", 400)
+    s.stop()
+    s.restart()
+    kms = tencent_client(s.endpoint)
+    call_error(kms, "CreateKey", "LimitExceeded.CmkLimitExceeded", Alias=uid("k"))
+    assert call(kms, "ListKeys", Limit=200).TotalCount == 3, "the Tencent region holds three of the four"

@@ -86,7 +86,14 @@ impl Kms {
         if req.rotation_interval.is_some() && spec.symmetric().is_none() {
             return Err(Error::Unsupported(format!("automatic rotation of {} keys", spec.alibaba_name())));
         }
-        let count = self.store.count_keys(scope.account).await?;
+        let count = match self.key_counts.fresh(scope.account) {
+            Some(n) => n,
+            None => {
+                let n = self.store.count_keys(scope.account).await?;
+                self.key_counts.counted(scope.account, n);
+                n
+            }
+        };
         if count >= self.config.max_keys_per_account {
             return Err(Error::KeyLimitExceeded(self.config.max_keys_per_account));
         }
@@ -132,6 +139,7 @@ impl Kms {
             })
         };
         self.store.insert_key(&record, first.as_ref()).await?;
+        self.key_counts.created(scope.account);
         Ok(record)
     }
 

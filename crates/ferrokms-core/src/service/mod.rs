@@ -12,6 +12,7 @@ mod cache;
 mod crypto;
 mod datakeys;
 mod import;
+mod key_counts;
 mod keygen;
 mod keys;
 mod listing;
@@ -90,6 +91,7 @@ pub struct Kms {
     keys: KeyCache,
     credentials: access::CredentialCache,
     data_key_counts: datakeys::DataKeyCounts,
+    key_counts: key_counts::KeyCounts,
     listings: listing::ListingGate,
     keygen: keygen::KeyGenGate,
 }
@@ -117,7 +119,8 @@ impl Kms {
         let data_key_counts = datakeys::DataKeyCounts::default();
         let listings = listing::ListingGate::new(config.max_concurrent_listings_per_account);
         let keygen = keygen::KeyGenGate::new();
-        Self { store, root, config, keys, credentials, data_key_counts, listings, keygen }
+        let key_counts = key_counts::KeyCounts::default();
+        Self { store, root, config, keys, credentials, data_key_counts, key_counts, listings, keygen }
     }
 
     /// The service configuration.
