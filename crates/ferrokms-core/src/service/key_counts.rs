@@ -17,29 +17,56 @@ use crate::model::AccountId;
 /// How long a count from the store is used.
 pub(crate) const FRESH_FOR: Duration = Duration::from_secs(1);
 
-/// Each account's last count and when it was taken.
+/// Each account's keys made by this process, and its newest count.
 #[derive(Default)]
 pub(crate) struct KeyCounts {
-    counts: parking_lot::Mutex<HashMap<AccountId, (u64, Instant)>>,
+    counts: parking_lot::Mutex<HashMap<AccountId, Entry>>,
+}
+
+#[derive(Default)]
+struct Entry {
+    /// Keys this process made, ever.
+    made: u64,
+    /// The newest count: its result, `made` when it started, and when it started.
+    count: Option<(u64, u64, Instant)>,
+}
+
+/// Taken before a count is read from the store: what this process had made by then.
+pub(crate) struct CountStart {
+    made: u64,
+    at: Instant,
 }
 
 impl KeyCounts {
-    /// The account's count, if one taken within [`FRESH_FOR`] is known.
+    /// The account's keys, if a count that started within [`FRESH_FOR`] is known: that count
+    /// plus the keys made since it started. A key made meanwhile and already committed when
+    /// the count read it is counted twice, so the figure can only be high (the quota stricter).
     pub(crate) fn fresh(&self, account: AccountId) -> Option<u64> {
         let counts = self.counts.lock();
-        counts.get(&account).filter(|(_, at)| at.elapsed() < FRESH_FOR).map(|(n, _)| *n)
+        let e = counts.get(&account)?;
+        let (n, made_before, at) = e.count?;
+        (at.elapsed() < FRESH_FOR).then(|| n + (e.made - made_before))
     }
 
-    /// Records a count just read from the store.
-    pub(crate) fn counted(&self, account: AccountId, n: u64) {
-        self.counts.lock().insert(account, (n, Instant::now()));
+    /// Call before reading a count from the store; hand the result to [`Self::counted`].
+    pub(crate) fn start(&self, account: AccountId) -> CountStart {
+        let made = self.counts.lock().get(&account).map_or(0, |e| e.made);
+        CountStart { made, at: Instant::now() }
+    }
+
+    /// Records `n`, read from the store after `start`, unless a count that started later is
+    /// already known (a slow count must not hide the keys made while it ran).
+    pub(crate) fn counted(&self, account: AccountId, start: CountStart, n: u64) {
+        let mut counts = self.counts.lock();
+        let e = counts.entry(account).or_default();
+        if e.count.is_none_or(|(_, _, at)| at <= start.at) {
+            e.count = Some((n, start.made, start.at));
+        }
     }
 
     /// One more key of `account`, made by this process.
     pub(crate) fn created(&self, account: AccountId) {
-        if let Some((n, _)) = self.counts.lock().get_mut(&account) {
-            *n += 1;
-        }
+        self.counts.lock().entry(account).or_default().made += 1;
     }
 }
 
@@ -53,8 +80,9 @@ mod tests {
         let a = AccountId(7);
         assert_eq!(counts.fresh(a), None, "nothing counted yet");
         counts.created(a);
-        assert_eq!(counts.fresh(a), None, "a key made before any count is in the next count");
-        counts.counted(a, 10);
+        let start = counts.start(a);
+        counts.counted(a, start, 10);
+        assert_eq!(counts.fresh(a), Some(10), "a key made before the count is in it");
         counts.created(a);
         counts.created(a);
         assert_eq!(counts.fresh(a), Some(12));
@@ -62,10 +90,33 @@ mod tests {
     }
 
     #[test]
+    fn a_slow_count_does_not_replace_a_newer_one() {
+        let counts = KeyCounts::default();
+        let a = AccountId(7);
+        let slow = counts.start(a);
+        let quick = counts.start(a);
+        counts.counted(a, quick, 10);
+        counts.created(a);
+        counts.created(a);
+        counts.counted(a, slow, 9);
+        assert_eq!(counts.fresh(a), Some(12), "the slow count's older figure is ignored");
+    }
+
+    #[test]
+    fn keys_made_during_a_count_are_added_to_it() {
+        let counts = KeyCounts::default();
+        let a = AccountId(7);
+        let start = counts.start(a);
+        counts.created(a);
+        counts.counted(a, start, 5);
+        assert_eq!(counts.fresh(a), Some(6), "high, never low");
+    }
+
+    #[test]
     fn a_count_goes_stale() {
         let counts = KeyCounts::default();
         let a = AccountId(7);
-        counts.counts.lock().insert(a, (10, Instant::now() - FRESH_FOR));
+        counts.counts.lock().entry(a).or_default().count = Some((10, 0, Instant::now() - FRESH_FOR));
         assert_eq!(counts.fresh(a), None);
     }
 }

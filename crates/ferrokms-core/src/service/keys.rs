@@ -89,8 +89,9 @@ impl Kms {
         let count = match self.key_counts.fresh(scope.account) {
             Some(n) => n,
             None => {
+                let start = self.key_counts.start(scope.account);
                 let n = self.store.count_keys(scope.account).await?;
-                self.key_counts.counted(scope.account, n);
+                self.key_counts.counted(scope.account, start, n);
                 n
             }
         };
