@@ -33,11 +33,38 @@ pub(crate) trait BatchInsert: Send + Sync + 'static {
 
     /// Inserts `batch` in one transaction and answers one result per record, in order (see
     /// [`outcomes`]); on an error nothing is committed.
-    async fn insert(&self, batch: &[Self::Item]) -> Result<Vec<Result<Self::Done, StoreError>>, StoreError>;
+    async fn insert(&self, batch: &[Self::Item]) -> Result<Vec<Result<Self::Done, StoreError>>, Failed>;
 
     /// Hands back what the writer holds between batches (its connections) and holds nothing
     /// more, so that the pool can close; called when the store closes.
     fn close(&self);
+}
+
+/// A batch that failed as a whole.
+pub(crate) struct Failed {
+    pub(crate) error: StoreError,
+    /// Whether its members might fare better alone: the database refused the statement (one
+    /// member may be why, or a deadlock with another node's batch). Not when no connection
+    /// could be had or it broke: each member alone would wait for the pool in turn.
+    pub(crate) retry_alone: bool,
+}
+
+impl Failed {
+    /// A failure worth retrying member by member.
+    pub(crate) fn statement(error: StoreError) -> Self {
+        Self { error, retry_alone: true }
+    }
+
+    /// A failure that would fail every member alone too.
+    pub(crate) fn whole(error: StoreError) -> Self {
+        Self { error, retry_alone: false }
+    }
+
+    /// From sqlx: a database's refusal is worth retrying alone, a connection's failure is not.
+    pub(crate) fn sqlx(e: sqlx::Error, map: impl FnOnce(sqlx::Error) -> StoreError) -> Self {
+        let retry_alone = matches!(e, sqlx::Error::Database(_));
+        Self { error: map(e), retry_alone }
+    }
 }
 
 /// Connections the writer keeps from one batch to the next. A connection taken from the pool
@@ -178,26 +205,40 @@ async fn writer<B: BatchInsert>(inserter: Arc<B>, mut rx: mpsc::Receiver<Msg<B>>
     inserter.close();
 }
 
-/// One batch, and when its statement fails, each member alone: whatever failed it (one member
-/// the database refuses, a deadlock with another node's batch), the others must not fail with
-/// it.
+/// One batch, and when the database refuses its statement, each member alone: whatever made
+/// it refuse (one member, a deadlock with another node's batch), the others must not fail with
+/// it. When there is no connection to be had, every member still waiting fails at once.
 async fn insert_batch<B: BatchInsert>(inserter: &B, batch: &[B::Item]) -> Vec<Result<B::Done, StoreError>> {
-    match inserter.insert(batch).await {
-        Ok(results) => results,
-        Err(_) if batch.len() > 1 => {
-            let mut results = Vec::with_capacity(batch.len());
-            for r in batch {
-                results.push(match inserter.insert(std::slice::from_ref(r)).await {
-                    Ok(mut one) => one.pop().unwrap_or(Err(StoreError::Unavailable("no result".into()))),
-                    Err(e) => Err(e),
-                });
+    let failed = match inserter.insert(batch).await {
+        Ok(results) => return results,
+        Err(f) => f,
+    };
+    tracing::error!(error = %failed.error, members = batch.len(), "a group commit batch failed");
+    let mut results = Vec::with_capacity(batch.len());
+    let mut gave_up = (!failed.retry_alone || batch.len() == 1).then_some(failed.error);
+    for r in batch {
+        if let Some(e) = &gave_up {
+            results.push(Err(copy(e)));
+            continue;
+        }
+        results.push(match inserter.insert(std::slice::from_ref(r)).await {
+            Ok(mut one) => one.pop().unwrap_or(Err(StoreError::Unavailable("no result".into()))),
+            Err(f) if f.retry_alone => Err(f.error),
+            Err(f) => {
+                let e = copy(&f.error);
+                gave_up = Some(f.error);
+                Err(e)
             }
-            results
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "group commit of hosted data keys failed");
-            vec![Err(e)]
-        }
+        });
+    }
+    results
+}
+
+fn copy(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Conflict(c) => StoreError::Conflict(*c),
+        StoreError::Interrupted(m) => StoreError::Interrupted(m.clone()),
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
     }
 }
 
@@ -231,4 +272,56 @@ pub(crate) fn outcomes(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// Members are numbers; `refused` is refused by the database, and with `no_connection` every
+    /// call fails as a pool that cannot hand out a connection does.
+    struct Fake {
+        refused: u32,
+        no_connection: bool,
+        calls: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl BatchInsert for Fake {
+        type Item = u32;
+        type Done = u32;
+        const IN_FLIGHT: usize = 1;
+
+        async fn insert(&self, batch: &[u32]) -> Result<Vec<Result<u32, StoreError>>, Failed> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.no_connection {
+                return Err(Failed::whole(StoreError::Unavailable("no connection".into())));
+            }
+            if batch.contains(&self.refused) {
+                return Err(Failed::statement(StoreError::Unavailable("refused".into())));
+            }
+            Ok(batch.iter().map(|n| Ok(*n)).collect())
+        }
+
+        fn close(&self) {}
+    }
+
+    #[tokio::test]
+    async fn a_refused_statement_is_retried_member_by_member() {
+        let fake = Fake { refused: 2, no_connection: false, calls: AtomicUsize::new(0) };
+        let results = insert_batch(&fake, &[1, 2, 3]).await;
+        assert!(matches!(results[..], [Ok(1), Err(StoreError::Unavailable(_)), Ok(3)]), "{results:?}");
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 4, "the batch, then each member");
+    }
+
+    #[tokio::test]
+    async fn without_a_connection_every_member_fails_at_once() {
+        let fake = Fake { refused: 0, no_connection: true, calls: AtomicUsize::new(0) };
+        let results = insert_batch(&fake, &[1, 2, 3]).await;
+        assert_eq!(results.len(), 3);
+        assert!(results.iter().all(|r| matches!(r, Err(StoreError::Unavailable(_)))), "{results:?}");
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 1, "no member waits for the pool again");
+    }
 }

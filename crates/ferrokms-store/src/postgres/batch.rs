@@ -13,7 +13,7 @@ use ferrokms_core::store::StoreError;
 use sqlx::{PgConnection, Postgres};
 
 use super::map_err;
-use crate::group_commit::{BatchInsert, Held, first_of_each_id, outcomes};
+use crate::group_commit::{BatchInsert, Failed, Held, first_of_each_id, outcomes};
 use crate::rows::i;
 
 pub(super) struct Batches(pub(super) Held<Postgres>);
@@ -42,8 +42,8 @@ impl BatchInsert for Batches {
     /// from the requests that fill the next one.
     const IN_FLIGHT: usize = 1;
 
-    async fn insert(&self, batch: &[DataKeyRecord]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        let mut conn = self.0.take().await.map_err(map_err)?;
+    async fn insert(&self, batch: &[DataKeyRecord]) -> Result<Vec<Result<(), StoreError>>, Failed> {
+        let mut conn = self.0.take().await.map_err(|e| Failed::whole(map_err(e)))?;
         let (results, healthy) = insert_on(&mut conn, batch).await?;
         if healthy {
             self.0.keep(conn);
@@ -61,7 +61,7 @@ impl BatchInsert for Batches {
 async fn insert_on(
     conn: &mut PgConnection,
     batch: &[DataKeyRecord],
-) -> Result<(Vec<Result<(), StoreError>>, bool), StoreError> {
+) -> Result<(Vec<Result<(), StoreError>>, bool), Failed> {
     let tried = first_of_each_id(batch);
     let mut rows: Vec<&DataKeyRecord> = batch.iter().zip(&tried).filter(|(_, t)| **t).map(|(r, _)| r).collect();
     // Every node's batches take the unique names' locks in one order, so two batches racing
@@ -92,7 +92,7 @@ async fn insert_on(
         .bind(tags.iter().map(|(_, _, t)| t.value.as_str()).collect::<Vec<_>>())
         .fetch_all(&mut *conn)
         .await
-        .map_err(map_err)?
+        .map_err(|e| Failed::sqlx(e, map_err))?
         .into_iter()
         .collect();
 

@@ -14,7 +14,7 @@ use ferrokms_core::store::StoreError;
 use sqlx::Postgres;
 
 use super::map_err;
-use crate::group_commit::{BatchInsert, Held};
+use crate::group_commit::{BatchInsert, Failed, Held};
 use crate::rows::i;
 
 /// One request's nonce: `account`'s, remembered until `expires_at`.
@@ -42,7 +42,10 @@ impl BatchInsert for Claims {
 
     const IN_FLIGHT: usize = 1;
 
-    async fn insert(&self, batch: &[Claim]) -> Result<Vec<Result<bool, StoreError>>, StoreError> {
+    /// A failed batch fails all its members with a retryable error: no member can make the
+    /// statement fail alone (`ON CONFLICT`, no repeats), and a member retried alone after a
+    /// commit whose answer was lost would find its own row and be told it is a replay.
+    async fn insert(&self, batch: &[Claim]) -> Result<Vec<Result<bool, StoreError>>, Failed> {
         // A nonce twice in one batch: the first claims it, the others are its replays (and one
         // statement may not update a row twice).
         let mut seen = HashSet::with_capacity(batch.len());
@@ -52,14 +55,14 @@ impl BatchInsert for Claims {
         // to two nodes at once) wait for each other instead of deadlocking.
         rows.sort_by(|a, b| (a.account.0, &a.nonce).cmp(&(b.account.0, &b.nonce)));
 
-        let mut conn = self.0.take().await.map_err(map_err)?;
+        let mut conn = self.0.take().await.map_err(|e| Failed::whole(map_err(e)))?;
         let claimed: HashSet<(i64, Vec<u8>)> = sqlx::query_as(CLAIM)
             .bind(rows.iter().map(|c| i(c.account.0)).collect::<Vec<_>>())
             .bind(rows.iter().map(|c| c.nonce.as_slice()).collect::<Vec<_>>())
             .bind(rows.iter().map(|c| i(c.expires_at)).collect::<Vec<_>>())
             .fetch_all(&mut *conn)
             .await
-            .map_err(map_err)?
+            .map_err(|e| Failed::whole(map_err(e)))?
             .into_iter()
             .collect();
         self.0.keep(conn);

@@ -12,7 +12,7 @@ use ferrokms_core::store::StoreError;
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 
 use super::map_err;
-use crate::group_commit::{BatchInsert, Held, MAX_BATCH, first_of_each_id, outcomes};
+use crate::group_commit::{BatchInsert, Failed, Held, MAX_BATCH, first_of_each_id, outcomes};
 use crate::rows::i;
 
 /// Rows of one tags statement (4 parameters each; SQLite takes up to 32766). A batch of data
@@ -30,9 +30,10 @@ impl BatchInsert for Batches {
     /// SQLite has one writer at a time.
     const IN_FLIGHT: usize = 1;
 
-    async fn insert(&self, batch: &[DataKeyRecord]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        let mut conn = self.0.take().await.map_err(map_err)?;
-        let (results, healthy) = insert_on(&mut conn, batch).await?;
+    async fn insert(&self, batch: &[DataKeyRecord]) -> Result<Vec<Result<(), StoreError>>, Failed> {
+        let mut conn = self.0.take().await.map_err(|e| Failed::whole(map_err(e)))?;
+        // SQLite's errors are the database's (a local file, no connection to lose).
+        let (results, healthy) = insert_on(&mut conn, batch).await.map_err(Failed::statement)?;
         if healthy {
             self.0.keep(conn);
         }
