@@ -60,7 +60,8 @@ impl std::fmt::Debug for PgStore {
 /// Tunables of the PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PgOptions {
-    /// Connections for writes and lookups.
+    /// Connections for writes and lookups (the store keeps 3 more for itself: the change
+    /// listener's and its two group-commit writers').
     pub max_connections: u32,
     /// Connections for listings, apart from the others.
     pub listing_connections: u32,
@@ -86,6 +87,10 @@ impl Default for PgOptions {
         }
     }
 }
+
+/// Connections of the pool the store keeps for itself, beyond `max_connections`: the change
+/// listener's and the two group-commit writers' (data keys, nonces).
+const KEPT_CONNECTIONS: u32 = 3;
 
 /// SQLSTATE of a statement cancelled by `statement_timeout`.
 const QUERY_CANCELED: &str = "57014";
@@ -190,7 +195,7 @@ impl PgStore {
         migrated?;
 
         let pool = PgPoolOptions::new()
-            .max_connections(opts.max_connections.max(1))
+            .max_connections(opts.max_connections.max(1) + KEPT_CONNECTIONS)
             .acquire_timeout(opts.acquire_timeout)
             .connect_with(base.clone().options([
                 ("statement_timeout", millis(opts.statement_timeout)),
