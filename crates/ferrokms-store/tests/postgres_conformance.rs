@@ -101,6 +101,24 @@ async fn an_unreachable_server_is_a_clear_error() {
     assert!(e.to_string().contains("10.255.255.1"), "{e}");
 }
 
+/// A node configured with one connection still serves: the connections the store keeps for
+/// itself (the change listener's, the two group-commit writers') come on top of it, so they
+/// never leave requests waiting for the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_connection_still_serves_everything() {
+    let Some(base) = base_url() else { return };
+    let db = TempDatabase::create(&base).await;
+    let opts =
+        PgOptions { max_connections: 1, acquire_timeout: std::time::Duration::from_secs(3), ..PgOptions::default() };
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(PgStore::open(&db.url(), &opts).await.unwrap());
+    let work = async {
+        ferrokms_store::conformance::group_commit_many(store.clone()).await;
+        ferrokms_store::conformance::nonces_at_once(store.clone()).await;
+        ferrokms_store::conformance::keys_round_trip(store.clone()).await;
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), work).await.expect("no request starves");
+}
+
 /// A listing held up past its time limit (here by a lock that blocks every read of the table)
 /// is stopped and answered as `Interrupted`; the store keeps serving.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
