@@ -30,7 +30,7 @@ async fn nodes_sharing_a_database() {
     let mut conn = PgConnection::connect(&url).await.unwrap();
     let applied: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM ferrokms_migrations").fetch_one(&mut conn).await.unwrap();
-    assert_eq!(applied, 2, "each migration applied once");
+    assert_eq!(applied, 3, "each migration applied once");
     let _ = conn.close().await;
 
     let (a, b) = (&nodes[0], &nodes[1]);

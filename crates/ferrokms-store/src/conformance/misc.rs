@@ -386,7 +386,12 @@ pub async fn changes(s: Arc<dyn Store>) {
     let a = account(&*s).await;
     s.insert_access_key(&access_key("AKIDtold", a, T0)).await.unwrap();
     s.set_access_key_active("AKIDtold", false).await.unwrap();
+    // A new key is not told (no process can have it cached yet); a change to it is.
     let k = put_key(&*s, key(a, &gz(), "told", T0), false).await;
+    let mut disabled = k.clone();
+    disabled.state = ferrokms_core::model::KeyState::Disabled;
+    disabled.revision = 2;
+    s.update_key(&disabled, 1).await.unwrap();
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     while !(seen.contains(&Change::Key(k.id)) && seen.contains(&Change::AccessKey("AKIDtold".into()))) {

@@ -10,6 +10,7 @@ use ferrokms_core::store::StoreError;
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../../migrations/postgres/0001_initial.sql")),
     (2, "cluster", include_str!("../../migrations/postgres/0002_cluster.sql")),
+    (3, "no notify on new keys", include_str!("../../migrations/postgres/0003_no_notify_on_new_keys.sql")),
 ];
 
 fn migrator() -> Migrator {
