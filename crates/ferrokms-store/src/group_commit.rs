@@ -26,9 +26,9 @@ pub(crate) trait BatchInsert: Send + Sync + 'static {
     /// What an inserted member answers.
     type Done: Send + 'static;
 
-    /// Batches committing at once. SQLite takes one writer at a time; a server database
-    /// commits several batches in parallel, and the next batch gathers while one waits for its
-    /// commit.
+    /// Batches committing at once; the next batch gathers while they commit. One for every
+    /// use today: SQLite takes one writer at a time, and on PostgreSQL a second batch in
+    /// flight only took CPU from the requests filling the next one (docs/benchmarks.md).
     const IN_FLIGHT: usize;
 
     /// Inserts `batch` in one transaction and answers one result per record, in order (see
