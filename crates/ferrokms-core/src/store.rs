@@ -14,7 +14,7 @@ use crate::model::{
 };
 
 /// Storage failures, normalised across backends.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness rule was broken.
     #[error("conflict: {0:?}")]

@@ -88,17 +88,27 @@ impl<DB: Database> Held<DB> {
         Self { pool, kept: Mutex::new(Kept { idle: Vec::new(), closed: false }) }
     }
 
-    /// A kept connection, else one from the pool.
-    pub(crate) async fn take(&self) -> Result<PoolConnection<DB>, sqlx::Error> {
+    /// Runs `batch` on a kept connection, else one from the pool (none to be had fails the
+    /// whole batch), and keeps the connection if `batch` answers it is sound (`true`: no
+    /// statement failed).
+    pub(crate) async fn run<T>(
+        &self,
+        batch: impl AsyncFnOnce(&mut DB::Connection) -> Result<(T, bool), Failed>,
+    ) -> Result<T, Failed> {
         let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner).idle.pop();
-        match kept {
-            Some(conn) => Ok(conn),
-            None => self.pool.acquire().await,
+        let mut conn = match kept {
+            Some(conn) => conn,
+            None => self.pool.acquire().await.map_err(|e| Failed::whole(StoreError::Unavailable(e.to_string())))?,
+        };
+        let (out, sound) = batch(&mut conn).await?;
+        if sound {
+            self.keep(conn);
         }
+        Ok(out)
     }
 
     /// Keeps `conn` for the next batch (unless the store is closing: then it goes back).
-    pub(crate) fn keep(&self, conn: PoolConnection<DB>) {
+    fn keep(&self, conn: PoolConnection<DB>) {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         if !kept.closed {
             kept.idle.push(conn);
@@ -218,28 +228,16 @@ async fn insert_batch<B: BatchInsert>(inserter: &B, batch: &[B::Item]) -> Vec<Re
     let mut gave_up = (!failed.retry_alone || batch.len() == 1).then_some(failed.error);
     for r in batch {
         if let Some(e) = &gave_up {
-            results.push(Err(copy(e)));
+            results.push(Err(e.clone()));
             continue;
         }
         results.push(match inserter.insert(std::slice::from_ref(r)).await {
             Ok(mut one) => one.pop().unwrap_or(Err(StoreError::Unavailable("no result".into()))),
             Err(f) if f.retry_alone => Err(f.error),
-            Err(f) => {
-                let e = copy(&f.error);
-                gave_up = Some(f.error);
-                Err(e)
-            }
+            Err(f) => Err(gave_up.insert(f.error).clone()),
         });
     }
     results
-}
-
-fn copy(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Conflict(c) => StoreError::Conflict(*c),
-        StoreError::Interrupted(m) => StoreError::Interrupted(m.clone()),
-        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-    }
 }
 
 /// Which members a multi-row insert tries: the first of each id. (`RETURNING` names rows by

@@ -43,12 +43,7 @@ impl BatchInsert for Batches {
     const IN_FLIGHT: usize = 1;
 
     async fn insert(&self, batch: &[DataKeyRecord]) -> Result<Vec<Result<(), StoreError>>, Failed> {
-        let mut conn = self.0.take().await.map_err(|e| Failed::whole(map_err(e)))?;
-        let (results, healthy) = insert_on(&mut conn, batch).await?;
-        if healthy {
-            self.0.keep(conn);
-        }
-        Ok(results)
+        self.0.run(async |conn| insert_on(conn, batch).await).await
     }
 
     fn close(&self) {

@@ -55,21 +55,24 @@ impl BatchInsert for Claims {
         // to two nodes at once) wait for each other instead of deadlocking.
         rows.sort_by(|a, b| (a.account.0, &a.nonce).cmp(&(b.account.0, &b.nonce)));
 
-        let mut conn = self.0.take().await.map_err(|e| Failed::whole(map_err(e)))?;
-        let claimed: HashSet<(i64, Vec<u8>)> = sqlx::query_as(CLAIM)
-            .bind(rows.iter().map(|c| i(c.account.0)).collect::<Vec<_>>())
-            .bind(rows.iter().map(|c| c.nonce.as_slice()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|c| i(c.expires_at)).collect::<Vec<_>>())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| Failed::whole(map_err(e)))?
-            .into_iter()
-            .collect();
-        self.0.keep(conn);
+        let claimed: Vec<(i64, Vec<u8>)> = self
+            .0
+            .run(async |conn| {
+                let claimed = sqlx::query_as(CLAIM)
+                    .bind(rows.iter().map(|c| i(c.account.0)).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|c| c.nonce.as_slice()).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|c| i(c.expires_at)).collect::<Vec<_>>())
+                    .fetch_all(conn)
+                    .await
+                    .map_err(|e| Failed::whole(map_err(e)))?;
+                Ok((claimed, true))
+            })
+            .await?;
+        let claimed: HashSet<(i64, &[u8])> = claimed.iter().map(|(a, n)| (*a, n.as_slice())).collect();
         Ok(batch
             .iter()
             .zip(&tried)
-            .map(|(c, tried)| Ok(*tried && claimed.contains(&(i(c.account.0), c.nonce.clone()))))
+            .map(|(c, tried)| Ok(*tried && claimed.contains(&(i(c.account.0), c.nonce.as_slice()))))
             .collect())
     }
 

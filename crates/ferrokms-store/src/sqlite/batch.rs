@@ -31,13 +31,8 @@ impl BatchInsert for Batches {
     const IN_FLIGHT: usize = 1;
 
     async fn insert(&self, batch: &[DataKeyRecord]) -> Result<Vec<Result<(), StoreError>>, Failed> {
-        let mut conn = self.0.take().await.map_err(|e| Failed::whole(map_err(e)))?;
         // SQLite's errors are the database's (a local file, no connection to lose).
-        let (results, healthy) = insert_on(&mut conn, batch).await.map_err(Failed::statement)?;
-        if healthy {
-            self.0.keep(conn);
-        }
-        Ok(results)
+        self.0.run(async |conn| insert_on(conn, batch).await.map_err(Failed::statement)).await
     }
 
     fn close(&self) {
