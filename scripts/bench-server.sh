@@ -1,7 +1,8 @@
 # Sourced by the benchmark scripts: start_bench_server PORT starts the release build of ferrokms
 # on 127.0.0.1:PORT with a fresh data directory, rate limits off and the bench config, and waits
 # until it answers. Sets $data (the temp directory) and $kms (its pid), and an EXIT trap that
-# stops it and any pids listed in $bench_pids, and removes the directory.
+# stops it and any pids listed in $bench_pids, and removes the directory. AUDIT=off starts it
+# with the audit log disabled (to measure the request path without the log's fdatasync).
 start_bench_server() {
     data=$(mktemp -d)
     export FERROKMS_ACCESS_KEY_ID=AKIDbench00000000000000000000000001
@@ -19,6 +20,9 @@ signature_share_per_account = 40000000
 nonce_capacity = 40000000
 nonce_share_per_account = 40000000
 TOML
+    if [ "${AUDIT:-on}" = off ]; then
+        printf '\n[audit]\nenabled = false\n' >> "$data/bench.toml"
+    fi
     target/release/ferrokms serve --listen "127.0.0.1:$1" --data-dir "$data/kms" --config "$data/bench.toml" \
         --no-rate-limit > "$data/server.log" 2>&1 &
     kms=$!

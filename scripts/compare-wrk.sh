@@ -5,6 +5,8 @@
 # GenerateDataKey, signed afresh before each sample (valid for the 300 s clock skew).
 # Usage: scripts/compare-wrk.sh [seconds] [rounds] [connections] BINARY...
 #   e.g. scripts/compare-wrk.sh 5 3 64 /tmp/ferrokms-before target/release/ferrokms
+# AUDIT=off starts every server with the audit log disabled: the request path alone (the log's
+# own cost is measured by scripts/compare-audit.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
@@ -27,10 +29,15 @@ ceiling_pid=$!
 pids+=($ceiling_pid)
 ports=()
 server_pids=()
+config=()
+if [ "${AUDIT:-on}" = off ]; then
+    printf '[audit]\nenabled = false\n' > "$work/audit-off.toml"
+    config=(--config "$work/audit-off.toml")
+fi
 n=0
 for bin in "$@"; do
     port=$((8320 + n))
-    "$bin" serve --listen 127.0.0.1:$port --data-dir "$work/kms$n" --no-rate-limit > "$work/server$n.log" 2>&1 &
+    "$bin" serve --listen 127.0.0.1:$port --data-dir "$work/kms$n" "${config[@]}" --no-rate-limit > "$work/server$n.log" 2>&1 &
     pids+=($!)
     server_pids+=($!)
     ports+=("$port")
