@@ -8,8 +8,15 @@
 //! other's keys until the next count: the quota holds within what the other nodes create in
 //! [`FRESH_FOR`] (docs/deploy.md). Deletions count at the next count (until then the quota is
 //! only stricter).
+//!
+//! One count per account runs at a time ([`KeyCounts::get_or_count`]): the CreateKeys that find
+//! the count stale together wait for that one. Each running its own made 64 concurrent
+//! CreateKeys run 64 `COUNT(*)`s once a second, 11 ms each at 55k keys on PostgreSQL, and their
+//! p99 grew with the account (46 → 213 ms in four 4-s runs).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::model::AccountId;
@@ -29,6 +36,8 @@ struct Entry {
     made: u64,
     /// The newest count: its result, `made` when it started, and when it started.
     count: Option<(u64, u64, Instant)>,
+    /// Held while the account is counted.
+    counting: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Taken before a count is read from the store: what this process had made by then.
@@ -38,6 +47,26 @@ pub(crate) struct CountStart {
 }
 
 impl KeyCounts {
+    /// The account's key count: the fresh one, or else one read by `count` (one at a time per
+    /// account; those that waited for it use its figure).
+    pub(crate) async fn get_or_count<E, F>(&self, account: AccountId, count: impl FnOnce() -> F) -> Result<u64, E>
+    where
+        F: Future<Output = Result<u64, E>>,
+    {
+        if let Some(n) = self.fresh(account) {
+            return Ok(n);
+        }
+        let lock = self.counts.lock().entry(account).or_default().counting.clone();
+        let _one = lock.lock().await;
+        if let Some(n) = self.fresh(account) {
+            return Ok(n);
+        }
+        let start = self.start(account);
+        let n = count().await?;
+        self.counted(account, start, n);
+        Ok(n)
+    }
+
     /// The account's keys, if a count that started within [`FRESH_FOR`] is known: that count
     /// plus the keys made since it started. A key made meanwhile and already committed when
     /// the count read it is counted twice, so the figure can only be high (the quota stricter).
@@ -110,6 +139,62 @@ mod tests {
         counts.created(a);
         counts.counted(a, start, 5);
         assert_eq!(counts.fresh(a), Some(6), "high, never low");
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_count() {
+        let counts = Arc::new(KeyCounts::default());
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let a = AccountId(7);
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let (counts, calls) = (counts.clone(), calls.clone());
+                tokio::spawn(async move {
+                    counts
+                        .get_or_count(a, || async {
+                            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            tokio::task::yield_now().await;
+                            Ok::<_, ()>(40)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), Ok(40));
+        }
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1, "one count for all 32");
+    }
+
+    #[tokio::test]
+    async fn a_count_in_progress_does_not_hold_up_another_account() {
+        let counts = Arc::new(KeyCounts::default());
+        let (release, held) = tokio::sync::oneshot::channel::<()>();
+        let slow = {
+            let counts = counts.clone();
+            tokio::spawn(async move {
+                counts
+                    .get_or_count(AccountId(1), || async {
+                        held.await.ok();
+                        Ok::<_, ()>(1)
+                    })
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        let other = counts.get_or_count(AccountId(2), || async { Ok::<_, ()>(2) });
+        assert_eq!(tokio::time::timeout(Duration::from_secs(5), other).await, Ok(Ok(2)));
+        release.send(()).unwrap();
+        assert_eq!(slow.await.unwrap(), Ok(1));
+    }
+
+    #[tokio::test]
+    async fn a_failed_count_is_not_kept() {
+        let counts = KeyCounts::default();
+        let a = AccountId(7);
+        assert_eq!(counts.get_or_count(a, || async { Err::<u64, _>("down") }).await, Err("down"));
+        assert_eq!(counts.fresh(a), None);
+        assert_eq!(counts.get_or_count(a, || async { Ok::<_, &str>(3) }).await, Ok(3));
     }
 
     #[test]

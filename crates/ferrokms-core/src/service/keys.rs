@@ -86,15 +86,7 @@ impl Kms {
         if req.rotation_interval.is_some() && spec.symmetric().is_none() {
             return Err(Error::Unsupported(format!("automatic rotation of {} keys", spec.alibaba_name())));
         }
-        let count = match self.key_counts.fresh(scope.account) {
-            Some(n) => n,
-            None => {
-                let start = self.key_counts.start(scope.account);
-                let n = self.store.count_keys(scope.account).await?;
-                self.key_counts.counted(scope.account, start, n);
-                n
-            }
-        };
+        let count = self.key_counts.get_or_count(scope.account, || self.store.count_keys(scope.account)).await?;
         if count >= self.config.max_keys_per_account {
             return Err(Error::KeyLimitExceeded(self.config.max_keys_per_account));
         }
