@@ -270,3 +270,34 @@ def _start(s: Server):
         return True
     except Exception as e:  # noqa: BLE001
         return e
+
+
+def test_a_nonce_refused_for_want_of_postgres_may_be_sent_again(make_server, pg):
+    """An Alibaba request whose nonce could not be recorded (PostgreSQL down: 503) used up the
+    nonce nowhere, so the client may send that nonce again once PostgreSQL is back: it is
+    answered, not refused as a replay (SignatureNonceUsed). A nonce that was recorded is still
+    refused the second time."""
+    import acs
+
+    url = pg.create_db("nonces")
+    (s,) = nodes(make_server, url, 1)
+    # verified once, so the access key is cached and the request gets as far as its nonce
+    assert acs.v3_send(s.endpoint, "ListKeys", {}, ACCESS_KEY_ID, ACCESS_KEY_SECRET).status_code == 200
+    nonce = "pg-down-" + uuid.uuid4().hex
+    pg.stop("fast")
+    pg.wait_down()
+    down = acs.v3_send(s.endpoint, "ListKeys", {}, ACCESS_KEY_ID, ACCESS_KEY_SECRET, nonce=nonce)
+    assert (down.status_code, down.json().get("Code")) == (503, "ServiceUnavailableTemporary"), down.text
+    pg.start()
+    deadline = time.time() + 60
+    while time.time() < deadline and readyz(s) != 200:
+        time.sleep(0.2)
+    again = None
+    for _ in range(20):  # the first statements after the restart may still meet a dead connection
+        again = acs.v3_send(s.endpoint, "ListKeys", {}, ACCESS_KEY_ID, ACCESS_KEY_SECRET, nonce=nonce)
+        if again.status_code != 503:
+            break
+        time.sleep(0.5)
+    assert again.status_code == 200, again.text
+    replay = acs.v3_send(s.endpoint, "ListKeys", {}, ACCESS_KEY_ID, ACCESS_KEY_SECRET, nonce=nonce)
+    assert (replay.status_code, replay.json().get("Code")) == (400, "SignatureNonceUsed"), replay.text

@@ -257,7 +257,18 @@ impl AlibabaApi {
         shared.push(0);
         shared.extend_from_slice(nonce.as_bytes());
         let expires_at = u64::try_from(verified.timestamp.saturating_add(MAX_SKEW)).unwrap_or_default();
-        if !self.kms.claim_nonce(verified.account, &shared, expires_at).await.map_err(ApiError::from)? {
+        let fresh = match self.kms.claim_nonce(verified.account, &shared, expires_at).await {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                // Recorded nowhere (or, after a lost commit answer, in the store, which then
+                // refuses the retry itself): the client's retry must not be taken for a replay here.
+                if let Some(claim) = claim {
+                    self.nonces.release(claim);
+                }
+                return Err(ApiError::from(e));
+            }
+        };
+        if !fresh {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "SignatureNonceUsed",
