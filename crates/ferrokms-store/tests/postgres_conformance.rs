@@ -144,3 +144,39 @@ async fn a_listing_past_its_time_limit_is_stopped() {
     assert!(keys.is_empty() && total == 0);
     store.close().await;
 }
+
+/// The purge deletes every expired nonce, more than one of its chunks, and keeps the live
+/// ones; a claim holding an expired row while the purge runs neither waits for it nor fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nonce_purge_goes_in_chunks_past_claims() {
+    let Some(base) = base_url() else { return };
+    let db = TempDatabase::create(&base).await;
+    let store = std::sync::Arc::new(PgStore::open(&db.url(), &PgOptions::default()).await.unwrap());
+    let now = ferrokms_core::model::now();
+    let account = ferrokms_core::model::AccountId(1);
+    let mut conn = PgConnection::connect(&db.url()).await.unwrap();
+    sqlx::query(
+        "INSERT INTO nonces (account_id, nonce, expires_at) \
+         SELECT 1, convert_to('old' || g, 'UTF8'), 1 FROM generate_series(1, 2500) g",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert!(store.claim_nonce(account, b"live", now + 900).await.unwrap());
+    // A transaction holding one expired row, as a claim taking it over does.
+    let mut holder = PgConnection::connect(&db.url()).await.unwrap();
+    let mut tx = holder.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM nonces WHERE nonce = convert_to('old7', 'UTF8') FOR UPDATE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(20), store.purge_nonces(now))
+        .await
+        .expect("the purge does not wait for a held row")
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let left: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT nonce FROM nonces ORDER BY nonce").fetch_all(&mut conn).await.unwrap();
+    assert_eq!(left, vec![b"live".to_vec(), b"old7".to_vec()], "all expired but the held one are gone");
+    let _ = conn.close().await;
+}

@@ -40,6 +40,12 @@ use crate::rows::{self, i};
 /// PostgreSQL's `LIKE` is case-sensitive; `ILIKE` matches as SQLite's `LIKE` does.
 const LIKE: Like = Like("ILIKE");
 
+/// Expired nonces deleted by one statement of the purge (a few milliseconds of row locks).
+const PURGE_CHUNK: i64 = 1000;
+
+/// Most chunks of one purge pass (the next pass goes on): a million nonces.
+const PURGE_CHUNKS_PER_PASS: usize = 1000;
+
 /// The PostgreSQL store.
 #[derive(Clone)]
 pub struct PgStore {
@@ -911,12 +917,25 @@ impl Store for PgStore {
         self.nonces.insert(nonces::Claim { account, nonce: nonce.to_vec(), expires_at }).await
     }
 
+    /// In chunks of [`PURGE_CHUNK`] rows, each its own statement, skipping rows a claim holds:
+    /// one `DELETE` of every expired nonce held its row locks until the end, so a batch of claims
+    /// taking over expired rows waited for all of it (every tenant's Alibaba requests on that
+    /// node), or deadlocked with it and failed whole.
     async fn purge_nonces(&self, now: u64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM nonces WHERE expires_at < $1")
+        for _ in 0..PURGE_CHUNKS_PER_PASS {
+            let done = sqlx::query(
+                "DELETE FROM nonces n USING (SELECT account_id, nonce FROM nonces WHERE expires_at < $1 \
+                 LIMIT $2 FOR UPDATE SKIP LOCKED) d WHERE n.account_id = d.account_id AND n.nonce = d.nonce",
+            )
             .bind(i(now))
+            .bind(PURGE_CHUNK)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
+            if done.rows_affected() < PURGE_CHUNK as u64 {
+                break;
+            }
+        }
         Ok(())
     }
 
