@@ -14,7 +14,7 @@ use crate::model::{
 };
 
 /// Storage failures, normalised across backends.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness rule was broken.
     #[error("conflict: {0:?}")]

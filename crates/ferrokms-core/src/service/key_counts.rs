@@ -9,10 +9,13 @@
 //! [`FRESH_FOR`] (docs/deploy.md). Deletions count at the next count (until then the quota is
 //! only stricter).
 //!
-//! One count per account runs at a time ([`KeyCounts::get_or_count`]): the CreateKeys that find
-//! the count stale together wait for that one. Each running its own made 64 concurrent
-//! CreateKeys run 64 `COUNT(*)`s once a second, 11 ms each at 55k keys on PostgreSQL, and their
-//! p99 grew with the account (46 → 213 ms in four 4-s runs).
+//! One count per account runs at a time ([`KeyCounts::get_or_count`]). Once a count is
+//! [`REFRESH_AFTER`] old, one CreateKey reads the next while the others go on with it, so under
+//! steady CreateKeys the count never goes stale and none of them waits; the CreateKeys that do
+//! find it stale (the first after a pause) wait for one count together, and share its failure
+//! (each trying again in turn would wait for the store's timeout once per caller). Each running its own
+//! made 64 concurrent CreateKeys run 64 `COUNT(*)`s once a second, 11 ms each at 55k keys on
+//! PostgreSQL, and their p99 grew with the account (46 → 213 ms in four 4-s runs).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,9 +23,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::model::AccountId;
+use crate::store::StoreError;
 
 /// How long a count from the store is used.
 pub(crate) const FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// Age at which a fresh count is read again, by one request while the others use it.
+const REFRESH_AFTER: Duration = Duration::from_millis(500);
 
 /// Each account's keys made by this process, and its newest count.
 #[derive(Default)]
@@ -38,6 +45,8 @@ struct Entry {
     count: Option<(u64, u64, Instant)>,
     /// Held while the account is counted.
     counting: Arc<tokio::sync::Mutex<()>>,
+    /// The last count that failed, and when.
+    failed: Option<(Instant, StoreError)>,
 }
 
 /// Taken before a count is read from the store: what this process had made by then.
@@ -48,33 +57,71 @@ pub(crate) struct CountStart {
 
 impl KeyCounts {
     /// The account's key count: the fresh one, or else one read by `count` (one at a time per
-    /// account; those that waited for it use its figure).
-    pub(crate) async fn get_or_count<E, F>(&self, account: AccountId, count: impl FnOnce() -> F) -> Result<u64, E>
+    /// account; those that waited for it use its figure, or its error).
+    pub(crate) async fn get_or_count<F>(&self, account: AccountId, count: impl FnOnce() -> F) -> Result<u64, StoreError>
     where
-        F: Future<Output = Result<u64, E>>,
+        F: Future<Output = Result<u64, StoreError>>,
     {
-        if let Some(n) = self.fresh(account) {
-            return Ok(n);
-        }
         let lock = self.counts.lock().entry(account).or_default().counting.clone();
+        if let Some((n, age)) = self.fresh_aged(account) {
+            if age < REFRESH_AFTER {
+                return Ok(n);
+            }
+            let Ok(_one) = lock.try_lock() else {
+                return Ok(n);
+            };
+            let start = self.start(account);
+            // A failed refresh leaves the figure, still fresh, to the next request.
+            return Ok(match count().await {
+                Ok(m) => {
+                    self.counted(account, start, m);
+                    self.fresh(account).unwrap_or(m)
+                }
+                Err(_) => n,
+            });
+        }
+        let queued = Instant::now();
         let _one = lock.lock().await;
         if let Some(n) = self.fresh(account) {
             return Ok(n);
         }
+        if let Some(e) = self.failed_since(account, queued) {
+            return Err(e);
+        }
         let start = self.start(account);
-        let n = count().await?;
-        self.counted(account, start, n);
-        Ok(n)
+        match count().await {
+            Ok(n) => {
+                self.counted(account, start, n);
+                Ok(n)
+            }
+            Err(e) => {
+                self.counts.lock().entry(account).or_default().failed = Some((Instant::now(), e.clone()));
+                Err(e)
+            }
+        }
+    }
+
+    /// The error of a count of `account` that failed after `queued`.
+    fn failed_since(&self, account: AccountId, queued: Instant) -> Option<StoreError> {
+        let counts = self.counts.lock();
+        let (at, e) = counts.get(&account)?.failed.as_ref()?;
+        (*at >= queued).then(|| e.clone())
     }
 
     /// The account's keys, if a count that started within [`FRESH_FOR`] is known: that count
     /// plus the keys made since it started. A key made meanwhile and already committed when
     /// the count read it is counted twice, so the figure can only be high (the quota stricter).
     pub(crate) fn fresh(&self, account: AccountId) -> Option<u64> {
+        self.fresh_aged(account).map(|(n, _)| n)
+    }
+
+    /// [`Self::fresh`], with the count's age.
+    fn fresh_aged(&self, account: AccountId) -> Option<(u64, Duration)> {
         let counts = self.counts.lock();
         let e = counts.get(&account)?;
         let (n, made_before, at) = e.count?;
-        (at.elapsed() < FRESH_FOR).then(|| n + (e.made - made_before))
+        let age = at.elapsed();
+        (age < FRESH_FOR).then(|| (n + (e.made - made_before), age))
     }
 
     /// Call before reading a count from the store; hand the result to [`Self::counted`].
@@ -154,7 +201,7 @@ mod tests {
                         .get_or_count(a, || async {
                             calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                             tokio::task::yield_now().await;
-                            Ok::<_, ()>(40)
+                            Ok(40)
                         })
                         .await
                 })
@@ -176,25 +223,99 @@ mod tests {
                 counts
                     .get_or_count(AccountId(1), || async {
                         held.await.ok();
-                        Ok::<_, ()>(1)
+                        Ok(1)
                     })
                     .await
             })
         };
         tokio::task::yield_now().await;
-        let other = counts.get_or_count(AccountId(2), || async { Ok::<_, ()>(2) });
+        let other = counts.get_or_count(AccountId(2), || async { Ok(2) });
         assert_eq!(tokio::time::timeout(Duration::from_secs(5), other).await, Ok(Ok(2)));
         release.send(()).unwrap();
         assert_eq!(slow.await.unwrap(), Ok(1));
     }
 
     #[tokio::test]
+    async fn a_count_due_for_refresh_is_read_by_one_caller_while_the_others_use_it() {
+        let counts = Arc::new(KeyCounts::default());
+        let a = AccountId(7);
+        counts.counts.lock().entry(a).or_default().count = Some((10, 0, Instant::now() - REFRESH_AFTER));
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (release, held) = tokio::sync::oneshot::channel::<()>();
+        let refresher = {
+            let (counts, calls) = (counts.clone(), calls.clone());
+            tokio::spawn(async move {
+                counts
+                    .get_or_count(a, || async {
+                        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        held.await.ok();
+                        Ok(20)
+                    })
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1, "the refresh has begun");
+        let other = counts.get_or_count(a, || async {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(30)
+        });
+        assert_eq!(
+            tokio::time::timeout(Duration::from_secs(5), other).await,
+            Ok(Ok(10)),
+            "no wait, no second count: the figure is still fresh"
+        );
+        release.send(()).unwrap();
+        assert_eq!(refresher.await.unwrap(), Ok(20));
+        assert_eq!(counts.fresh(a), Some(20));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_keeps_the_fresh_figure() {
+        let counts = KeyCounts::default();
+        let a = AccountId(7);
+        counts.counts.lock().entry(a).or_default().count = Some((10, 0, Instant::now() - REFRESH_AFTER));
+        assert_eq!(counts.get_or_count(a, || async { Err(down()) }).await, Ok(10));
+    }
+
+    fn down() -> StoreError {
+        StoreError::Unavailable("down".into())
+    }
+
+    #[tokio::test]
     async fn a_failed_count_is_not_kept() {
         let counts = KeyCounts::default();
         let a = AccountId(7);
-        assert_eq!(counts.get_or_count(a, || async { Err::<u64, _>("down") }).await, Err("down"));
+        assert!(matches!(counts.get_or_count(a, || async { Err(down()) }).await, Err(StoreError::Unavailable(_))));
         assert_eq!(counts.fresh(a), None);
-        assert_eq!(counts.get_or_count(a, || async { Ok::<_, &str>(3) }).await, Ok(3));
+        assert_eq!(counts.get_or_count(a, || async { Ok(3) }).await, Ok(3));
+    }
+
+    #[tokio::test]
+    async fn those_waiting_for_a_count_that_fails_get_its_error() {
+        let counts = Arc::new(KeyCounts::default());
+        let a = AccountId(7);
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (counts, calls) = (counts.clone(), calls.clone());
+                tokio::spawn(async move {
+                    counts
+                        .get_or_count(a, || async {
+                            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            tokio::task::yield_now().await;
+                            Err(down())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert!(matches!(t.await.unwrap(), Err(StoreError::Unavailable(_))));
+        }
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1, "one failed count for all 16");
+        assert_eq!(counts.get_or_count(a, || async { Ok(5) }).await, Ok(5), "a later caller counts again");
     }
 
     #[test]
