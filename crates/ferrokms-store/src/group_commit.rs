@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use ferrokms_core::model::DataKeyRecord;
@@ -71,16 +72,32 @@ impl Failed {
 /// costs two pings, one when it is taken and one when it is given back, each a round trip to
 /// the database; a kept one costs none. A connection whose batch failed is not kept (it goes
 /// back to the pool, which drops it if it is broken), so the next batch takes one from the
-/// pool, tested by its ping.
+/// pool, tested by its ping. Nor is one that waited [`IDLE_FOR`] since its last batch (the
+/// database may have been restarted, or a proxy may have cut it, meanwhile) or was taken
+/// [`KEPT_FOR`] ago (so that the pool's own lifetime limits apply).
 pub(crate) struct Held<DB: Database> {
     pool: Pool<DB>,
     kept: Mutex<Kept<DB>>,
 }
 
+/// Longest wait between two batches for a kept connection to be used without the pool's test.
+const IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// Longest a connection is kept from the pool.
+const KEPT_FOR: Duration = Duration::from_secs(60);
+
 struct Kept<DB: Database> {
-    idle: Vec<PoolConnection<DB>>,
+    idle: Vec<KeptConnection<DB>>,
     /// Set when the store closes: a connection kept after it would keep the pool from closing.
     closed: bool,
+}
+
+struct KeptConnection<DB: Database> {
+    conn: PoolConnection<DB>,
+    /// When it was taken from the pool.
+    taken: Instant,
+    /// When its last batch ended.
+    idle_since: Instant,
 }
 
 impl<DB: Database> Held<DB> {
@@ -96,19 +113,24 @@ impl<DB: Database> Held<DB> {
         batch: impl AsyncFnOnce(&mut DB::Connection) -> Result<(T, bool), Failed>,
     ) -> Result<T, Failed> {
         let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner).idle.pop();
-        let mut conn = match kept {
-            Some(conn) => conn,
-            None => self.pool.acquire().await.map_err(|e| Failed::whole(StoreError::Unavailable(e.to_string())))?,
+        // One kept too long goes back to the pool (dropped here) in favour of a tested one.
+        let kept = kept.filter(|k| k.idle_since.elapsed() < IDLE_FOR && k.taken.elapsed() < KEPT_FOR);
+        let (mut conn, taken) = match kept {
+            Some(k) => (k.conn, k.taken),
+            None => (
+                self.pool.acquire().await.map_err(|e| Failed::whole(StoreError::Unavailable(e.to_string())))?,
+                Instant::now(),
+            ),
         };
         let (out, sound) = batch(&mut conn).await?;
         if sound {
-            self.keep(conn);
+            self.keep(KeptConnection { conn, taken, idle_since: Instant::now() });
         }
         Ok(out)
     }
 
     /// Keeps `conn` for the next batch (unless the store is closing: then it goes back).
-    fn keep(&self, conn: PoolConnection<DB>) {
+    fn keep(&self, conn: KeptConnection<DB>) {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         if !kept.closed {
             kept.idle.push(conn);

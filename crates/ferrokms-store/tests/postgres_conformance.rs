@@ -180,3 +180,31 @@ async fn the_nonce_purge_goes_in_chunks_past_claims() {
     assert_eq!(left, vec![b"live".to_vec(), b"old7".to_vec()], "all expired but the held one are gone");
     let _ = conn.close().await;
 }
+
+/// The connections the group-commit writers keep are tested again after they waited: with every
+/// connection of the store cut by the server while it was idle (a restart, a proxy's idle
+/// timeout), the next nonce claim and data key batch succeed at the first try.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_connections_cut_while_idle_are_not_used() {
+    let Some(base) = base_url() else { return };
+    let db = TempDatabase::create(&base).await;
+    let store: std::sync::Arc<dyn Store> =
+        std::sync::Arc::new(PgStore::open(&db.url(), &PgOptions::default()).await.unwrap());
+    let now = ferrokms_core::model::now();
+    let account = ferrokms_core::model::AccountId(1);
+    assert!(store.claim_nonce(account, b"before", now + 900).await.unwrap());
+    ferrokms_store::conformance::group_commit_many(store.clone()).await;
+    let mut admin = PgConnection::connect(&db.url()).await.unwrap();
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(cut.len() >= 2, "the writers' connections were cut: {cut:?}");
+    let _ = admin.close().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert!(store.claim_nonce(account, b"after", now + 900).await.expect("the nonce writer reconnects"));
+    ferrokms_store::conformance::group_commit_many(store.clone()).await;
+}
