@@ -61,9 +61,17 @@ impl Failed {
         Self { error, retry_alone: false }
     }
 
-    /// From sqlx: a database's refusal is worth retrying alone, a connection's failure is not.
+    /// From sqlx: a database's refusal of the statement is worth retrying alone; a connection's
+    /// failure is not, nor the server's own state (SQLSTATE classes 08 connection, 53 resources,
+    /// 57 operator intervention: a shutdown or a cancelled session), which would fail each
+    /// member's retry in turn.
     pub(crate) fn sqlx(e: sqlx::Error, map: impl FnOnce(sqlx::Error) -> StoreError) -> Self {
-        let retry_alone = matches!(e, sqlx::Error::Database(_));
+        let retry_alone = match &e {
+            sqlx::Error::Database(d) => {
+                !d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("53") || c.starts_with("57"))
+            }
+            _ => false,
+        };
         Self { error: map(e), retry_alone }
     }
 }
