@@ -336,6 +336,52 @@ mod tests {
         fn close(&self) {}
     }
 
+    /// A database error with an SQLSTATE, as PostgreSQL reports one.
+    #[derive(Debug)]
+    struct Sqlstate(&'static str);
+
+    impl std::fmt::Display for Sqlstate {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Sqlstate {}
+
+    impl sqlx::error::DatabaseError for Sqlstate {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    #[test]
+    fn only_a_refusal_of_the_statement_is_retried_member_by_member() {
+        let retried = |e: sqlx::Error| Failed::sqlx(e, |e| StoreError::Unavailable(e.to_string())).retry_alone;
+        for refused in ["23505", "22001", "40P01"] {
+            assert!(retried(sqlx::Error::Database(Box::new(Sqlstate(refused)))), "{refused}");
+        }
+        // connection, resources, shutdown or cancelled statement: the server's state, not a member's
+        for state in ["08006", "53300", "57P01", "57014"] {
+            assert!(!retried(sqlx::Error::Database(Box::new(Sqlstate(state)))), "{state}");
+        }
+        assert!(!retried(sqlx::Error::Io(std::io::Error::other("cut"))));
+    }
+
     #[tokio::test]
     async fn a_refused_statement_is_retried_member_by_member() {
         let fake = Fake { refused: 2, no_connection: false, calls: AtomicUsize::new(0) };

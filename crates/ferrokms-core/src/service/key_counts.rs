@@ -70,15 +70,8 @@ impl KeyCounts {
             let Ok(_one) = lock.try_lock() else {
                 return Ok(n);
             };
-            let start = self.start(account);
             // A failed refresh leaves the figure, still fresh, to the next request.
-            return Ok(match count().await {
-                Ok(m) => {
-                    self.counted(account, start, m);
-                    self.fresh(account).unwrap_or(m)
-                }
-                Err(_) => n,
-            });
+            return Ok(self.read(account, count).await.unwrap_or(n));
         }
         let queued = Instant::now();
         let _one = lock.lock().await;
@@ -88,17 +81,20 @@ impl KeyCounts {
         if let Some(e) = self.failed_since(account, queued) {
             return Err(e);
         }
+        self.read(account, count).await.inspect_err(|e| {
+            self.counts.lock().entry(account).or_default().failed = Some((Instant::now(), e.clone()));
+        })
+    }
+
+    /// Reads a count with `count` and records it; the figure with the keys made meanwhile.
+    async fn read<F>(&self, account: AccountId, count: impl FnOnce() -> F) -> Result<u64, StoreError>
+    where
+        F: Future<Output = Result<u64, StoreError>>,
+    {
         let start = self.start(account);
-        match count().await {
-            Ok(n) => {
-                self.counted(account, start, n);
-                Ok(n)
-            }
-            Err(e) => {
-                self.counts.lock().entry(account).or_default().failed = Some((Instant::now(), e.clone()));
-                Err(e)
-            }
-        }
+        let n = count().await?;
+        self.counted(account, start, n);
+        Ok(self.fresh(account).unwrap_or(n))
     }
 
     /// The error of a count of `account` that failed after `queued`.
@@ -188,29 +184,37 @@ mod tests {
         assert_eq!(counts.fresh(a), Some(6), "high, never low");
     }
 
-    #[tokio::test]
-    async fn concurrent_callers_share_one_count() {
+    /// `callers` at once asking for `a`'s count, each count answering `answer` after a yield
+    /// (so that the others arrive meanwhile): their results, and how many counts ran.
+    async fn at_once(callers: usize, answer: Result<u64, StoreError>) -> (Vec<Result<u64, StoreError>>, usize) {
         let counts = Arc::new(KeyCounts::default());
         let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let a = AccountId(7);
-        let tasks: Vec<_> = (0..32)
+        let tasks: Vec<_> = (0..callers)
             .map(|_| {
-                let (counts, calls) = (counts.clone(), calls.clone());
+                let (counts, calls, answer) = (counts.clone(), calls.clone(), answer.clone());
                 tokio::spawn(async move {
                     counts
-                        .get_or_count(a, || async {
+                        .get_or_count(AccountId(7), || async {
                             calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                             tokio::task::yield_now().await;
-                            Ok(40)
+                            answer
                         })
                         .await
                 })
             })
             .collect();
+        let mut results = Vec::new();
         for t in tasks {
-            assert_eq!(t.await.unwrap(), Ok(40));
+            results.push(t.await.unwrap());
         }
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1, "one count for all 32");
+        (results, calls.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_count() {
+        let (results, calls) = at_once(32, Ok(40)).await;
+        assert!(results.iter().all(|r| *r == Ok(40)), "{results:?}");
+        assert_eq!(calls, 1, "one count for all 32");
     }
 
     #[tokio::test]
@@ -287,35 +291,23 @@ mod tests {
     async fn a_failed_count_is_not_kept() {
         let counts = KeyCounts::default();
         let a = AccountId(7);
-        assert!(matches!(counts.get_or_count(a, || async { Err(down()) }).await, Err(StoreError::Unavailable(_))));
+        assert_eq!(counts.get_or_count(a, || async { Err(down()) }).await, Err(down()));
         assert_eq!(counts.fresh(a), None);
-        assert_eq!(counts.get_or_count(a, || async { Ok(3) }).await, Ok(3));
     }
 
     #[tokio::test]
     async fn those_waiting_for_a_count_that_fails_get_its_error() {
-        let counts = Arc::new(KeyCounts::default());
+        let (results, calls) = at_once(16, Err(down())).await;
+        assert!(results.iter().all(|r| *r == Err(down())), "{results:?}");
+        assert_eq!(calls, 1, "one failed count for all 16");
+    }
+
+    #[tokio::test]
+    async fn after_a_failed_count_a_later_caller_counts_again() {
+        let counts = KeyCounts::default();
         let a = AccountId(7);
-        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let tasks: Vec<_> = (0..16)
-            .map(|_| {
-                let (counts, calls) = (counts.clone(), calls.clone());
-                tokio::spawn(async move {
-                    counts
-                        .get_or_count(a, || async {
-                            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                            tokio::task::yield_now().await;
-                            Err(down())
-                        })
-                        .await
-                })
-            })
-            .collect();
-        for t in tasks {
-            assert!(matches!(t.await.unwrap(), Err(StoreError::Unavailable(_))));
-        }
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1, "one failed count for all 16");
-        assert_eq!(counts.get_or_count(a, || async { Ok(5) }).await, Ok(5), "a later caller counts again");
+        assert_eq!(counts.get_or_count(a, || async { Err(down()) }).await, Err(down()));
+        assert_eq!(counts.get_or_count(a, || async { Ok(5) }).await, Ok(5));
     }
 
     #[test]
