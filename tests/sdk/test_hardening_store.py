@@ -21,7 +21,7 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentClo
 import acs
 from alikms import tea
 from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, BIN, create_account, tencent_client
-from kmsutil import b64, call, call_error, create_key, uid
+from kmsutil import b64, call, call_error, create_key, hosted_data_key, uid
 
 MAX_TAGS = 50
 MAX_FILTERS = 20
@@ -224,3 +224,43 @@ def test_key_quota_holds_without_a_count_per_create_key(make_server):
     kms = tencent_client(s.endpoint)
     call_error(kms, "CreateKey", "LimitExceeded.CmkLimitExceeded", Alias=uid("k"))
     assert call(kms, "ListKeys", Limit=200).TotalCount == 3, "the Tencent region holds three of the four"
+
+
+def test_hosted_data_key_quota_holds_when_the_first_requests_come_at_once(make_server):
+    """[keys] max_data_keys_per_account: checked against one count per account read when the
+    first hosted requests after a start arrive together (they wait for that one count), then
+    kept with the node's own inserts; GenerateDataKey and ImportDataKey share it, and a
+    restart reads it again."""
+    s = make_server(extra_args=["--no-rate-limit"], config="[keys]\nmax_data_keys_per_account = 5\n").start()
+    kms = tencent_client(s.endpoint)
+    key = create_key(kms)
+    hosted_data_key(kms, key)
+    s.stop()
+    s.restart()
+
+    def one(i: int) -> str:
+        client = tencent_client(s.endpoint)
+        try:
+            hosted_data_key(client, key, name=uid(f"dk{i}"))
+            return "ok"
+        except TencentCloudSDKException as e:
+            return e.get_code()
+
+    with cf.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(8)))
+    # Eight at once against four places left: racing at the limit may pass it by the requests in
+    # flight (as the key quota may); never fewer than the four that fit.
+    assert results.count("ok") >= 4, results
+    assert set(results) <= {"ok", "LimitExceeded.DataKeyLimitExceeded"}, results
+    total = 1 + results.count("ok")
+    kms = tencent_client(s.endpoint)
+    assert call(kms, "ListDataKeys", Limit=100).TotalCount == total
+    call_error(kms, "GenerateDataKey", "LimitExceeded.DataKeyLimitExceeded", KeyId=key, KeySpec="AES_256",
+               IsHostedByKms=1, DataKeyName=uid("dk"))
+    call_error(kms, "ImportDataKey", "LimitExceeded.DataKeyLimitExceeded", DataKeyName=uid("dk"),
+               ImportKeyMaterial=b64(os.urandom(32)), ImportType=2, KeyId=key)
+    s.stop()
+    s.restart()
+    kms = tencent_client(s.endpoint)
+    call_error(kms, "GenerateDataKey", "LimitExceeded.DataKeyLimitExceeded", KeyId=key, KeySpec="AES_256",
+               IsHostedByKms=1, DataKeyName=uid("dk"))

@@ -50,6 +50,7 @@ impl Kms {
             match self.store.delete_key(key.id, at).await {
                 Ok(true) => {
                     self.keys.remove(key.id);
+                    self.key_counts.deleted(key.account);
                     tracing::info!(key_id = %key.id, "deleted key at the end of its deletion window");
                     report.keys_deleted += 1;
                 }

@@ -1,6 +1,8 @@
 //! Data keys: GenerateDataKey (optionally wrapped to a caller's public key, optionally hosted)
 //! and the lifecycle of hosted data keys.
 
+use std::sync::Arc;
+
 use ferrokms_crypto::CryptoError;
 use ferrokms_crypto::blob::PayloadKind;
 use ferrokms_crypto::random;
@@ -13,7 +15,7 @@ use zeroize::Zeroizing;
 use super::Kms;
 use crate::context::EncryptionContext;
 use crate::error::StateNeed;
-use crate::model::{AccountId, DataKeyRecord, KeyState, Origin, Scope, Tag, now};
+use crate::model::{DataKeyRecord, KeyState, Origin, Scope, Tag, now};
 use crate::store::{Conflict, DataKeyFilter, StoreError};
 use crate::{Error, Result, validate};
 
@@ -121,22 +123,6 @@ pub struct DataKeyOutput {
     pub data_key_id: Option<Uuid>,
 }
 
-/// Hosted data keys per account, counted in memory (read from the store once per account) so
-/// the quota costs no query on the hot path. Under concurrent inserts it can be passed by at
-/// most the number of requests in flight.
-#[derive(Default)]
-pub(crate) struct DataKeyCounts {
-    counts: parking_lot::Mutex<std::collections::HashMap<AccountId, u64>>,
-}
-
-impl DataKeyCounts {
-    pub(crate) fn deleted(&self, account: AccountId) {
-        if let Some(c) = self.counts.lock().get_mut(&account) {
-            *c = c.saturating_sub(1);
-        }
-    }
-}
-
 /// An ImportDataKey request.
 pub enum ImportDataKey {
     /// A blob GenerateDataKey made (with no encryption context); `key_id` must match if given.
@@ -206,14 +192,12 @@ impl Kms {
         spec: HostedSpec,
     ) -> Result<Uuid> {
         let limit = self.config.max_data_keys_per_account;
-        let known = self.data_key_counts.counts.lock().get(&scope.account).copied();
-        let count = match known {
-            Some(c) => c,
-            None => {
-                let n = self.store.count_data_keys(scope.account).await?;
-                *self.data_key_counts.counts.lock().entry(scope.account).or_insert(n)
-            }
-        };
+        // Under concurrent inserts the quota can be passed by the requests in flight.
+        let (store, account) = (Arc::clone(&self.store), scope.account);
+        let count = self
+            .data_key_counts
+            .get_or_count(account, move || async move { store.count_data_keys(account).await })
+            .await?;
         if count >= limit {
             return Err(Error::DataKeyLimitExceeded(limit));
         }
@@ -239,7 +223,7 @@ impl Kms {
         };
         match self.store.insert_data_key(&record).await {
             Ok(()) => {
-                *self.data_key_counts.counts.lock().entry(scope.account).or_default() += 1;
+                self.data_key_counts.created(scope.account);
                 Ok(record.id)
             }
             Err(StoreError::Conflict(Conflict::DataKeyName)) => Err(Error::DataKeyNameExists),

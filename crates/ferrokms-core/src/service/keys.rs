@@ -1,6 +1,8 @@
 //! CMK lifecycle: create, describe, list, enable/disable, deletion, archival, alias, description,
 //! cloud-resource bindings.
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use super::{Kms, material_aad};
@@ -86,7 +88,9 @@ impl Kms {
         if req.rotation_interval.is_some() && spec.symmetric().is_none() {
             return Err(Error::Unsupported(format!("automatic rotation of {} keys", spec.alibaba_name())));
         }
-        let count = self.key_counts.get_or_count(scope.account, || self.store.count_keys(scope.account)).await?;
+        let (store, account) = (Arc::clone(&self.store), scope.account);
+        let count =
+            self.key_counts.get_or_count(account, move || async move { store.count_keys(account).await }).await?;
         if count >= self.config.max_keys_per_account {
             return Err(Error::KeyLimitExceeded(self.config.max_keys_per_account));
         }

@@ -12,11 +12,11 @@ mod cache;
 mod crypto;
 mod datakeys;
 mod import;
-mod key_counts;
 mod keygen;
 mod keys;
 mod listing;
 mod pq;
+mod quota_counts;
 mod rotation;
 mod sealing;
 mod signing;
@@ -90,8 +90,10 @@ pub struct Kms {
     config: KmsConfig,
     keys: KeyCache,
     credentials: access::CredentialCache,
-    data_key_counts: datakeys::DataKeyCounts,
-    key_counts: key_counts::KeyCounts,
+    /// The hosted data key quota's counts.
+    data_key_counts: Arc<quota_counts::QuotaCounts>,
+    /// The key quota's counts.
+    key_counts: Arc<quota_counts::QuotaCounts>,
     listings: listing::ListingGate,
     keygen: keygen::KeyGenGate,
 }
@@ -116,10 +118,10 @@ impl Kms {
     pub fn new(store: Arc<dyn Store>, root: RootSlot, config: KmsConfig) -> Self {
         let keys = KeyCache::new(config.cache_ttl, config.cache_capacity);
         let credentials = access::CredentialCache::new(config.cache_ttl);
-        let data_key_counts = datakeys::DataKeyCounts::default();
+        let data_key_counts = Arc::new(quota_counts::QuotaCounts::new(quota_counts::DATA_KEYS_FRESH_FOR));
         let listings = listing::ListingGate::new(config.max_concurrent_listings_per_account);
         let keygen = keygen::KeyGenGate::new();
-        let key_counts = key_counts::KeyCounts::default();
+        let key_counts = Arc::new(quota_counts::QuotaCounts::new(quota_counts::KEYS_FRESH_FOR));
         Self { store, root, config, keys, credentials, data_key_counts, key_counts, listings, keygen }
     }
 
