@@ -10,8 +10,8 @@
 //! the quota is only stricter).
 //!
 //! One count per account runs at a time ([`QuotaCounts::get_or_count`]). Once a count is half
-//! its freshness old, one request reads the next while the others go on with it, so under
-//! steady requests the count never goes stale and none of them waits; the requests that do find
+//! its freshness old, a task of its own reads the next while every request goes on with it, so
+//! under steady requests the count never goes stale and none of them waits; the requests that find
 //! it stale (the first after a pause or a start) wait for one count together, and share its
 //! failure (each trying again in turn would wait for the store's timeout once per caller). Each
 //! running its own made 64 concurrent CreateKeys run 64 `COUNT(*)`s once a second, 11 ms each at
