@@ -226,11 +226,11 @@ def test_key_quota_holds_without_a_count_per_create_key(make_server):
     assert call(kms, "ListKeys", Limit=200).TotalCount == 3, "the Tencent region holds three of the four"
 
 
-def test_hosted_data_key_quota_holds_when_the_first_requests_come_at_once(make_server):
-    """[keys] max_data_keys_per_account: checked against one count per account read when the
-    first hosted requests after a start arrive together (they wait for that one count), then
-    kept with the node's own inserts; GenerateDataKey and ImportDataKey share it, and a
-    restart reads it again."""
+def test_hosted_data_key_quota_is_shared_by_both_actions_and_read_again_after_a_restart(make_server):
+    """[keys] max_data_keys_per_account, checked against a count the node reads from the store
+    and then keeps with its own inserts: the first requests after a start, arriving together,
+    all get an answer from it (that they share one count is a unit test of QuotaCounts);
+    GenerateDataKey and ImportDataKey share the quota, and a restart reads the count again."""
     s = make_server(extra_args=["--no-rate-limit"], config="[keys]\nmax_data_keys_per_account = 5\n").start()
     kms = tencent_client(s.endpoint)
     key = create_key(kms)

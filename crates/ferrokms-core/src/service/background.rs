@@ -47,10 +47,11 @@ impl Kms {
             tracing::warn!(error = %e, "purging expired nonces failed");
         }
         for key in self.store.keys_due_for_deletion(at).await? {
+            let deleting = self.key_counts.deleting(key.account);
             match self.store.delete_key(key.id, at).await {
                 Ok(true) => {
                     self.keys.remove(key.id);
-                    self.key_counts.deleted(key.account);
+                    deleting.done();
                     tracing::info!(key_id = %key.id, "deleted key at the end of its deletion window");
                     report.keys_deleted += 1;
                 }
@@ -62,9 +63,10 @@ impl Kms {
             }
         }
         for dk in self.store.data_keys_due_for_deletion(at).await? {
+            let deleting = self.data_key_counts.deleting(dk.account);
             match self.store.delete_data_key(dk.id, at).await {
                 Ok(true) => {
-                    self.data_key_counts.deleted(dk.account);
+                    deleting.done();
                     tracing::info!(data_key_id = %dk.id, "deleted hosted data key at the end of its deletion window");
                     report.data_keys_deleted += 1;
                 }

@@ -30,8 +30,12 @@ pub(crate) const KEYS_FRESH_FOR: Duration = Duration::from_secs(1);
 
 /// How long a count of an account's hosted data keys is used: they are made at the rate of
 /// GenerateDataKey, and an account may hold many more of them than keys, so the count is read
-/// far less often (one request in each half minute pays it).
+/// far less often (by a task of its own, every half minute while requests come).
 pub(crate) const DATA_KEYS_FRESH_FOR: Duration = Duration::from_secs(60);
+
+/// Longest wait for a count: one that hangs (a connection cut without a reset) must not hold
+/// up, for ever, every request that finds the figure stale behind it.
+const COUNT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Each account's keys made and deleted by this process, and its newest count.
 pub(crate) struct QuotaCounts {
@@ -40,6 +44,8 @@ pub(crate) struct QuotaCounts {
     fresh_for: Duration,
     /// Age at which a fresh count is read again, by one request while the others use it.
     refresh_after: Duration,
+    /// Longest wait for a count ([`COUNT_TIMEOUT`]).
+    count_timeout: Duration,
 }
 
 #[derive(Default)]
@@ -48,6 +54,8 @@ struct Entry {
     made: u64,
     /// Keys this process deleted, ever.
     deleted: u64,
+    /// Deletions by this process under way (see [`QuotaCounts::deleting`]).
+    deleting: u64,
     /// The newest count.
     count: Option<Count>,
     /// Held while the account is counted.
@@ -64,8 +72,9 @@ struct Count {
     /// `made` when the count started: a key made during the count is added (it may be in the
     /// count too, so the figure can only be high).
     made_before: u64,
-    /// `deleted` when the count ended: a deletion during the count is not taken off (it may not
-    /// be in the count, so again the figure can only be high).
+    /// `deleted` and `deleting` together when the count ended: a deletion under way or done
+    /// during the count is not taken off (the count may not have seen the key, so again the
+    /// figure can only be high).
     deleted_before: u64,
     /// When the count started.
     at: Instant,
@@ -80,7 +89,12 @@ pub(crate) struct CountStart {
 impl QuotaCounts {
     /// Counts used for `fresh_for`, read again at half that age.
     pub(crate) fn new(fresh_for: Duration) -> Self {
-        Self { counts: parking_lot::Mutex::default(), fresh_for, refresh_after: fresh_for / 2 }
+        Self {
+            counts: parking_lot::Mutex::default(),
+            fresh_for,
+            refresh_after: fresh_for / 2,
+            count_timeout: COUNT_TIMEOUT,
+        }
     }
 
     /// The account's count: the fresh one, or else one read by `count` (one at a time per
@@ -127,7 +141,9 @@ impl QuotaCounts {
         F: Future<Output = Result<u64, StoreError>>,
     {
         let start = self.start(account);
-        let n = count().await?;
+        let n = tokio::time::timeout(self.count_timeout, count())
+            .await
+            .map_err(|_| StoreError::Unavailable("counting the account's keys timed out".into()))??;
         self.counted(account, start, n);
         Ok(self.fresh(account).unwrap_or(n))
     }
@@ -153,7 +169,7 @@ impl QuotaCounts {
         let c = e.count?;
         let age = c.at.elapsed();
         (age < self.fresh_for)
-            .then(|| ((c.n + (e.made - c.made_before)).saturating_sub(e.deleted - c.deleted_before), age))
+            .then(|| ((c.n + (e.made - c.made_before)).saturating_sub(e.deleted.saturating_sub(c.deleted_before)), age))
     }
 
     /// Call before reading a count from the store; hand the result to [`Self::counted`].
@@ -168,7 +184,7 @@ impl QuotaCounts {
         let mut counts = self.counts.lock();
         let e = counts.entry(account).or_default();
         if e.count.is_none_or(|c| c.at <= start.at) {
-            e.count = Some(Count { n, made_before: start.made, deleted_before: e.deleted, at: start.at });
+            e.count = Some(Count { n, made_before: start.made, deleted_before: e.deleted + e.deleting, at: start.at });
         }
     }
 
@@ -177,9 +193,35 @@ impl QuotaCounts {
         self.counts.lock().entry(account).or_default().made += 1;
     }
 
-    /// One key of `account` fewer, deleted by this process.
-    pub(crate) fn deleted(&self, account: AccountId) {
-        self.counts.lock().entry(account).or_default().deleted += 1;
+    /// Call before deleting one of `account`'s keys, and [`Deleting::done`] once it is gone: a
+    /// count that ends while the deletion is under way may or may not have seen the key, so the
+    /// deletion is not taken off that count (taking it off one that did not see the key would
+    /// leave the figure low).
+    pub(crate) fn deleting(&self, account: AccountId) -> Deleting<'_> {
+        self.counts.lock().entry(account).or_default().deleting += 1;
+        Deleting { counts: self, account }
+    }
+}
+
+/// A deletion under way ([`QuotaCounts::deleting`]); dropped without [`Self::done`], nothing
+/// was deleted.
+pub(crate) struct Deleting<'a> {
+    counts: &'a QuotaCounts,
+    account: AccountId,
+}
+
+impl Deleting<'_> {
+    /// The key is gone.
+    pub(crate) fn done(self) {
+        self.counts.counts.lock().entry(self.account).or_default().deleted += 1;
+    }
+}
+
+impl Drop for Deleting<'_> {
+    fn drop(&mut self) {
+        let mut counts = self.counts.counts.lock();
+        let e = counts.entry(self.account).or_default();
+        e.deleting = e.deleting.saturating_sub(1);
     }
 }
 
@@ -231,8 +273,9 @@ mod tests {
         let a = AccountId(7);
         let start = counts.start(a);
         counts.counted(a, start, 5);
-        counts.deleted(a);
-        counts.deleted(a);
+        counts.deleting(a).done();
+        counts.deleting(a).done();
+        drop(counts.deleting(a)); // one that failed
         assert_eq!(counts.fresh(a), Some(3));
         counts.created(a);
         assert_eq!(counts.fresh(a), Some(4));
@@ -243,9 +286,22 @@ mod tests {
         let counts = Arc::new(QuotaCounts::new(DATA_KEYS_FRESH_FOR));
         let a = AccountId(7);
         let start = counts.start(a);
-        counts.deleted(a); // the count may have read the key before it went
+        counts.deleting(a).done(); // the count may have read the key before it went
         counts.counted(a, start, 5);
         assert_eq!(counts.fresh(a), Some(5), "high, never low");
+    }
+
+    #[test]
+    fn a_deletion_under_way_when_a_count_ends_is_not_taken_off_it() {
+        let counts = Arc::new(QuotaCounts::new(DATA_KEYS_FRESH_FOR));
+        let a = AccountId(7);
+        let deletion = counts.deleting(a); // committed before the count read, not yet reported
+        let start = counts.start(a);
+        counts.counted(a, start, 5);
+        deletion.done();
+        assert_eq!(counts.fresh(a), Some(5), "the count did not see the key: taking it off again would be low");
+        counts.deleting(a).done();
+        assert_eq!(counts.fresh(a), Some(4), "a deletion begun after the count is taken off");
     }
 
     #[test]
@@ -317,10 +373,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_count_due_for_refresh_is_read_again_while_every_caller_goes_on_with_it() {
-        let counts = Arc::new(QuotaCounts::new(KEYS_FRESH_FOR));
+        let counts = Arc::new(QuotaCounts::new(DATA_KEYS_FRESH_FOR));
         let a = AccountId(7);
-        counts.counts.lock().entry(a).or_default().count =
-            Some(Count { n: 10, made_before: 0, deleted_before: 0, at: Instant::now() - KEYS_FRESH_FOR / 2 });
+        counts.counts.lock().entry(a).or_default().count = Some(due_for_refresh());
         let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (release, held) = tokio::sync::oneshot::channel::<()>();
         let refresh = {
@@ -362,11 +417,39 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_refresh_keeps_the_fresh_figure() {
-        let counts = Arc::new(QuotaCounts::new(KEYS_FRESH_FOR));
+        let counts = Arc::new(QuotaCounts::new(DATA_KEYS_FRESH_FOR));
         let a = AccountId(7);
-        counts.counts.lock().entry(a).or_default().count =
-            Some(Count { n: 10, made_before: 0, deleted_before: 0, at: Instant::now() - KEYS_FRESH_FOR / 2 });
-        assert_eq!(counts.get_or_count(a, || async { Err(down()) }).await, Ok(10));
+        counts.counts.lock().entry(a).or_default().count = Some(due_for_refresh());
+        let (failed, refreshed) = tokio::sync::oneshot::channel::<()>();
+        let refresh = move || async move {
+            let _ = failed.send(());
+            Err(down())
+        };
+        assert_eq!(counts.get_or_count(a, refresh).await, Ok(10));
+        refreshed.await.expect("the refresh ran");
+        let lock = counts.counts.lock().get(&a).unwrap().counting.clone();
+        drop(tokio::time::timeout(Duration::from_secs(5), lock.lock()).await.expect("the refresh ended"));
+        assert_eq!(counts.fresh(a), Some(10), "the figure is kept");
+        assert!(counts.counts.lock().get(&a).unwrap().failed.is_none(), "a failed refresh fails no one waiting");
+    }
+
+    /// A data key count half a minute old and a second more: due for a refresh, fresh for 29 s.
+    fn due_for_refresh() -> Count {
+        Count {
+            n: 10,
+            made_before: 0,
+            deleted_before: 0,
+            at: Instant::now() - DATA_KEYS_FRESH_FOR / 2 - Duration::from_secs(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_count_that_hangs_times_out() {
+        let counts =
+            Arc::new(QuotaCounts { count_timeout: Duration::from_millis(50), ..QuotaCounts::new(KEYS_FRESH_FOR) });
+        let hangs = || std::future::pending::<Result<u64, StoreError>>();
+        assert!(matches!(counts.get_or_count(AccountId(7), hangs).await, Err(StoreError::Unavailable(_))));
+        assert_eq!(counts.get_or_count(AccountId(7), || async { Ok(3) }).await, Ok(3), "the account is not held up");
     }
 
     fn down() -> StoreError {
