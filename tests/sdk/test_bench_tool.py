@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 
 import pytest
 from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, BIN
@@ -84,3 +85,23 @@ def test_decrypt_over_many_keys_unseals_each_with_a_cache_of_one(make_server):
     m = bench("--endpoint", s.endpoint, "--workload", "decrypt", "--keys", "5", "--connections", "2")
     assert int(m.group(2)) > 0
     assert m.group(3) == "0", f"{m.group(3)} failed requests"
+
+
+def test_bench_ends_on_time_when_the_server_goes_away(make_server):
+    # The server killed during the measured window: every connection is closed, and the tool
+    # must still end after its duration and say the requests failed (it used to spin on the
+    # dead connections without yielding, starving its own timer, and never end).
+    s = make_server(extra_args=["--no-rate-limit"]).start()
+    env = dict(os.environ, FERROKMS_ACCESS_KEY_ID=ACCESS_KEY_ID, FERROKMS_ACCESS_KEY_SECRET=ACCESS_KEY_SECRET)
+    p = subprocess.Popen([str(BIN), "bench", "--endpoint", s.endpoint, "--workload", "generate-data-key",
+                          "--duration", "3", "--warmup", "0.2", "--connections", "4"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        time.sleep(1.2)
+        s.kill9()
+        out, err = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    m = LINE.search(out)
+    assert m, f"no report line in:\n{out}\n{err}"
+    assert int(m.group(3)) >= 1, out

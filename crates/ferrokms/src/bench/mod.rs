@@ -130,6 +130,13 @@ async fn drive(args: &BenchArgs, signer: Arc<Signer>, plan: Plan) -> Result<Meas
                     if check(&v) { Ok(()) } else { Err(format!("{action}: not the expected answer: {v}")) }
                 });
                 let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+                // A connection the server closed (or a server gone) sends nothing more: without
+                // this the loop would fail at once, again and again, without ever yielding, and
+                // starve the timer that ends the run.
+                if sender.is_closed() {
+                    let e = result.err().unwrap_or_else(|| "the server closed the connection".into());
+                    return (latencies, errors + 1, first_error.or(Some(e)));
+                }
                 if measuring.load(Ordering::Relaxed) {
                     latencies.push(micros);
                     if let Err(e) = result {
