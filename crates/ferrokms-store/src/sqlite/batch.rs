@@ -1,5 +1,5 @@
 //! The group commit's batches on SQLite: one multi-row insert of the data keys (`ON CONFLICT DO
-//! NOTHING ... RETURNING id`, so a member's taken name or id skips only that member) and, in
+//! NOTHING`, so a member's taken name or id skips only that member) and, in
 //! the same transaction, one of their tags: a few statements a batch, not one per row (each
 //! statement is a round trip to the connection's thread). A batch without tags is the insert
 //! alone, its own transaction.
@@ -86,7 +86,10 @@ async fn insert_on(
     Ok((outcomes(batch, &tried, &inserted, &taken), true))
 }
 
-/// Inserts `rows` (ids `ids`) and answers the ids inserted.
+/// Inserts `rows` (ids `ids`) and answers the ids inserted. When every row went in (the usual
+/// case) the statement's count says so: no row comes back per member (`RETURNING` sent each
+/// through the connection's channel). Otherwise one query tells which went in: a stored row with
+/// a member's id and its ciphertext (a fresh data key sealed under a fresh nonce) is the member's.
 async fn insert_data_keys(
     conn: &mut SqliteConnection,
     rows: &[&DataKeyRecord],
@@ -113,8 +116,21 @@ async fn insert_data_keys(
             .push_bind(r.context.as_slice())
             .push_bind(i(r.revision));
     });
-    q.push(" ON CONFLICT DO NOTHING RETURNING id");
-    Ok(q.build_query_scalar::<String>().fetch_all(&mut *conn).await.map_err(map_err)?.into_iter().collect())
+    q.push(" ON CONFLICT DO NOTHING");
+    let affected = q.build().execute(&mut *conn).await.map_err(map_err)?.rows_affected();
+    if usize::try_from(affected).is_ok_and(|n| n == rows.len()) {
+        return Ok(ids.iter().cloned().collect());
+    }
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT id, ciphertext FROM data_keys WHERE id IN (");
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(id.as_str());
+    }
+    q.push(")");
+    let stored: Vec<(String, Vec<u8>)> = q.build_query_as().fetch_all(&mut *conn).await.map_err(map_err)?;
+    let ours: HashSet<(&str, &[u8])> =
+        rows.iter().zip(ids).map(|(r, id)| (id.as_str(), r.ciphertext.as_slice())).collect();
+    Ok(stored.into_iter().filter(|(id, c)| ours.contains(&(id.as_str(), c.as_slice()))).map(|(id, _)| id).collect())
 }
 
 /// Of the ids not inserted, the ones a stored row has (the others were kept out by their name).
