@@ -2,6 +2,7 @@
 //! acknowledged write survives a crash of the process or the machine.
 
 mod batch;
+mod checkpoint;
 mod listing;
 mod schema;
 mod sealed;
@@ -33,6 +34,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
     reads: Reader,
     data_keys: GroupCommit<batch::Batches>,
+    checkpoints: checkpoint::Checkpoints,
 }
 
 /// Tunables of the SQLite store.
@@ -94,27 +96,29 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
-        // The writers' connections: a WAL checkpoint every 10 000 pages (40 MiB) rather than
-        // SQLite's 1 000, run by the commit that crosses it, so hosted data keys' batches pay for
-        // one far less often (a page written by many commits is copied once), and a 32 MiB page
-        // cache each (SQLite's default is 2 MiB), so index pages are not read back per batch.
-        // The WAL file is cut back to 64 MiB after a checkpoint.
+        // The writers' connections: the WAL's pages are copied by a task of its own (see
+        // `checkpoint`); the commit that takes the WAL past 40 000 pages (160 MiB) checkpoints
+        // what is left and so lets the log start again from its beginning. A 32 MiB page cache
+        // each (SQLite's default is 2 MiB), so index pages are not read back per batch. The WAL
+        // file is cut back to 256 MiB after a checkpoint.
         let writes = options
             .clone()
-            .pragma("wal_autocheckpoint", "10000")
-            .pragma("journal_size_limit", "67108864")
+            .pragma("wal_autocheckpoint", "40000")
+            .pragma("journal_size_limit", "268435456")
             .pragma("cache_size", "-32768");
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(writes).await.map_err(map_err)?;
         schema::migrate(&pool).await?;
         let reads = Reader::open(options, opts.listing_connections, opts.listing_time_limit).await?;
         let data_keys = GroupCommit::start(batch::Batches(Held::new(pool.clone())));
-        Ok(Self { pool, reads, data_keys })
+        let checkpoints = checkpoint::Checkpoints::start(pool.clone());
+        Ok(Self { pool, reads, data_keys, checkpoints })
     }
 
     /// Commits what the data key writer still holds, then closes the database (SQLite
     /// checkpoints the WAL when its last connection closes). Calls after it fail.
     pub async fn close(&self) {
         self.data_keys.close().await;
+        self.checkpoints.stop();
         self.reads.close().await;
         self.pool.close().await;
     }
