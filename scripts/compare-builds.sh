@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 secs=$1 rounds=$2 conns=$3 workloads=$4
 shift 4
 client=${FERROKMS_BENCH_CLIENT:-target/release/ferrokms}
+. scripts/bench-server.sh  # bench_config
 export FERROKMS_ACCESS_KEY_ID=AKIDbench00000000000000000000000001
 export FERROKMS_ACCESS_KEY_SECRET=benchsecret000000000000000000001
 work=$(mktemp -d)
@@ -23,17 +24,7 @@ labels=() ports=() n=0
 for spec in "$@"; do
     label=${spec%%=*} rest=${spec#*=}
     bin=${rest%:off}
-    # The bench config (see scripts/bench-server.sh): room for every signature and nonce sent.
-    cat > "$work/$n.toml" <<TOML
-[tencent]
-signature_capacity = 40000000
-signature_share_per_account = 40000000
-
-[alibaba]
-nonce_capacity = 40000000
-nonce_share_per_account = 40000000
-TOML
-    [ "$rest" = "$bin" ] || printf '\n[audit]\nenabled = false\n' >> "$work/$n.toml"
+    if [ "$rest" = "$bin" ]; then bench_config "$work/$n.toml"; else bench_config "$work/$n.toml" off; fi
     port=$((8420 + n))
     "$bin" serve --listen "127.0.0.1:$port" --data-dir "$work/kms$n" --config "$work/$n.toml" --no-rate-limit \
         > "$work/server$n.log" 2>&1 &
