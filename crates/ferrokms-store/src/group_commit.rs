@@ -270,16 +270,17 @@ async fn insert_batch<B: BatchInsert>(inserter: &B, batch: &[B::Item]) -> Vec<Re
     results
 }
 
-/// Which members a multi-row insert tries: the first of each id. (`RETURNING` names rows by
-/// id, so two members with one id could not be told apart; the later ones are duplicates.)
+/// Which members a multi-row insert tries: the first of each id. (What the insert went in with
+/// is told by id, so two members with one id could not be told apart; the later ones are
+/// duplicates.)
 pub(crate) fn first_of_each_id(batch: &[DataKeyRecord]) -> Vec<bool> {
     let mut seen = HashSet::with_capacity(batch.len());
     batch.iter().map(|r| seen.insert(r.id)).collect()
 }
 
-/// Each member's result after a multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING id`:
-/// inserted, else a duplicate (its id repeats an earlier member's or a stored row's), else
-/// kept out by its name.
+/// Each member's result after a multi-row `INSERT ... ON CONFLICT DO NOTHING` (`inserted`: the
+/// ids that went in): inserted, else a duplicate (its id repeats an earlier member's or a stored
+/// row's), else kept out by its name.
 pub(crate) fn outcomes(
     batch: &[DataKeyRecord],
     tried: &[bool],

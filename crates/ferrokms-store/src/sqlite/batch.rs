@@ -50,6 +50,8 @@ async fn insert_on(
     let rows: Vec<&DataKeyRecord> = batch.iter().zip(&tried).filter(|(_, t)| **t).map(|(r, _)| r).collect();
     let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
     if rows.iter().all(|r| r.tags.is_empty()) {
+        // The insert commits on its own. Should the query after a shortfall then fail, the batch
+        // fails and each member is tried alone: its row, if it went in, is found as its own.
         let inserted = insert_data_keys(conn, &rows, &ids).await?;
         // Committed by now: a failure to tell why the others were kept out must not fail the
         // batch (a retry of its members would find their own rows), only them.

@@ -106,11 +106,11 @@ impl SqliteStore {
             .pragma("wal_autocheckpoint", "40000")
             .pragma("journal_size_limit", "268435456")
             .pragma("cache_size", "-32768");
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(writes).await.map_err(map_err)?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(writes.clone()).await.map_err(map_err)?;
         schema::migrate(&pool).await?;
         let reads = Reader::open(options, opts.listing_connections, opts.listing_time_limit).await?;
         let data_keys = GroupCommit::start(batch::Batches(Held::new(pool.clone())));
-        let checkpoints = checkpoint::Checkpoints::start(pool.clone());
+        let checkpoints = checkpoint::Checkpoints::start(writes);
         Ok(Self { pool, reads, data_keys, checkpoints })
     }
 
@@ -118,7 +118,7 @@ impl SqliteStore {
     /// checkpoints the WAL when its last connection closes). Calls after it fail.
     pub async fn close(&self) {
         self.data_keys.close().await;
-        self.checkpoints.stop();
+        self.checkpoints.stop().await;
         self.reads.close().await;
         self.pool.close().await;
     }
