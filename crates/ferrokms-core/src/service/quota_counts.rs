@@ -42,7 +42,7 @@ pub(crate) struct QuotaCounts {
     counts: parking_lot::Mutex<HashMap<AccountId, Entry>>,
     /// How long a count is used.
     fresh_for: Duration,
-    /// Age at which a fresh count is read again, by one request while the others use it.
+    /// Age at which a fresh count is read again, by a task while requests go on with it.
     refresh_after: Duration,
     /// Longest wait for a count ([`COUNT_TIMEOUT`]).
     count_timeout: Duration,

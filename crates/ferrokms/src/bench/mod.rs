@@ -118,6 +118,7 @@ async fn drive(args: &BenchArgs, signer: Arc<Signer>, plan: Plan) -> Result<Meas
         let mut sender = connect(&args.endpoint).await?;
         let (signer, make, check) = (signer.clone(), make.clone(), check.clone());
         let (measuring, stop) = (measuring.clone(), stop.clone());
+        let endpoint = args.endpoint.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies: Vec<u32> = Vec::with_capacity(1 << 16);
             let (mut errors, mut first_error, mut i) = (0u64, None, 0u64);
@@ -130,13 +131,6 @@ async fn drive(args: &BenchArgs, signer: Arc<Signer>, plan: Plan) -> Result<Meas
                     if check(&v) { Ok(()) } else { Err(format!("{action}: not the expected answer: {v}")) }
                 });
                 let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
-                // A connection the server closed (or a server gone) sends nothing more: without
-                // this the loop would fail at once, again and again, without ever yielding, and
-                // starve the timer that ends the run.
-                if sender.is_closed() {
-                    let e = result.err().unwrap_or_else(|| "the server closed the connection".into());
-                    return (latencies, errors + 1, first_error.or(Some(e)));
-                }
                 if measuring.load(Ordering::Relaxed) {
                     latencies.push(micros);
                     if let Err(e) = result {
@@ -147,6 +141,15 @@ async fn drive(args: &BenchArgs, signer: Arc<Signer>, plan: Plan) -> Result<Meas
                     && e.contains("connection")
                 {
                     return (latencies, 1, Some(e));
+                }
+                // A connection the server closed sends nothing more: a new one, or, with the
+                // server gone, the end of this loop (which would otherwise fail at once, again
+                // and again, without ever yielding, and starve the timer that ends the run).
+                if sender.is_closed() {
+                    match connect(&endpoint).await {
+                        Ok(s) => sender = s,
+                        Err(e) => return (latencies, errors + 1, first_error.or(Some(e))),
+                    }
                 }
             }
             (latencies, errors, first_error)
