@@ -13,6 +13,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
+use super::checkpoint::{Listing, LogRestart};
 use super::map_err;
 
 /// SQLite virtual-machine steps between two checks of the deadline (a few microseconds).
@@ -23,6 +24,8 @@ const PROGRESS_STEPS: i32 = 1000;
 pub(super) struct Reader {
     pool: SqlitePool,
     limit: Duration,
+    /// Holds new listings back while the WAL waits to start again (see `checkpoint`).
+    restart: Arc<LogRestart>,
 }
 
 /// A read connection whose statements stop at the deadline or when this is dropped (the request
@@ -31,6 +34,8 @@ pub(super) struct ReadConn {
     conn: PoolConnection<Sqlite>,
     stop: Arc<AtomicBool>,
     limit: Duration,
+    /// Counts this listing as running until it is dropped.
+    _listing: Listing,
 }
 
 impl Reader {
@@ -39,6 +44,7 @@ impl Reader {
         options: SqliteConnectOptions,
         connections: u32,
         limit: Duration,
+        restart: Arc<LogRestart>,
     ) -> Result<Self, StoreError> {
         let options = options.pragma("query_only", "ON");
         let pool = SqlitePoolOptions::new()
@@ -46,11 +52,12 @@ impl Reader {
             .connect_with(options)
             .await
             .map_err(map_err)?;
-        Ok(Self { pool, limit })
+        Ok(Self { pool, limit, restart })
     }
 
     /// A connection armed with a fresh deadline (replacing whatever an earlier user left).
     pub(super) async fn conn(&self) -> Result<ReadConn, StoreError> {
+        let listing = self.restart.listing(self.limit).await;
         let mut conn = self.pool.acquire().await.map_err(map_err)?;
         let stop = Arc::new(AtomicBool::new(false));
         let deadline = Instant::now() + self.limit;
@@ -59,7 +66,7 @@ impl Reader {
             .await
             .map_err(map_err)?
             .set_progress_handler(PROGRESS_STEPS, move || !flag.load(Ordering::Relaxed) && Instant::now() < deadline);
-        Ok(ReadConn { conn, stop, limit: self.limit })
+        Ok(ReadConn { conn, stop, limit: self.limit, _listing: listing })
     }
 
     /// Closes the pool.
@@ -157,7 +164,7 @@ mod tests {
     async fn reader(limit: Duration) -> Reader {
         let path = std::env::temp_dir().join(format!("ferrokms-listing-{}.db", uuid::Uuid::new_v4()));
         let options = SqliteConnectOptions::from_str("sqlite:").unwrap().filename(path).create_if_missing(true);
-        Reader::open(options, 1, limit).await.unwrap()
+        Reader::open(options, 1, limit, Arc::default()).await.unwrap()
     }
 
     #[tokio::test]

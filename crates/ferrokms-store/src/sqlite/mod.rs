@@ -9,6 +9,7 @@ mod sealed;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -108,9 +109,11 @@ impl SqliteStore {
             .pragma("cache_size", "-32768");
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(writes.clone()).await.map_err(map_err)?;
         schema::migrate(&pool).await?;
-        let reads = Reader::open(options, opts.listing_connections, opts.listing_time_limit).await?;
+        let restart = Arc::new(checkpoint::LogRestart::default());
+        let reads =
+            Reader::open(options, opts.listing_connections, opts.listing_time_limit, Arc::clone(&restart)).await?;
         let data_keys = GroupCommit::start(batch::Batches(Held::new(pool.clone())));
-        let checkpoints = checkpoint::Checkpoints::start(writes);
+        let checkpoints = checkpoint::Checkpoints::start(writes, restart);
         Ok(Self { pool, reads, data_keys, checkpoints })
     }
 
