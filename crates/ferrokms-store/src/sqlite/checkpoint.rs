@@ -33,6 +33,16 @@ pub(super) const RESTART_ABOVE: i64 = 60_000;
 /// Longest a `RESTART` checkpoint waits for the lookups in progress (and holds writers back).
 const RESTART_WAIT: Duration = Duration::from_secs(1);
 
+/// Wait after a `RESTART` that found the database busy, before the next one.
+const RESTART_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Longest listings are held back for one restart (the running ones end within their time
+/// limit, 5 s by default); past it the restart is given up for [`RESTART_COOL_OFF`].
+const RESTART_GIVE_UP: Duration = Duration::from_secs(12);
+
+/// How long after giving up a restart listings are not held back again.
+const RESTART_COOL_OFF: Duration = Duration::from_secs(10);
+
 /// Whether the log waits to start again, and the listings running: shared by the listings'
 /// pool and the checkpoint task.
 #[derive(Default)]
@@ -51,21 +61,29 @@ impl Drop for Listing {
 }
 
 impl LogRestart {
-    /// Counts a listing as running, once the log does not wait to start again or `limit` has
-    /// passed (a listing is held back, never refused).
-    pub(super) async fn listing(self: &Arc<Self>, limit: Duration) -> Listing {
-        let until = Instant::now() + limit;
+    /// Counts a listing as running once the log does not wait to start again (held back, never
+    /// refused; the checkpoint task gives a restart up after [`RESTART_GIVE_UP`]).
+    pub(super) async fn listing(self: &Arc<Self>) -> Listing {
         loop {
             // Counted first, then the flag read (the task sets the flag, then reads the count):
             // either this sees the flag or the task sees this listing.
             self.listings.fetch_add(1, Ordering::SeqCst);
-            if !self.wanted.load(Ordering::SeqCst) || Instant::now() >= until {
+            if !self.wanted.load(Ordering::SeqCst) {
                 return Listing(Arc::clone(self));
             }
             self.listings.fetch_sub(1, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+}
+
+/// The checkpoint task's view of a restart.
+#[derive(Default)]
+struct Restarting {
+    /// Since when listings are held back.
+    since: Option<Instant>,
+    /// No `RESTART` before this (after a busy one), no holding back before this (after giving up).
+    not_before: Option<Instant>,
 }
 
 /// Handle to the checkpoint task.
@@ -88,6 +106,7 @@ impl Checkpoints {
         let stopped = stop.clone();
         let task = tokio::spawn(async move {
             let mut conn: Option<SqliteConnection> = None;
+            let mut restarting = Restarting::default();
             let mut tick = tokio::time::interval(EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -106,11 +125,13 @@ impl Checkpoints {
                 let Some(c) = conn.as_mut() else { continue };
                 // A failure (the database busy) leaves the pages to the next checkpoint, or to
                 // the writer's own; the connection is opened again.
-                if let Err(e) = checkpoint(c, &restart, restart_above).await {
+                if let Err(e) = checkpoint(c, &restart, &mut restarting, restart_above).await {
                     tracing::debug!(error = %e, "a WAL checkpoint failed");
                     conn = None;
+                    restarting.release(&restart);
                 }
             }
+            restarting.release(&restart);
             if let Some(c) = conn {
                 let _ = c.close().await;
             }
@@ -128,22 +149,58 @@ impl Checkpoints {
     }
 }
 
-/// One checkpoint: the new pages, and past `restart_above` frames the log made to start again.
-async fn checkpoint(c: &mut SqliteConnection, restart: &LogRestart, restart_above: i64) -> Result<(), sqlx::Error> {
-    let (_, log, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut *c).await?;
-    if log < restart_above {
+impl Restarting {
+    /// Listings go on; the next restart may hold them back at once.
+    fn release(&mut self, restart: &LogRestart) {
         restart.wanted.store(false, Ordering::SeqCst);
+        self.since = None;
+    }
+}
+
+/// One checkpoint: the new pages, and past `restart_above` frames not yet copied the log made
+/// to start again.
+async fn checkpoint(
+    c: &mut SqliteConnection,
+    restart: &LogRestart,
+    r: &mut Restarting,
+    restart_above: i64,
+) -> Result<(), sqlx::Error> {
+    let (busy, log, copied): (i64, i64, i64) =
+        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut *c).await?;
+    let now = Instant::now();
+    if busy != 0 || log < 0 {
+        return Ok(()); // another checkpoint at work (-1, -1): nothing learnt
+    }
+    if log < restart_above {
+        r.release(restart);
         return Ok(());
     }
-    // Flag first, then the count (see `LogRestart::listing`).
-    restart.wanted.store(true, Ordering::SeqCst);
-    if restart.listings.load(Ordering::SeqCst) > 0 {
-        return Ok(()); // the next tick, once they have ended
+    if r.since.is_none() {
+        // Wholly copied (just after a RESTART, before the next write begins the log anew), or
+        // cooling off after giving up: nothing to hold back for.
+        if copied >= log || r.not_before.is_some_and(|t| now < t) {
+            return Ok(());
+        }
+        r.since = Some(now);
+        // Flag first, then the count (see `LogRestart::listing`).
+        restart.wanted.store(true, Ordering::SeqCst);
+    }
+    if r.since.is_some_and(|t| now - t > RESTART_GIVE_UP) {
+        tracing::warn!(frames = log, "the WAL could not be made to start again; listings go on, trying again later");
+        r.release(restart);
+        r.not_before = Some(now + RESTART_COOL_OFF);
+        return Ok(());
+    }
+    if restart.listings.load(Ordering::SeqCst) > 0 || r.not_before.is_some_and(|t| now < t) {
+        return Ok(()); // the next tick, once they have ended (or the back-off has passed)
     }
     let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)").fetch_one(&mut *c).await?;
     if busy == 0 {
-        restart.wanted.store(false, Ordering::SeqCst);
         tracing::info!(frames = log, "the WAL was copied whole, past the reads that held it, and starts again");
+        r.release(restart);
+        r.not_before = None;
+    } else {
+        r.not_before = Some(Instant::now() + RESTART_BACKOFF);
     }
     Ok(())
 }
@@ -234,7 +291,7 @@ mod tests {
                 let mut conn = options.connect().await.unwrap();
                 tokio::time::sleep(Duration::from_millis(100 * turn)).await;
                 while !stop.load(Ordering::SeqCst) {
-                    let _listing = restart.listing(Duration::from_secs(5)).await;
+                    let _listing = restart.listing().await;
                     sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
                     sqlx::query("SELECT count(*) FROM t").fetch_one(&mut conn).await.unwrap();
                     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -249,8 +306,11 @@ mod tests {
         while !fell && Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(20)).await;
             // TRUNCATE-free probe: the frame count as a (passive, harmless) checkpoint reports it.
-            let (_, log, _): (i64, i64, i64) =
+            let (busy, log, _): (i64, i64, i64) =
                 sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut watcher).await.unwrap();
+            if busy != 0 || log < 0 {
+                continue; // another checkpoint at work: no frame count
+            }
             fell = log < last;
             last = log;
         }

@@ -57,7 +57,7 @@ impl Reader {
 
     /// A connection armed with a fresh deadline (replacing whatever an earlier user left).
     pub(super) async fn conn(&self) -> Result<ReadConn, StoreError> {
-        let listing = self.restart.listing(self.limit).await;
+        let listing = self.restart.listing().await;
         let mut conn = self.pool.acquire().await.map_err(map_err)?;
         let stop = Arc::new(AtomicBool::new(false));
         let deadline = Instant::now() + self.limit;
