@@ -81,7 +81,7 @@ struct Count {
 }
 
 /// Taken before a count is read from the store: what this process had made by then.
-pub(crate) struct CountStart {
+struct CountStart {
     made: u64,
     at: Instant,
 }
@@ -105,11 +105,15 @@ impl QuotaCounts {
         C: FnOnce() -> F + Send + 'static,
         F: Future<Output = Result<u64, StoreError>> + Send + 'static,
     {
+        let fresh = self.fresh_aged(account);
+        // The usual case, on every hosted GenerateDataKey: no count's lock to be had.
+        if let Some((n, age)) = fresh
+            && age < self.refresh_after
+        {
+            return Ok(n);
+        }
         let lock = self.counts.lock().entry(account).or_default().counting.clone();
-        if let Some((n, age)) = self.fresh_aged(account) {
-            if age < self.refresh_after {
-                return Ok(n);
-            }
+        if let Some((n, _)) = fresh {
             if let Ok(one) = lock.try_lock_owned() {
                 let this = Arc::clone(self);
                 // A failed refresh leaves the figure, still fresh, to the next request.
@@ -158,7 +162,7 @@ impl QuotaCounts {
     /// The account's keys, if a count that started within the freshness is known: that count
     /// plus the keys made since it started, less those deleted since it ended (see [`Count`]:
     /// the figure can only be high, the quota stricter).
-    pub(crate) fn fresh(&self, account: AccountId) -> Option<u64> {
+    fn fresh(&self, account: AccountId) -> Option<u64> {
         self.fresh_aged(account).map(|(n, _)| n)
     }
 
@@ -173,14 +177,14 @@ impl QuotaCounts {
     }
 
     /// Call before reading a count from the store; hand the result to [`Self::counted`].
-    pub(crate) fn start(&self, account: AccountId) -> CountStart {
+    fn start(&self, account: AccountId) -> CountStart {
         let made = self.counts.lock().get(&account).map_or(0, |e| e.made);
         CountStart { made, at: Instant::now() }
     }
 
     /// Records `n`, read from the store after `start`, unless a count that started later is
     /// already known (a slow count must not hide the keys made while it ran).
-    pub(crate) fn counted(&self, account: AccountId, start: CountStart, n: u64) {
+    fn counted(&self, account: AccountId, start: CountStart, n: u64) {
         let mut counts = self.counts.lock();
         let e = counts.entry(account).or_default();
         if e.count.is_none_or(|c| c.at <= start.at) {
@@ -231,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_count_is_used_while_fresh_with_the_keys_made_since() {
-        let counts = Arc::new(QuotaCounts::new(KEYS_FRESH_FOR));
+        let counts = QuotaCounts::new(KEYS_FRESH_FOR);
         let a = AccountId(7);
         assert_eq!(counts.fresh(a), None, "nothing counted yet");
         counts.created(a);
@@ -246,7 +250,7 @@ mod tests {
 
     #[test]
     fn a_slow_count_does_not_replace_a_newer_one() {
-        let counts = Arc::new(QuotaCounts::new(KEYS_FRESH_FOR));
+        let counts = QuotaCounts::new(KEYS_FRESH_FOR);
         let a = AccountId(7);
         let slow = counts.start(a);
         let quick = counts.start(a);
@@ -259,7 +263,7 @@ mod tests {
 
     #[test]
     fn keys_made_during_a_count_are_added_to_it() {
-        let counts = Arc::new(QuotaCounts::new(KEYS_FRESH_FOR));
+        let counts = QuotaCounts::new(KEYS_FRESH_FOR);
         let a = AccountId(7);
         let start = counts.start(a);
         counts.created(a);
@@ -269,7 +273,7 @@ mod tests {
 
     #[test]
     fn deletions_after_a_count_are_taken_off_it() {
-        let counts = Arc::new(QuotaCounts::new(DATA_KEYS_FRESH_FOR));
+        let counts = QuotaCounts::new(DATA_KEYS_FRESH_FOR);
         let a = AccountId(7);
         let start = counts.start(a);
         counts.counted(a, start, 5);
@@ -283,7 +287,7 @@ mod tests {
 
     #[test]
     fn deletions_during_a_count_are_not_taken_off_it() {
-        let counts = Arc::new(QuotaCounts::new(DATA_KEYS_FRESH_FOR));
+        let counts = QuotaCounts::new(DATA_KEYS_FRESH_FOR);
         let a = AccountId(7);
         let start = counts.start(a);
         counts.deleting(a).done(); // the count may have read the key before it went
@@ -293,7 +297,7 @@ mod tests {
 
     #[test]
     fn a_deletion_under_way_when_a_count_ends_is_not_taken_off_it() {
-        let counts = Arc::new(QuotaCounts::new(DATA_KEYS_FRESH_FOR));
+        let counts = QuotaCounts::new(DATA_KEYS_FRESH_FOR);
         let a = AccountId(7);
         let deletion = counts.deleting(a); // committed before the count read, not yet reported
         let start = counts.start(a);
@@ -308,8 +312,7 @@ mod tests {
     fn a_data_key_count_stays_fresh_far_longer_than_a_key_count() {
         let (keys, data_keys) = (QuotaCounts::new(KEYS_FRESH_FOR), QuotaCounts::new(DATA_KEYS_FRESH_FOR));
         let a = AccountId(7);
-        let ten_seconds_ago =
-            Count { n: 10, made_before: 0, deleted_before: 0, at: Instant::now() - Duration::from_secs(10) };
+        let ten_seconds_ago = ten_counted(Duration::from_secs(10));
         keys.counts.lock().entry(a).or_default().count = Some(ten_seconds_ago);
         data_keys.counts.lock().entry(a).or_default().count = Some(ten_seconds_ago);
         assert_eq!(keys.fresh(a), None);
@@ -433,14 +436,14 @@ mod tests {
         assert!(counts.counts.lock().get(&a).unwrap().failed.is_none(), "a failed refresh fails no one waiting");
     }
 
+    /// A count of 10 that started `ago`.
+    fn ten_counted(ago: Duration) -> Count {
+        Count { n: 10, made_before: 0, deleted_before: 0, at: Instant::now() - ago }
+    }
+
     /// A data key count half a minute old and a second more: due for a refresh, fresh for 29 s.
     fn due_for_refresh() -> Count {
-        Count {
-            n: 10,
-            made_before: 0,
-            deleted_before: 0,
-            at: Instant::now() - DATA_KEYS_FRESH_FOR / 2 - Duration::from_secs(1),
-        }
+        ten_counted(DATA_KEYS_FRESH_FOR / 2 + Duration::from_secs(1))
     }
 
     #[tokio::test]
@@ -481,10 +484,9 @@ mod tests {
 
     #[test]
     fn a_count_goes_stale() {
-        let counts = Arc::new(QuotaCounts::new(KEYS_FRESH_FOR));
+        let counts = QuotaCounts::new(KEYS_FRESH_FOR);
         let a = AccountId(7);
-        counts.counts.lock().entry(a).or_default().count =
-            Some(Count { n: 10, made_before: 0, deleted_before: 0, at: Instant::now() - KEYS_FRESH_FOR });
+        counts.counts.lock().entry(a).or_default().count = Some(ten_counted(KEYS_FRESH_FOR));
         assert_eq!(counts.fresh(a), None);
     }
 }

@@ -32,7 +32,7 @@ impl BatchInsert for Batches {
 
     async fn insert(&self, batch: &[DataKeyRecord]) -> Result<Vec<Result<(), StoreError>>, Failed> {
         // SQLite's errors are the database's (a local file, no connection to lose).
-        self.0.run(async |conn| insert_on(conn, batch).await.map_err(Failed::statement)).await
+        self.0.run(async |conn| insert_on(conn, batch).await.map(|r| (r, true)).map_err(Failed::statement)).await
     }
 
     fn close(&self) {
@@ -40,41 +40,26 @@ impl BatchInsert for Batches {
     }
 }
 
-/// [`BatchInsert::insert`] on `conn`; the flag is false when a statement failed after the
-/// commit (the connection is not kept).
+/// [`BatchInsert::insert`] on `conn`. A failure after the insert committed (a batch without
+/// tags commits on its own) fails the batch, and each member is tried alone: its row, if it
+/// went in, is found as its own.
 async fn insert_on(
     conn: &mut SqliteConnection,
     batch: &[DataKeyRecord],
-) -> Result<(Vec<Result<(), StoreError>>, bool), StoreError> {
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let tried = first_of_each_id(batch);
     let rows: Vec<&DataKeyRecord> = batch.iter().zip(&tried).filter(|(_, t)| **t).map(|(r, _)| r).collect();
     let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
     if rows.iter().all(|r| r.tags.is_empty()) {
-        // The insert commits on its own. Should the query after a shortfall then fail, the batch
-        // fails and each member is tried alone: its row, if it went in, is found as its own.
-        let inserted = insert_data_keys(conn, &rows, &ids).await?;
-        // Committed by now: a failure to tell why the others were kept out must not fail the
-        // batch (a retry of its members would find their own rows), only them.
-        return Ok(match taken_ids(conn, &ids, &inserted).await {
-            Ok(taken) => (outcomes(batch, &tried, &inserted, &taken), true),
-            Err(e) => {
-                let mut results = outcomes(batch, &tried, &inserted, &HashSet::new());
-                for ((result, id), tried) in results.iter_mut().zip(batch.iter().map(|r| r.id)).zip(&tried) {
-                    if *tried && !inserted.contains(&id.to_string()) {
-                        *result = Err(StoreError::Unavailable(e.to_string()));
-                    }
-                }
-                (results, false)
-            }
-        });
+        let went_in = insert_data_keys(conn, &rows, &ids).await?;
+        return Ok(outcomes(batch, &tried, &went_in.inserted, &went_in.taken));
     }
     let mut tx = conn.begin().await.map_err(map_err)?;
-    let inserted = insert_data_keys(&mut tx, &rows, &ids).await?;
-    let taken = taken_ids(&mut tx, &ids, &inserted).await?;
+    let went_in = insert_data_keys(&mut tx, &rows, &ids).await?;
     let tags: Vec<(u64, &str, &Tag)> = rows
         .iter()
         .zip(&ids)
-        .filter(|(_, id)| inserted.contains(*id))
+        .filter(|(_, id)| went_in.inserted.contains(*id))
         .flat_map(|(r, id)| r.tags.iter().map(move |t| (r.account.0, id.as_str(), t)))
         .collect();
     for chunk in tags.chunks(TAG_ROWS) {
@@ -85,18 +70,26 @@ async fn insert_on(
         q.build().execute(&mut *tx).await.map_err(map_err)?;
     }
     tx.commit().await.map_err(map_err)?;
-    Ok((outcomes(batch, &tried, &inserted, &taken), true))
+    Ok(outcomes(batch, &tried, &went_in.inserted, &went_in.taken))
 }
 
-/// Inserts `rows` (ids `ids`) and answers the ids inserted. When every row went in (the usual
-/// case) the statement's count says so: no row comes back per member (`RETURNING` sent each
-/// through the connection's channel). Otherwise one query tells which went in: a stored row with
-/// a member's id and its ciphertext (a fresh data key sealed under a fresh nonce) is the member's.
+/// What a batch's insert did: the members' ids that went in, and the ids of the others that a
+/// stored row already has (the rest were kept out by their name).
+struct WentIn {
+    inserted: HashSet<String>,
+    taken: HashSet<String>,
+}
+
+/// Inserts `rows` (ids `ids`). When every row went in (the usual case) the statement's count
+/// says so: no row comes back per member (`RETURNING` sent each through the connection's
+/// channel). Otherwise one query tells the rows apart: a stored row with a member's id and its
+/// ciphertext (a fresh data key sealed under a fresh nonce) is the member's, one with a
+/// member's id and another ciphertext took that id first.
 async fn insert_data_keys(
     conn: &mut SqliteConnection,
     rows: &[&DataKeyRecord],
     ids: &[String],
-) -> Result<HashSet<String>, StoreError> {
+) -> Result<WentIn, StoreError> {
     let key_ids: Vec<String> = rows.iter().map(|r| r.key_id.to_string()).collect();
     let mut q = QueryBuilder::<Sqlite>::new(
         "INSERT INTO data_keys (id, account_id, region, key_id, name, description, number_of_bytes, origin, \
@@ -121,7 +114,7 @@ async fn insert_data_keys(
     q.push(" ON CONFLICT DO NOTHING");
     let affected = q.build().execute(&mut *conn).await.map_err(map_err)?.rows_affected();
     if usize::try_from(affected).is_ok_and(|n| n == rows.len()) {
-        return Ok(ids.iter().cloned().collect());
+        return Ok(WentIn { inserted: ids.iter().cloned().collect(), taken: HashSet::new() });
     }
     let mut q = QueryBuilder::<Sqlite>::new("SELECT id, ciphertext FROM data_keys WHERE id IN (");
     let mut list = q.separated(", ");
@@ -132,24 +125,7 @@ async fn insert_data_keys(
     let stored: Vec<(String, Vec<u8>)> = q.build_query_as().fetch_all(&mut *conn).await.map_err(map_err)?;
     let ours: HashSet<(&str, &[u8])> =
         rows.iter().zip(ids).map(|(r, id)| (id.as_str(), r.ciphertext.as_slice())).collect();
-    Ok(stored.into_iter().filter(|(id, c)| ours.contains(&(id.as_str(), c.as_slice()))).map(|(id, _)| id).collect())
-}
-
-/// Of the ids not inserted, the ones a stored row has (the others were kept out by their name).
-async fn taken_ids(
-    conn: &mut SqliteConnection,
-    ids: &[String],
-    inserted: &HashSet<String>,
-) -> Result<HashSet<String>, StoreError> {
-    let refused: Vec<&str> = ids.iter().filter(|id| !inserted.contains(*id)).map(String::as_str).collect();
-    if refused.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM data_keys WHERE id IN (");
-    let mut list = q.separated(", ");
-    for id in refused {
-        list.push_bind(id);
-    }
-    q.push(")");
-    Ok(q.build_query_scalar::<String>().fetch_all(&mut *conn).await.map_err(map_err)?.into_iter().collect())
+    let (inserted, taken) = stored.into_iter().partition(|(id, c)| ours.contains(&(id.as_str(), c.as_slice())));
+    let ids_of = |rows: Vec<(String, Vec<u8>)>| rows.into_iter().map(|(id, _)| id).collect();
+    Ok(WentIn { inserted: ids_of(inserted), taken: ids_of(taken) })
 }

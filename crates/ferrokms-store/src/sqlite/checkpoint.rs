@@ -219,24 +219,29 @@ mod tests {
 
     impl Drop for TempDb {
         fn drop(&mut self) {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut name = self.0.as_os_str().to_owned();
-                name.push(suffix);
-                let _ = std::fs::remove_file(name);
+            for file in super::super::files(&self.0) {
+                let _ = std::fs::remove_file(file);
             }
         }
     }
 
-    #[tokio::test]
-    async fn the_task_copies_the_wal_into_the_database_and_stops() {
+    /// A fresh database in WAL mode that no commit checkpoints (only the task can copy the
+    /// pages), and its files, removed when dropped.
+    fn wal_db() -> (TempDb, SqliteConnectOptions) {
         let db = TempDb(std::env::temp_dir().join(format!("ferrokms-checkpoint-{}.db", uuid::Uuid::new_v4())));
-        // No checkpoint by the commits: only the task can copy the pages.
         let options = SqliteConnectOptions::from_str("sqlite:")
             .unwrap()
             .filename(&db.0)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .pragma("wal_autocheckpoint", "0");
+            .pragma("wal_autocheckpoint", "0")
+            .busy_timeout(Duration::from_secs(10));
+        (db, options)
+    }
+
+    #[tokio::test]
+    async fn the_task_copies_the_wal_into_the_database_and_stops() {
+        let (db, options) = wal_db();
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.unwrap();
         sqlx::query("CREATE TABLE t (v BLOB NOT NULL)").execute(&pool).await.unwrap();
         for _ in 0..200 {
@@ -264,14 +269,7 @@ mod tests {
 
     #[tokio::test]
     async fn overlapping_listings_are_held_back_so_that_the_log_starts_again() {
-        let db = TempDb(std::env::temp_dir().join(format!("ferrokms-restart-{}.db", uuid::Uuid::new_v4())));
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .unwrap()
-            .filename(&db.0)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .pragma("wal_autocheckpoint", "0")
-            .busy_timeout(Duration::from_secs(10));
+        let (_db, options) = wal_db();
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.unwrap();
         sqlx::query("CREATE TABLE t (v BLOB NOT NULL)").execute(&pool).await.unwrap();
         let restart = Arc::new(LogRestart::default());

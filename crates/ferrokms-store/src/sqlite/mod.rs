@@ -164,18 +164,24 @@ impl SqliteStore {
     }
 }
 
+/// The files of the database at `path`: itself, its WAL and the WAL's index.
+fn files(path: &Path) -> [std::path::PathBuf; 3] {
+    ["", "-wal", "-shm"].map(|suffix| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        name.into()
+    })
+}
+
 /// Creates the database file readable by its owner only (SQLite gives the `-wal` and `-shm`
 /// files the mode of the database), and tightens files an older version left wider.
 fn owner_only(path: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let fail = |e: std::io::Error| StoreError::Unavailable(format!("cannot create {}: {e}", path.display()));
     std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(fail)?;
-    for suffix in ["", "-wal", "-shm"] {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        let file = Path::new(&name);
+    for file in files(path) {
         if file.exists() {
-            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
         }
     }
     Ok(())
